@@ -1,0 +1,1 @@
+# Tests of asg-agent and the AWS/IMDS stand-ins.
