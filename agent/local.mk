@@ -1,1 +1,12 @@
 # asg-agent: the AWS side (IMDSv2, SigV4, CloudWatch, lifecycle hooks).
+# Everything but main() lives in an internal library so the unit tests
+# link the same objects the daemon runs.
+noinst_LIBRARIES += agent/libasgagent.a
+agent_libasgagent_a_SOURCES = \
+	agent/strbuf.c agent/strbuf.h \
+	agent/sigv4.c agent/sigv4.h
+agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
+	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
+
+AGENT_LIBS = agent/libasgagent.a $(CURL_LIBS) $(CRYPTO_LIBS) $(EXPAT_LIBS) $(COMMON_LIBS)
+EXTRA_DIST += agent/README-agent.md agent/README-metrics.md

@@ -1,1 +1,12 @@
 # Tests of asg-agent and the AWS/IMDS stand-ins.
+AGENT_TEST_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/agent $(CMOCKA_CFLAGS) $(JANSSON_CFLAGS) \
+	$(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS)
+AGENT_TEST_LIBS = $(AGENT_LIBS) $(CMOCKA_LIBS)
+
+# SigV4: the official suite (tests/sigv4/suite, Apache-2.0, see its NOTICE).
+check_PROGRAMS += tests/unit/test-sigv4
+tests_unit_test_sigv4_SOURCES = tests/unit/test-sigv4.c
+tests_unit_test_sigv4_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_sigv4_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-sigv4
+EXTRA_DIST += tests/sigv4
