@@ -19,12 +19,11 @@ static inline void closep(int *fd)
 	}
 }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
-static inline void json_decrefp(json_t **j) { json_decref(*j); }
 
 #define _cleanup_free_ __attribute__((cleanup(freep)))
 #define _cleanup_close_ __attribute__((cleanup(closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp)))
+#define _cleanup_json_ __attribute__((cleanup(json_decrefp))) /* jansson provides it */
 
 /* Hand ownership out of a cleanup-scoped variable. */
 static inline void *steal_ptr(void *pp)

@@ -1,0 +1,26 @@
+# asg-health: the network-facing static site and /health server.
+include $(srcdir)/health/checks.mk
+
+sbin_PROGRAMS += health/asg-health
+noinst_LIBRARIES += health/libasghealth.a
+
+# Everything but main() is a library, so unit tests link the same code.
+health_libasghealth_a_SOURCES = \
+	health/cache.c health/cache.h \
+	health/config.c health/config.h \
+	health/listen.c health/listen.h \
+	health/mime.c health/mime.h \
+	health/path.c health/path.h \
+	health/probes.c health/probes.h \
+	health/range.c health/range.h \
+	health/server.c health/server.h \
+	health/static.c \
+	$(HEALTH_CHECK_SOURCES)
+health_libasghealth_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SYSTEMD_CFLAGS) $(CRYPTO_CFLAGS)
+
+HEALTH_LIBS = health/libasghealth.a $(COMMON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS)
+
+health_asg_health_SOURCES = health/main.c
+health_asg_health_CFLAGS = $(health_libasghealth_a_CFLAGS)
+health_asg_health_LDADD = $(HEALTH_LIBS)

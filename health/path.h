@@ -1,0 +1,21 @@
+/* Request path safety: percent-decoding and normalisation of the raw
+ * request target before anything touches the filesystem. */
+#ifndef ASG_HEALTH_PATH_H
+#define ASG_HEALTH_PATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum path_flags {
+	PATH_TRAILING_SLASH = 1 << 0, /* the request ended in '/' */
+	PATH_HAS_DOTFILE = 1 << 1,    /* a segment starts with '.' (not .well-known) */
+};
+
+/* Decodes and normalises raw (the path part of the request target, still
+ * percent-encoded) into out as a root-relative path without a leading '/'
+ * ("" for the root).  Rejects with -EINVAL: no leading '/', bad %-escapes,
+ * an encoded NUL or '/', a '..' that climbs above the root.  Sets *flags.
+ * -ENAMETOOLONG if out is too small. */
+int path_normalize(const char *raw, char *out, size_t len, int *flags);
+
+#endif

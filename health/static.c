@@ -1,0 +1,250 @@
+/* Static files: path safety, index files and redirects, precompressed
+ * representations, conditional requests, single ranges, sendfile for
+ * large files and ready-made responses for small ones. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "mime.h"
+#include "path.h"
+#include "range.h"
+#include "server.h"
+
+static const char *header(struct MHD_Connection *conn, const char *name)
+{
+	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result queue_owned(struct MHD_Connection *conn, unsigned status,
+				   struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result serve_not_found(struct server *s, struct site *site,
+				       struct MHD_Connection *conn, bool close_conn)
+{
+	struct file_entry *e;
+	enum MHD_Result ret;
+	int err;
+
+	if (!site->cfg.not_found_page[0])
+		return server_queue_error(s, conn, 404, close_conn);
+	e = cache_get(site->cache, site->cfg.not_found_page, VARIANT_ERROR_PAGE, &err);
+	if (!e || e->status != 0 || !e->full[close_conn]) {
+		file_entry_put(e);
+		return server_queue_error(s, conn, 404, close_conn);
+	}
+	ret = MHD_queue_response(conn, 404, e->full[close_conn]);
+	file_entry_put(e);
+	return ret;
+}
+
+static enum MHD_Result redirect_to_directory(struct MHD_Connection *conn, const char *url,
+					     bool close_conn)
+{
+	char location[PATH_MAX + 2];
+	struct MHD_Response *r;
+
+	if ((size_t)snprintf(location, sizeof(location), "%s/", url) >= sizeof(location))
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	/* A relative Location keeps the scheme and host the client used, which
+	 * behind a CDN and an ALB is the only one that is right. */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
+	if (close_conn)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return queue_owned(conn, MHD_HTTP_MOVED_PERMANENTLY, r);
+}
+
+/* Picks the best precompressed representation the client accepts. */
+static struct file_entry *choose_variant(struct site *site, struct MHD_Connection *conn,
+					 struct file_entry *identity)
+{
+	unsigned accepted;
+	int err;
+
+	if (!site->cfg.precompressed || !identity->vary)
+		return identity;
+	accepted = accept_encoding_parse(header(conn, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+	for (enum variant v = VARIANT_BR; v >= VARIANT_GZIP; v--) {
+		struct file_entry *e;
+		if (!(accepted & (1u << v)))
+			continue;
+		e = cache_get(site->cache, identity->relpath, v, &err);
+		if (e && e->status == 0) {
+			file_entry_put(identity);
+			return e;
+		}
+		file_entry_put(e);
+	}
+	return identity;
+}
+
+/* 206 for one satisfiable range, from the cached bytes or the file. */
+static enum MHD_Result serve_range(struct server *s, struct site *site, struct MHD_Connection *conn,
+				   struct file_entry *e, uint64_t first, uint64_t last, bool close_conn)
+{
+	uint64_t len = last - first + 1;
+	struct MHD_Response *r;
+	char cr[96];
+
+	if (e->blob) {
+		/* Copying the slice keeps the response independent of the entry;
+		 * ranges of small files are rare enough for that to be fine. */
+		r = MHD_create_response_from_buffer((size_t)len, e->blob->data + first,
+						    MHD_RESPMEM_MUST_COPY);
+	} else {
+		int fd = cache_open_file(site->cache, e->relpath, e->variant);
+		if (fd < 0)
+			return server_queue_error(s, conn, 404, close_conn);
+		r = MHD_create_response_from_fd_at_offset64(len, fd, first);
+		if (!r)
+			close(fd);
+	}
+	if (!r)
+		return server_queue_error(s, conn, 500, true);
+	snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first,
+		 (unsigned long long)last, (unsigned long long)e->size);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	file_entry_add_headers(e, r, close_conn, true);
+	return queue_owned(conn, MHD_HTTP_PARTIAL_CONTENT, r);
+}
+
+static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct file_entry *e,
+					   bool close_conn)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	char cr[64];
+
+	if (!r)
+		return MHD_NO;
+	snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)e->size);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+	if (close_conn)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	return queue_owned(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+}
+
+/* 200 for a file too large for the memory cache: sendfile from a fresh
+ * descriptor, whose identity must still match the cached ETag. */
+static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct MHD_Connection *conn,
+				   struct file_entry *e, bool close_conn)
+{
+	int fd = cache_open_file(site->cache, e->relpath, e->variant);
+	struct MHD_Response *r;
+	struct stat st;
+
+	if (fd < 0)
+		return serve_not_found(s, site, conn, close_conn);
+	if (fstat(fd, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev ||
+	    st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
+		/* Replaced since the entry was made: the ETag would lie.  The next
+		 * revalidation picks the new file up; a retry gets it. */
+		close(fd);
+		return server_queue_error(s, conn, 503, close_conn);
+	}
+	r = MHD_create_response_from_fd64((uint64_t)e->size, fd);
+	if (!r) {
+		close(fd);
+		return server_queue_error(s, conn, 500, true);
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	file_entry_add_headers(e, r, close_conn, true);
+	return queue_owned(conn, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result serve_file(struct server *s, struct site *site, struct MHD_Connection *conn,
+				  struct file_entry *e, bool close_conn)
+{
+	const char *range = header(conn, MHD_HTTP_HEADER_RANGE);
+	uint64_t first, last;
+
+	if (request_not_modified(header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH),
+				 header(conn, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), e->etag,
+				 e->mtim.tv_sec))
+		return MHD_queue_response(conn, MHD_HTTP_NOT_MODIFIED, e->not_modified[close_conn]);
+	if (range && if_range_allows(header(conn, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtim.tv_sec)) {
+		switch (range_parse(range, (uint64_t)e->size, &first, &last)) {
+		case RANGE_SINGLE:
+			return serve_range(s, site, conn, e, first, last, close_conn);
+		case RANGE_UNSATISFIABLE:
+			return serve_unsatisfiable(conn, e, close_conn);
+		case RANGE_NONE:
+			break;
+		}
+	}
+	if (e->full[close_conn])
+		return MHD_queue_response(conn, MHD_HTTP_OK, e->full[close_conn]);
+	return serve_by_fd(s, site, conn, e, close_conn);
+}
+
+enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Connection *conn,
+			     const char *url, bool close_conn)
+{
+	char rel[PATH_MAX];
+	struct file_entry *e;
+	enum MHD_Result ret;
+	int flags, r, err;
+
+	r = path_normalize(url, rel, sizeof(rel) - 1 - strlen(site->cfg.index), &flags);
+	if (r == -ENAMETOOLONG)
+		return server_queue_error(s, conn, 414, close_conn);
+	if (r < 0)
+		return server_queue_error(s, conn, 400, close_conn);
+	if ((flags & PATH_HAS_DOTFILE) && !site->cfg.serve_dotfiles)
+		return serve_not_found(s, site, conn, close_conn);
+
+	e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
+	if (!e)
+		return server_queue_error(s, conn, 500, true);
+	if (e->status == -EISDIR) {
+		file_entry_put(e);
+		if (!(flags & PATH_TRAILING_SLASH))
+			return redirect_to_directory(conn, url, close_conn);
+		if (rel[0])
+			strcat(rel, "/");
+		strcat(rel, site->cfg.index);
+		e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
+		if (!e)
+			return server_queue_error(s, conn, 500, true);
+	} else if (e->status == 0 && (flags & PATH_TRAILING_SLASH)) {
+		/* "/file.html/" names a directory that does not exist. */
+		file_entry_put(e);
+		return serve_not_found(s, site, conn, close_conn);
+	}
+
+	switch (e->status) {
+	case 0:
+		e = choose_variant(site, conn, e);
+		ret = serve_file(s, site, conn, e, close_conn);
+		break;
+	case -EACCES:
+		ret = server_queue_error(s, conn, 403, close_conn);
+		break;
+	case -EAGAIN: /* kept changing while we read it: let the client retry */
+		ret = server_queue_error(s, conn, 503, close_conn);
+		break;
+	default: /* -ENOENT, and a directory without an index: no listings */
+		ret = serve_not_found(s, site, conn, close_conn);
+		break;
+	}
+	file_entry_put(e);
+	return ret;
+}
