@@ -4,7 +4,15 @@
 noinst_LIBRARIES += agent/libasgagent.a
 agent_libasgagent_a_SOURCES = \
 	agent/strbuf.c agent/strbuf.h \
-	agent/sigv4.c agent/sigv4.h
+	agent/sigv4.c agent/sigv4.h \
+	agent/random.c agent/random.h \
+	agent/watchdog.c agent/watchdog.h \
+	agent/http.c agent/http.h \
+	agent/xml.c agent/xml.h \
+	agent/retry.c agent/retry.h \
+	agent/aws.c agent/aws.h \
+	agent/imds.c agent/imds.h \
+	agent/credentials.c agent/credentials.h
 agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

@@ -124,3 +124,12 @@ char *strbuf_steal(struct strbuf *sb)
 	sb->len = sb->cap = 0;
 	return p;
 }
+
+void format_into(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}

@@ -36,6 +36,10 @@ const char *strbuf_str(const struct strbuf *sb);
 /* Hands the storage to the caller (never NULL unless failed) and resets sb. */
 char *strbuf_steal(struct strbuf *sb);
 
+/* snprintf into a fixed buffer where truncation is acceptable (error
+ * texts, log fields): no -Wformat-truncation noise at every call. */
+void format_into(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 static inline void strbuf_freep(struct strbuf *sb) { strbuf_free(sb); }
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_freep)))
 

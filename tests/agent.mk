@@ -10,3 +10,21 @@ tests_unit_test_sigv4_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_sigv4_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-sigv4
 EXTRA_DIST += tests/sigv4
+
+check_PROGRAMS += tests/unit/test-xml
+tests_unit_test_xml_SOURCES = tests/unit/test-xml.c
+tests_unit_test_xml_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_xml_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-xml
+
+check_PROGRAMS += tests/unit/test-retry
+tests_unit_test_retry_SOURCES = tests/unit/test-retry.c
+tests_unit_test_retry_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_retry_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-retry
+
+check_PROGRAMS += tests/unit/test-aws-endpoint
+tests_unit_test_aws_endpoint_SOURCES = tests/unit/test-aws-endpoint.c
+tests_unit_test_aws_endpoint_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_aws_endpoint_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-aws-endpoint

@@ -1,0 +1,84 @@
+/* The AWS Query protocol client for Auto Scaling, CloudWatch and ELBv2:
+ * form-encoded POST to the regional endpoint, SigV4-signed, XML responses
+ * and errors parsed with expat, the SDKs' standard retry mode, and clock
+ * skew correction from the response's Date header. */
+#ifndef ASG_AGENT_AWS_H
+#define ASG_AGENT_AWS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "http.h"
+#include "retry.h"
+#include "strbuf.h"
+#include "xml.h"
+
+struct credentials_provider;
+
+enum aws_service {
+	AWS_CLOUDWATCH,
+	AWS_AUTO_SCALING,
+	AWS_ELBV2,
+	AWS_SERVICE_COUNT,
+};
+
+/* Endpoint URLs from the configuration file (all optional), consulted
+ * after the environment as botocore does. */
+struct aws_endpoint_config {
+	const char *global; /* not owned */
+	const char *service[AWS_SERVICE_COUNT]; /* not owned */
+};
+
+struct aws_client {
+	struct http_client http; /* owned */
+	char region[64];
+	char *endpoint[AWS_SERVICE_COUNT]; /* owned base URLs */
+	struct credentials_provider *creds; /* not owned */
+	struct retry_quota quota;
+	int max_attempts;
+	long clock_offset_s; /* AWS's clock minus ours, learned from skew errors */
+	long connect_timeout_ms;
+	long timeout_ms;
+	/* Clock for tests: time(NULL) unless set. */
+	time_t (*now)(void);
+};
+
+struct aws_response {
+	long status; /* last HTTP status, 0 if none arrived */
+	struct xml_node *xml; /* owned: the parsed body of a success */
+	char code[128]; /* AWS error code, or "" */
+	char message[512]; /* AWS error message or transport error text */
+	char request_id[128];
+	int attempts;
+};
+
+const char *aws_service_name(enum aws_service svc); /* "cloudwatch", ... */
+
+/* Endpoint lookup (SDK reference guide, "Service-specific endpoints";
+ * botocore's order): AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the
+ * config's service entry, the config's global entry, then the regional
+ * default https://<prefix>.<region>.amazonaws.com (.amazonaws.com.cn for
+ * cn- regions).  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips all but
+ * the default.  *out is owned by the caller. */
+int aws_resolve_endpoint(enum aws_service svc, const char *region,
+			 const struct aws_endpoint_config *cfg, char **out);
+
+int aws_client_init(struct aws_client *c, const char *region,
+		    const struct aws_endpoint_config *cfg, struct credentials_provider *creds);
+void aws_client_free(struct aws_client *c);
+
+/* Appends "&name=value" (URI-encoded) to a Query form body. */
+void aws_form_add(struct strbuf *form, const char *name, const char *value);
+void aws_form_addf(struct strbuf *form, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Calls Action=action with the given extra form parameters (as built by
+ * aws_form_add; may be NULL).  Returns 0 on a 2xx with out->xml set;
+ * -EREMOTEIO when AWS answered with an error (out->code/message set);
+ * -ENOKEY without credentials; -EINTR when a stop was requested; or the
+ * transport error of the last attempt.  out must be freed either way. */
+int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
+	      const struct strbuf *params, struct aws_response *out);
+void aws_response_free(struct aws_response *r);
+
+#endif

@@ -1,0 +1,247 @@
+/* Credential chain and instance-profile refresh (see credentials.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cleanup.h"
+#include "credentials.h"
+#include "imds.h"
+#include "random.h"
+#include "strbuf.h"
+#include "timeutil.h"
+
+/* After a failed refresh, wait this long before asking IMDS again: each
+ * try may block the loop for the IMDS timeouts, and a dead IMDS rarely
+ * comes back within seconds. */
+#define CREDENTIALS_RETRY_AFTER_FAILURE_S 30
+/* Go SDK v2 caps the cached lifetime at an hour, so a rotated role is
+ * picked up at least hourly. */
+#define CREDENTIALS_MAX_CACHE_S 3600
+
+static time_t provider_now(const struct credentials_provider *p)
+{
+	return p->now ? p->now() : time(NULL);
+}
+
+static void free_secret(char **s)
+{
+	if (*s) {
+		explicit_bzero(*s, strlen(*s));
+		free(*s);
+		*s = NULL;
+	}
+}
+
+void credentials_clear(struct credentials *c)
+{
+	free_secret(&c->access_key_id);
+	free_secret(&c->secret_access_key);
+	free_secret(&c->session_token);
+	memset(c, 0, sizeof(*c));
+}
+
+const char *credentials_source_name(enum credentials_source s)
+{
+	switch (s) {
+	case CREDENTIALS_ENVIRONMENT:
+		return "environment";
+	case CREDENTIALS_INSTANCE_PROFILE:
+		return "instance-profile";
+	default:
+		return "none";
+	}
+}
+
+void credentials_provider_init(struct credentials_provider *p, struct imds_client *imds)
+{
+	memset(p, 0, sizeof(*p));
+	p->imds = imds;
+}
+
+void credentials_provider_free(struct credentials_provider *p)
+{
+	credentials_clear(&p->current);
+}
+
+int credentials_parse_imds(const char *json, size_t len, struct credentials *out)
+{
+	_cleanup_json_ json_t *doc = json_loadb(json, len, 0, NULL);
+	const char *code, *akid, *secret, *token, *exp;
+	time_t expiration;
+
+	memset(out, 0, sizeof(*out));
+	if (!json_is_object(doc))
+		return -EBADMSG;
+	/* IMDS may answer 200 with an error document; only Code=Success
+	 * carries credentials (botocore InstanceMetadataFetcher). */
+	code = json_string_value(json_object_get(doc, "Code"));
+	if (!code || strcmp(code, "Success"))
+		return -EKEYREJECTED;
+	akid = json_string_value(json_object_get(doc, "AccessKeyId"));
+	secret = json_string_value(json_object_get(doc, "SecretAccessKey"));
+	token = json_string_value(json_object_get(doc, "Token"));
+	exp = json_string_value(json_object_get(doc, "Expiration"));
+	if (!akid || !*akid || !secret || !*secret || !token || !exp ||
+	    parse_iso8601(exp, &expiration) < 0)
+		return -EBADMSG;
+	out->access_key_id = strdup(akid);
+	out->secret_access_key = strdup(secret);
+	out->session_token = strdup(token);
+	out->expiration = expiration;
+	out->source = CREDENTIALS_INSTANCE_PROFILE;
+	if (!out->access_key_id || !out->secret_access_key || !out->session_token) {
+		credentials_clear(out);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int from_environment(struct credentials *c)
+{
+	const char *akid = getenv("AWS_ACCESS_KEY_ID");
+	const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *token = getenv("AWS_SESSION_TOKEN");
+
+	if (!akid || !*akid || !secret || !*secret)
+		return -ENOKEY;
+	c->access_key_id = strdup(akid);
+	c->secret_access_key = strdup(secret);
+	c->session_token = token && *token ? strdup(token) : NULL;
+	c->source = CREDENTIALS_ENVIRONMENT;
+	if (!c->access_key_id || !c->secret_access_key || (token && *token && !c->session_token)) {
+		credentials_clear(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int fetch_instance_profile(struct credentials_provider *p, struct credentials *out)
+{
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	char role[128], path[256];
+	int r;
+
+	r = imds_get(p->imds, "iam/security-credentials/", &sb);
+	if (r == -ENOENT) {
+		format_into(p->last_error, sizeof(p->last_error),
+			 "no instance profile attached (IMDS iam/security-credentials/ is 404)");
+		return -ENOKEY;
+	}
+	if (r < 0) {
+		format_into(p->last_error, sizeof(p->last_error), "%s", p->imds->last_error);
+		return r;
+	}
+	/* One role per instance profile: the first line names it. */
+	size_t n = strcspn(strbuf_str(&sb), "\r\n");
+	if (n == 0 || n >= sizeof(role)) {
+		format_into(p->last_error, sizeof(p->last_error),
+			 "IMDS iam/security-credentials/ returned no role name");
+		return -EBADMSG;
+	}
+	memcpy(role, strbuf_str(&sb), n);
+	role[n] = '\0';
+	snprintf(path, sizeof(path), "iam/security-credentials/%s", role);
+	r = imds_get(p->imds, path, &sb);
+	if (r < 0) {
+		format_into(p->last_error, sizeof(p->last_error), "%s", p->imds->last_error);
+		return r;
+	}
+	r = credentials_parse_imds(strbuf_str(&sb), sb.len, out);
+	explicit_bzero(sb.data, sb.len);
+	if (r < 0) {
+		format_into(p->last_error, sizeof(p->last_error),
+			 "IMDS credentials for role %s unusable: %s", role,
+			 r == -EKEYREJECTED ? "Code is not Success" : "malformed document");
+		return r;
+	}
+	snprintf(out->role, sizeof(out->role), "%s", role);
+	return 0;
+}
+
+static void schedule(struct credentials_provider *p, time_t now)
+{
+	time_t exp = p->current.expiration;
+
+	p->fetched_at = now;
+	p->retry_after = 0;
+	p->usable_until = exp;
+	if (exp <= now + CREDENTIALS_MANDATORY_REFRESH_S) {
+		/* Already expired or about to (IMDS serving stale credentials
+		 * during an outage): botocore's static stability uses them
+		 * for 10 min + 2..10 min more instead of failing. */
+		p->usable_until = now + CREDENTIALS_EXTENSION_BASE_S +
+				  CREDENTIALS_EXTENSION_JITTER_MIN_S +
+				  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
+		p->refresh_at = now + CREDENTIALS_RETRY_AFTER_FAILURE_S;
+		return;
+	}
+	p->refresh_at = exp - CREDENTIALS_ADVISORY_REFRESH_S;
+	if (p->refresh_at > now + CREDENTIALS_MAX_CACHE_S)
+		p->refresh_at = now + CREDENTIALS_MAX_CACHE_S;
+}
+
+static int refresh(struct credentials_provider *p, time_t now)
+{
+	struct credentials fresh;
+	bool have = p->current.access_key_id != NULL;
+	int r;
+
+	if (have && now < p->retry_after)
+		return now < p->usable_until ? 0 : -EKEYEXPIRED;
+	r = fetch_instance_profile(p, &fresh);
+	if (r == 0) {
+		credentials_clear(&p->current);
+		p->current = fresh;
+		schedule(p, now);
+		return 0;
+	}
+	if (r == -EINTR)
+		return r;
+	p->retry_after = now + CREDENTIALS_RETRY_AFTER_FAILURE_S;
+	if (!have)
+		return r;
+	/* Static stability: IMDS is down while ours are near expiry.  Keep
+	 * using them, to their expiry plus botocore's extension. */
+	if (p->usable_until <= p->current.expiration)
+		p->usable_until = p->current.expiration + CREDENTIALS_EXTENSION_BASE_S +
+				  CREDENTIALS_EXTENSION_JITTER_MIN_S +
+				  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
+	return now < p->usable_until ? 0 : -EKEYEXPIRED;
+}
+
+int credentials_get(struct credentials_provider *p, struct sigv4_credentials *out)
+{
+	time_t now = provider_now(p);
+	int r;
+
+	if (p->current.source == CREDENTIALS_NONE && from_environment(&p->current) == 0)
+		p->last_error[0] = '\0';
+	if (p->current.source != CREDENTIALS_ENVIRONMENT) {
+		if (!p->imds || p->imds->disabled) {
+			format_into(p->last_error, sizeof(p->last_error),
+				 "no credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset "
+				 "and IMDS disabled");
+			return -ENOKEY;
+		}
+		if (!p->current.access_key_id || now >= p->refresh_at) {
+			r = refresh(p, now);
+			if (r < 0)
+				return r;
+		}
+	}
+	out->access_key_id = p->current.access_key_id;
+	out->secret_access_key = p->current.secret_access_key;
+	out->session_token = p->current.session_token;
+	return 0;
+}
+
+void credentials_expire(struct credentials_provider *p)
+{
+	if (p->current.source == CREDENTIALS_INSTANCE_PROFILE) {
+		p->refresh_at = 0;
+		p->retry_after = 0;
+	}
+}

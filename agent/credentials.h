@@ -1,0 +1,72 @@
+/* AWS credentials, found as the SDKs' default chain does (SDK reference
+ * guide, "Standardized credential providers"): the environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), then the
+ * instance profile through IMDS.  Shared files and the container provider
+ * are not read: the agent runs on EC2 as a system service.
+ *
+ * Instance-profile credentials are refreshed ahead of Expiration with
+ * botocore's windows (advisory 15 min, mandatory 10 min before), and when
+ * IMDS cannot be reached at that moment the old ones are kept a little
+ * longer ("static stability", botocore: 10 min + 2-10 min jitter) rather
+ * than failing every call.  Secrets never reach a log line. */
+#ifndef ASG_AGENT_CREDENTIALS_H
+#define ASG_AGENT_CREDENTIALS_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "sigv4.h"
+
+struct imds_client;
+
+#define CREDENTIALS_ADVISORY_REFRESH_S (15 * 60)
+#define CREDENTIALS_MANDATORY_REFRESH_S (10 * 60)
+#define CREDENTIALS_EXTENSION_BASE_S (10 * 60)
+#define CREDENTIALS_EXTENSION_JITTER_S (8 * 60) /* + 2..10 min */
+#define CREDENTIALS_EXTENSION_JITTER_MIN_S (2 * 60)
+
+enum credentials_source {
+	CREDENTIALS_NONE,
+	CREDENTIALS_ENVIRONMENT,
+	CREDENTIALS_INSTANCE_PROFILE,
+};
+
+struct credentials {
+	char *access_key_id; /* owned */
+	char *secret_access_key; /* owned; wiped before free */
+	char *session_token; /* owned, NULL for long-term keys */
+	time_t expiration; /* 0: never expires */
+	enum credentials_source source;
+	char role[128]; /* instance profile role, "" otherwise */
+};
+
+struct credentials_provider {
+	struct imds_client *imds; /* not owned; NULL when IMDS is disabled */
+	struct credentials current; /* owned */
+	time_t refresh_at; /* next refresh (advisory window or hourly) */
+	time_t retry_after; /* no IMDS attempt before this, after a failure */
+	time_t usable_until; /* expiration, or later when static stability extends */
+	time_t fetched_at;
+	/* Clock for tests: time(NULL) unless set. */
+	time_t (*now)(void);
+	char last_error[256];
+};
+
+void credentials_provider_init(struct credentials_provider *p, struct imds_client *imds);
+void credentials_provider_free(struct credentials_provider *p);
+
+/* Fills out with usable credentials (pointers stay valid until the next
+ * call), refreshing first when the advisory/mandatory windows say so.
+ * Returns 0, -ENOKEY when no provider has any, or another -errno; the
+ * reason is in p->last_error. */
+int credentials_get(struct credentials_provider *p, struct sigv4_credentials *out);
+/* AWS said the token expired (ExpiredToken): fetch new ones next time. */
+void credentials_expire(struct credentials_provider *p);
+const char *credentials_source_name(enum credentials_source s);
+
+/* Parses the IMDS iam/security-credentials/<role> JSON document: Code
+ * must be "Success", unknown fields are ignored.  For tests too. */
+int credentials_parse_imds(const char *json, size_t len, struct credentials *out);
+void credentials_clear(struct credentials *c);
+
+#endif

@@ -1,0 +1,182 @@
+/* libcurl wrapper (see http.h). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "http.h"
+#include "watchdog.h"
+
+#define HTTP_MAX_BODY (4u << 20)
+
+static char last_error[CURL_ERROR_SIZE];
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_response *resp = userdata;
+	size_t n = size * nmemb;
+
+	if (resp->body.len + n > HTTP_MAX_BODY)
+		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
+	strbuf_append_len(&resp->body, data, n);
+	return strbuf_error(&resp->body) ? 0 : n;
+}
+
+static void copy_header_value(const char *v, size_t n, char *out, size_t out_len)
+{
+	while (n && isspace((unsigned char)*v)) {
+		v++;
+		n--;
+	}
+	while (n && isspace((unsigned char)v[n - 1]))
+		n--;
+	if (n >= out_len)
+		n = out_len - 1;
+	memcpy(out, v, n);
+	out[n] = '\0';
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_response *resp = userdata;
+	size_t n = size * nmemb;
+	const char *colon = memchr(data, ':', n);
+	size_t name_len;
+	char ttl[32];
+
+	if (!colon)
+		return n;
+	name_len = (size_t)(colon - data);
+	const char *v = colon + 1;
+	size_t vlen = n - name_len - 1;
+	if (name_len == 4 && !strncasecmp(data, "date", 4)) {
+		copy_header_value(v, vlen, resp->date, sizeof(resp->date));
+	} else if (name_len == 36 && !strncasecmp(data, "x-aws-ec2-metadata-token-ttl-seconds", 36)) {
+		copy_header_value(v, vlen, ttl, sizeof(ttl));
+		resp->token_ttl = strtol(ttl, NULL, 10);
+	} else if ((name_len == 16 && !strncasecmp(data, "x-amzn-requestid", 16)) ||
+		   (name_len == 16 && !strncasecmp(data, "x-amz-request-id", 16))) {
+		copy_header_value(v, vlen, resp->request_id, sizeof(resp->request_id));
+	}
+	return n;
+}
+
+/* Called often during a transfer: keep systemd's watchdog fed and give
+ * up when SIGTERM is pending, so a slow endpoint cannot delay shutdown. */
+static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	watchdog_ping();
+	return watchdog_stop_pending() ? 1 : 0;
+}
+
+int http_client_init(struct http_client *c)
+{
+	static bool global_done;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -EIO;
+		global_done = true;
+	}
+	c->curl = curl_easy_init();
+	return c->curl ? 0 : -ENOMEM;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	c->curl = NULL;
+}
+
+void http_response_free(struct http_response *resp) { strbuf_free(&resp->body); }
+
+const char *http_last_error(const struct http_client *c) { return last_error; }
+
+static int map_curl_error(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_OK:
+		return 0;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return -EHOSTUNREACH;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -EINTR;
+	case CURLE_WRITE_ERROR:
+		return -EMSGSIZE;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	default:
+		return -EIO;
+	}
+}
+
+int http_perform(struct http_client *c, const struct http_request *req, struct http_response *resp)
+{
+	CURL *curl = c->curl;
+	struct curl_slist *hdrs = NULL;
+	CURLcode rc;
+	int r;
+
+	memset(resp, 0, sizeof(*resp));
+	resp->token_ttl = -1;
+	last_error[0] = '\0';
+	curl_easy_reset(curl);
+	curl_easy_setopt(curl, CURLOPT_URL, req->url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, last_error);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	/* Never follow redirects or use a proxy from the environment for
+	 * IMDS: the token PUT must reach the link-local address itself. */
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	if (req->unix_socket)
+		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+	if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
+		curl_easy_setopt(curl, CURLOPT_POST, 1L);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(req->body ? req->body_len : 0));
+		if (!strcmp(req->method, "PUT"))
+			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+	} else if (strcmp(req->method, "GET")) {
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, req->method);
+	}
+	/* No "Expect: 100-continue" round trip, and no default
+	 * Content-Type we did not sign. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	for (size_t i = 0; hdrs && req->headers && req->headers[i]; i++)
+		hdrs = curl_slist_append(hdrs, req->headers[i]);
+	if (!hdrs)
+		return -ENOMEM;
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(curl);
+	curl_slist_free_all(hdrs);
+	r = map_curl_error(rc);
+	if (r < 0) {
+		if (!last_error[0])
+			snprintf(last_error, sizeof(last_error), "%s", curl_easy_strerror(rc));
+		return r;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	return 0;
+}
