@@ -4,3 +4,4 @@ EXTRA_DIST += tests/lib
 include $(srcdir)/tests/health.mk
 include $(srcdir)/tests/checks.mk
 include $(srcdir)/tests/agent.mk
+include $(srcdir)/tests/standins.mk
