@@ -1,1 +1,27 @@
-# Tests of asg-health.
+# Tests of asg-health: unit tests (cmocka) of the request logic and the
+# config, and integration tests that drive the real daemon over HTTP.
+HEALTH_UNIT_TESTS = tests/unit/test-health-http tests/unit/test-health-config
+check_PROGRAMS += $(HEALTH_UNIT_TESTS)
+TESTS += $(HEALTH_UNIT_TESTS)
+
+HEALTH_TEST_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/health $(MHD_CFLAGS) $(JANSSON_CFLAGS) \
+	$(CMOCKA_CFLAGS)
+HEALTH_TEST_LDADD = $(HEALTH_LIBS) $(CMOCKA_LIBS)
+
+tests_unit_test_health_http_SOURCES = tests/unit/test-health-http.c
+tests_unit_test_health_http_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_http_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_config_SOURCES = tests/unit/test-health-config.c
+tests_unit_test_health_config_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_config_LDADD = $(HEALTH_TEST_LDADD)
+
+HEALTH_INTEGRATION_TESTS = \
+	tests/integration/health-static.py \
+	tests/integration/health-safety.py \
+	tests/integration/health-limits.py \
+	tests/integration/health-drain.py \
+	tests/integration/health-lifecycle.py \
+	tests/integration/health-systemd.py \
+	tests/integration/health-haproxy.py
+TESTS += $(HEALTH_INTEGRATION_TESTS)
+EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS)

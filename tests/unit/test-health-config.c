@@ -104,7 +104,7 @@ static void test_locate(void **state)
 	assert_int_equal(col, 3);
 	assert_int_equal(conf_locate(text, "a.b[1].c", &line, &col), 0);
 	assert_int_equal(line, 2);
-	assert_int_equal(col, 18);
+	assert_int_equal(col, 19);
 	assert_int_equal(conf_locate(text, "d", &line, &col), 0);
 	assert_int_equal(line, 3);
 	assert_int_not_equal(conf_locate(text, "zz", &line, &col), 0);

@@ -123,7 +123,7 @@ static void expect_range(const char *h, uint64_t size, enum range_result want, u
 	enum range_result r = range_parse(h, size, &first, &last);
 
 	if (r != want)
-		fail_msg("Range %s on %llu: got %d want %d", h, (unsigned long long)size, r, want);
+		fail_msg("Range %s on %llu: got %d want %d", h ? h : "(none)", (unsigned long long)size, r, want);
 	if (want == RANGE_SINGLE) {
 		assert_int_equal(first, f);
 		assert_int_equal(last, l);

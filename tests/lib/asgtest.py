@@ -1,0 +1,206 @@
+"""Helpers for the integration tests: run the real asg-health on a free
+loopback port, talk HTTP to it over TCP and over its control socket, and
+clean up only the processes the test started (by PID)."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP_BUILDDIR = os.environ.get("top_builddir", os.path.abspath("."))
+TOP_SRCDIR = os.environ.get("top_srcdir", os.path.abspath("."))
+HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=5):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case name -> value
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %d %r %r>" % (self.status, self.headers, self.body[:80])
+
+
+class Health:
+    """One asg-health process with its own temp dir, root and config."""
+
+    def __init__(self, root=None, config=None, host="127.0.0.1", extra_args=(), env=None,
+                 start=True):
+        self.tmp = tempfile.mkdtemp(prefix="asg-health-test.")
+        self.host = host
+        self.port = free_port(host)
+        self.root = root or os.path.join(self.tmp, "root")
+        os.makedirs(self.root, exist_ok=True)
+        self.control = os.path.join(self.tmp, "health.sock")
+        self.config_path = os.path.join(self.tmp, "health.json")
+        self.log_path = os.path.join(self.tmp, "asg-health.log")
+        self.write_config(config or {})
+        self.extra_args = list(extra_args)
+        self.env = env
+        self.proc = None
+        if start:
+            self.start()
+
+    def write_config(self, config):
+        cfg = {"root": self.root, "listen": ["%s:%d" % (self.host, self.port)],
+               "control_socket": self.control}
+        cfg.update(config)
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f, indent=2)
+
+    def start(self, wait=True):
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("LISTEN_FDS", None)
+        if self.env:
+            env.update(self.env)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([HEALTH_BIN, "--config", self.config_path] + self.extra_args,
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        if wait:
+            wait_for(self._live, what="asg-health to serve /health/live")
+        return self
+
+    def _live(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("asg-health exited with %s:\n%s" % (self.proc.returncode,
+                                                                     self.logs()))
+        try:
+            return self.get("/health/live").status == 200
+        except OSError:
+            return False
+
+    def logs(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def connection(self, timeout=5):
+        return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+
+    def request(self, method, path, headers=None, conn=None, body=None):
+        own = conn is None
+        conn = conn or self.connection()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        finally:
+            if own:
+                conn.close()
+
+    def get(self, path, headers=None, conn=None):
+        return self.request("GET", path, headers, conn)
+
+    def raw(self, data, timeout=5):
+        """Sends raw bytes and returns everything the server answers."""
+        with socket.create_connection((self.host, self.port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while True:
+                    b = s.recv(65536)
+                    if not b:
+                        break
+                    chunks.append(b)
+                    if b"\r\n\r\n" in b"".join(chunks):
+                        head, _, rest = b"".join(chunks).partition(b"\r\n\r\n")
+                        for line in head.split(b"\r\n"):
+                            if line.lower().startswith(b"content-length:"):
+                                if len(rest) >= int(line.split(b":")[1]):
+                                    return b"".join(chunks)
+            except socket.timeout:
+                pass
+            return b"".join(chunks)
+
+    def raw_status(self, data):
+        answer = self.raw(data)
+        if not answer:
+            return None
+        return int(answer.split(b" ", 2)[1])
+
+    def control_request(self, method, path):
+        conn = UnixHTTPConnection(self.control)
+        try:
+            conn.request(method, path)
+            r = conn.getresponse()
+            body = r.read()
+            return r.status, json.loads(body) if body else None
+        finally:
+            conn.close()
+
+    def status(self):
+        return self.control_request("GET", "/status")[1]
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc:
+            self.log.close()
+        return self.proc.returncode if self.proc else None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def write(path, data, mtime=None):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    mode = "wb" if isinstance(data, bytes) else "w"
+    with open(path, mode) as f:
+        f.write(data)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
