@@ -12,7 +12,11 @@ agent_libasgagent_a_SOURCES = \
 	agent/retry.c agent/retry.h \
 	agent/aws.c agent/aws.h \
 	agent/imds.c agent/imds.h \
-	agent/credentials.c agent/credentials.h
+	agent/credentials.c agent/credentials.h \
+	agent/cpu.c agent/cpu.h \
+	agent/memory.c agent/memory.h \
+	agent/disk.c agent/disk.h \
+	agent/metrics.c agent/metrics.h
 agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

@@ -28,3 +28,9 @@ tests_unit_test_aws_endpoint_SOURCES = tests/unit/test-aws-endpoint.c
 tests_unit_test_aws_endpoint_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_aws_endpoint_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-aws-endpoint
+
+check_PROGRAMS += tests/unit/test-metrics
+tests_unit_test_metrics_SOURCES = tests/unit/test-metrics.c
+tests_unit_test_metrics_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_metrics_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-metrics

@@ -1,0 +1,100 @@
+/* The scaling metric: per-period aggregation of samples into CloudWatch
+ * StatisticValues (SampleCount, Sum, Minimum, Maximum: CloudWatch's
+ * Average is then Sum/SampleCount, exact over every sample), a bounded
+ * backlog of periods not yet accepted by CloudWatch, and the
+ * PutMetricData call that sends them in timestamp order.
+ *
+ * Periods are aligned to wall-clock multiples of the period, and each
+ * data point carries its period's start as Timestamp, so it lands in the
+ * same CloudWatch bucket whatever moment it is sent. */
+#ifndef ASG_AGENT_METRICS_H
+#define ASG_AGENT_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "strbuf.h"
+
+struct aws_client;
+
+enum metric_kind {
+	METRIC_CPU,
+	METRIC_MEMORY,
+	METRIC_DISK,
+	METRIC_KINDS,
+};
+
+struct stat_values {
+	double count; /* 0: no sample this period */
+	double sum;
+	double min;
+	double max;
+};
+
+struct metric_period {
+	int64_t start_ms; /* Unix time in ms of the period's start */
+	struct stat_values v[METRIC_KINDS];
+};
+
+struct metrics_settings {
+	const char *namespace; /* not owned */
+	const char *names[METRIC_KINDS]; /* not owned */
+	bool enabled[METRIC_KINDS];
+	int64_t period_ms;
+	size_t backlog_max; /* periods kept while CloudWatch is unreachable */
+	bool per_instance; /* also publish with an InstanceId dimension */
+};
+
+struct metrics {
+	struct metrics_settings s;
+	char asg_name[256]; /* the AutoScalingGroupName dimension, "" if unknown */
+	char instance_id[32];
+	bool publishing; /* false: periods are dropped (booting, draining...) */
+	struct metric_period current;
+	bool current_open;
+	struct metric_period *queue; /* owned ring of closed periods, oldest at head */
+	size_t q_cap, q_head, q_len;
+	uint64_t dropped; /* periods dropped because the backlog was full */
+	uint64_t published; /* periods CloudWatch accepted */
+	time_t last_publish_at; /* wall clock of the last attempt, 0 if none */
+	int last_publish_result; /* 0 or -errno */
+	char last_error[512];
+};
+
+int metrics_init(struct metrics *m, const struct metrics_settings *s);
+void metrics_free(struct metrics *m);
+
+/* The lifecycle hook: while off, samples are still taken but closed
+ * periods are discarded instead of queued (an instance booting, warming
+ * or draining must not pull the group's average). */
+void metrics_set_publishing(struct metrics *m, bool on);
+
+/* Adds a sample taken at now_ms (wall clock).  weight > 1 when the sample
+ * covers several intervals (the loop was late): it counts as that many
+ * samples of its mean, keeping Sum/SampleCount the time-weighted mean. */
+void metrics_add_sample(struct metrics *m, int64_t now_ms, enum metric_kind k, double value,
+			unsigned weight);
+/* Closes the current period if now_ms is past its end.  Returns true when
+ * a period was closed. */
+bool metrics_roll(struct metrics *m, int64_t now_ms);
+/* Closes the current period even though it is not over (shutdown). */
+void metrics_close_current(struct metrics *m);
+size_t metrics_backlog(const struct metrics *m);
+/* The i-th queued period (0 = oldest). */
+const struct metric_period *metrics_queued(const struct metrics *m, size_t i);
+
+/* Builds the PutMetricData form parameters (without Action/Version) for
+ * the n oldest queued periods.  Returns the number of MetricData members,
+ * 0 when there is nothing to send (e.g. no dimension known yet). */
+int metrics_build_put(const struct metrics *m, size_t n, struct strbuf *form);
+/* Sends the backlog oldest first, several periods per call, until it is
+ * empty or a call fails; a period is removed only once CloudWatch
+ * accepted it.  Returns 0 or the failing call's -errno. */
+int metrics_publish(struct metrics *m, struct aws_client *aws);
+
+/* Formats a double in the shortest text that reads back to it. */
+void metrics_format_double(double v, char *buf, size_t len);
+
+#endif
