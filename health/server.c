@@ -432,6 +432,22 @@ json_t *server_status_json(struct server *s)
 	return o;
 }
 
+static enum MHD_Result control_error(struct MHD_Connection *conn, unsigned status,
+				    const char *message)
+{
+	_cleanup_json_ json_t *doc = json_pack("{s:s}", "error", message);
+	struct MHD_Response *r = doc ? json_response(doc, false) : NULL;
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	if (status == 405)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, POST");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **req_cls)
@@ -468,9 +484,10 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const 
 		site_put(site);
 	} else if (!strcmp(url, "/status") || !strcmp(url, "/drain") || !strcmp(url, "/undrain") ||
 		   !strcmp(url, "/health")) {
-		return server_queue_error(s, conn, 405, false);
+		return control_error(conn, 405, "use GET /status, GET /health, POST /drain, POST /undrain");
 	} else {
-		return server_queue_error(s, conn, 404, false);
+		return control_error(conn, 404, "unknown command; use GET /status, GET /health, "
+					   "POST /drain, POST /undrain");
 	}
 	if (!doc)
 		doc = server_status_json(s);
