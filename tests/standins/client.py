@@ -170,6 +170,67 @@ def botocore_client(service, url, access_key, secret_key, token=None, region="us
         aws_secret_access_key=secret_key, aws_session_token=token, config=config)
 
 
+def signed_request(url, service, access_key, secret_key, body, token=None, region="us-east-1",
+                   when=None, headers=None, tamper=None, method="POST", path="/"):
+    """Sign a raw Query request with botocore's SigV4Auth (at time `when`,
+    a naive UTC datetime, if given) and send it with http.client, bypassing
+    botocore's own parameter validation.  body: bytes, str or a dict of form
+    parameters.  tamper(bytes) -> bytes changes the body after signing.
+    Returns (status, headers dict with lowercase names, body text)."""
+    import datetime
+    import http.client
+    import types
+    import urllib.parse
+    import botocore.auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    if isinstance(body, dict):
+        body = urllib.parse.urlencode(body)
+    if isinstance(body, str):
+        body = body.encode()
+    u = urllib.parse.urlsplit(url)
+    req = AWSRequest(method=method, url=url.rstrip("/") + path, data=body,
+                     headers=dict({"Content-Type":
+                                   "application/x-www-form-urlencoded; charset=utf-8"},
+                                  **(headers or {})))
+    auth = botocore.auth.SigV4Auth(Credentials(access_key, secret_key, token), service, region)
+    if when is None:
+        auth.add_auth(req)
+    else:
+        class Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return when
+        saved = botocore.auth.datetime
+        botocore.auth.datetime = types.SimpleNamespace(datetime=Frozen)
+        try:
+            auth.add_auth(req)
+        finally:
+            botocore.auth.datetime = saved
+    if tamper:
+        body = tamper(body)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        send_headers = {k: v for k, v in req.headers.items()}
+        send_headers["Content-Length"] = str(len(body))
+        conn.request(method, path, body=body, headers=send_headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()
+    finally:
+        conn.close()
+
+
+def parse_error(xml_text):
+    """(Type, Code, Message, RequestId) of an ErrorResponse."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(xml_text)
+    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    assert root.tag == ns + "ErrorResponse", root.tag
+    err = root.find(ns + "Error")
+    return (err.findtext(ns + "Type"), err.findtext(ns + "Code"),
+            err.findtext(ns + "Message"), root.findtext(ns + "RequestId"))
+
+
 def example_world():
     """A small group behind one target group, as tests/standins/example-state.json."""
     with open(os.path.join(HERE, "example-aws-state.json"), encoding="utf-8") as f:
