@@ -220,6 +220,17 @@ def _pattern(text):
 
 def _check_constraints(value, shape, name, errors):
     t = shape.type_name
+    limit = shape.metadata.get("max")
+    # botocore checks only minimums (a maximum may grow server-side); the
+    # service checks both.
+    if limit is not None:
+        if t in ("string", "list") and isinstance(value, (str, list)) and len(value) > limit:
+            errors.append("Value at '%s' failed to satisfy constraint: Member must have "
+                          "length less than or equal to %d" % (name, limit))
+        elif t in ("integer", "long", "double", "float") and \
+                isinstance(value, (int, float)) and not isinstance(value, bool) and value > limit:
+            errors.append("Value '%s' at '%s' failed to satisfy constraint: Member must have "
+                          "value less than or equal to %s" % (value, name, limit))
     if t == "structure" and isinstance(value, dict):
         for key, member in shape.members.items():
             if key in value:
