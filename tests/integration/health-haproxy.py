@@ -1,0 +1,142 @@
+"""HAProxy from Debian stands in for the ALB: `option httpchk GET /health`
+with the ELB-HealthChecker user agent and `http-check expect status 200`.
+A critical check failing (a maintenance flag file) turns /health to 503
+and HAProxy marks the server DOWN after its fall count; removing the flag
+brings it UP after rise.  An informational check failing ejects nobody."""
+
+import csv
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+from asgtest import Health, free_port, wait_for, write
+
+INTER_MS = 300
+
+
+def haproxy_cfg(stats, fport, servers):
+    lines = [
+        "global",
+        "  stats socket %s mode 600 level admin" % stats,
+        "defaults",
+        "  mode http",
+        "  timeout connect 1s",
+        "  timeout client 10s",
+        "  timeout server 10s",
+        "frontend fe",
+        "  bind 127.0.0.1:%d" % fport,
+        "  default_backend web",
+        "backend web",
+        "  option httpchk",
+        "  http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.0.1.17 "
+        "hdr User-Agent ELB-HealthChecker/2.0",
+        "  http-check expect status 200",
+        "  default-server inter %dms fall 2 rise 2" % INTER_MS,
+    ]
+    for name, port in servers:
+        lines.append("  server %s 127.0.0.1:%d check" % (name, port))
+    return "\n".join(lines) + "\n"
+
+
+class HAProxy:
+    def __init__(self, servers):
+        self.tmp = tempfile.mkdtemp(prefix="asg-haproxy.")
+        self.stats = os.path.join(self.tmp, "stats.sock")
+        self.port = free_port()
+        cfg = os.path.join(self.tmp, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write(haproxy_cfg(self.stats, self.port, servers))
+        self.log = open(os.path.join(self.tmp, "haproxy.log"), "wb")
+        self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.stats), what="haproxy stats socket")
+
+    def command(self, cmd):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.stats)
+            s.sendall(cmd.encode() + b"\n")
+            data = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        return data.decode()
+
+    def server_status(self, name):
+        text = self.command("show stat").lstrip("# ")
+        for row in csv.DictReader(io.StringIO(text)):
+            if row["pxname"] == "web" and row["svname"] == name:
+                return row["status"]
+        return None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
+class HAProxyTest(unittest.TestCase):
+    def test_critical_check_ejects_and_restores(self):
+        with Health(start=False) as h:
+            flag = os.path.join(h.tmp, "maintenance")
+            unreachable = free_port()
+            h.write_config({"checks": [
+                {"name": "maintenance", "type": "file", "path": flag, "must_exist": False,
+                 "interval": "100ms", "timeout": "100ms", "rise": 2, "fall": 2},
+                # a shared dependency that is down: informational, ejects nobody
+                {"name": "shared-db", "type": "tcp", "host": "127.0.0.2", "port": unreachable,
+                 "interval": "200ms", "timeout": "100ms", "critical": False},
+            ]})
+            write(os.path.join(h.root, "index.html"), b"up\n")
+            h.start()
+            ha = HAProxy([("i1", h.port)])
+            try:
+                wait_for(lambda: ha.server_status("i1") == "UP", timeout=10, what="UP")
+                self.assertEqual(h.get("/health").status, 200)
+                verbose = h.get("/health?verbose").json()
+                self.assertEqual(verbose["checks"]["shared-db"]["state"], "fail")
+                self.assertFalse(verbose["checks"]["shared-db"]["critical"])
+
+                write(flag, b"")
+                t0 = time.monotonic()
+                wait_for(lambda: h.get("/health").status == 503, timeout=5, what="/health 503")
+                r = h.get("/health").json()
+                self.assertEqual(r["status"], "unhealthy")
+                self.assertEqual(r["failing"], ["maintenance"])
+                wait_for(lambda: ha.server_status("i1").startswith("DOWN"), timeout=10,
+                         what="HAProxy to mark the server DOWN")
+                down_after = time.monotonic() - t0
+                # pages are still served directly while ejected
+                self.assertEqual(h.get("/index.html").status, 200)
+
+                os.unlink(flag)
+                t0 = time.monotonic()
+                wait_for(lambda: ha.server_status("i1") == "UP", timeout=10,
+                         what="HAProxy to mark the server UP again")
+                up_after = time.monotonic() - t0
+                print("DOWN after %.2fs, UP after %.2fs (inter %dms, fall 2, rise 2)"
+                      % (down_after, up_after, INTER_MS))
+                # the prober was counted per source address
+                probers = h.status()["load_balancer"]["probers"]
+                self.assertEqual([p["address"] for p in probers], ["127.0.0.1"])
+                self.assertGreater(probers[0]["probes"], 4)
+            finally:
+                ha.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
