@@ -29,6 +29,9 @@
 
 #define CHECK_DETAIL_MAX 256
 
+/* Generations of every instance come from here (checks.h). */
+static atomic_uint_fast64_t checks_generation_counter;
+
 struct check_slot {
 	struct check_spec spec; /* owned deep copy */
 	/* Below: written by the runner, read by the server, under c->lock. */
@@ -197,7 +200,9 @@ void checks_record(struct checks *c, size_t index, int result, const char *detai
 		atomic_store_explicit(&c->healthy, checks_compute_healthy(c),
 				      memory_order_release);
 	if (changed || detail_changed)
-		atomic_fetch_add_explicit(&c->generation, 1, memory_order_release);
+		atomic_store_explicit(&c->generation,
+				      atomic_fetch_add(&checks_generation_counter, 1) + 1,
+				      memory_order_release);
 	after = slot->h;
 	memcpy(logged_detail, slot->detail, sizeof(logged_detail));
 	pthread_mutex_unlock(&c->lock);
@@ -340,7 +345,7 @@ int checks_create(struct checks **out, const struct check_spec *specs, size_t n,
 	if (previous)
 		checks_carry_over(c, previous);
 	atomic_init(&c->healthy, checks_compute_healthy(c));
-	atomic_init(&c->generation, 1);
+	atomic_init(&c->generation, atomic_fetch_add(&checks_generation_counter, 1) + 1);
 	*out = c;
 	return 0;
 }

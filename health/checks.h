@@ -46,30 +46,44 @@ struct check_spec {
 };
 
 /* Parses the config's "checks" array (objpath is its key path, e.g.
- * "checks").  Errors are recorded in doc with file:line:col: key. */
+ * "checks").  Errors are recorded in doc with file:line:col: key.  array
+ * NULL (no "checks" key) gives no checks.  Defaults: interval 5s, timeout
+ * 2s (or the interval, if shorter), rise 2, fall 2; critical is true except
+ * for tcp/http checks of a host that is not loopback (shared dependencies,
+ * see checks-config.c). */
 int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath,
 		 struct check_spec **out, size_t *n_out);
 void check_specs_free(struct check_spec *specs, size_t n);
+/* "disk", "memory", "file", "tcp", "http", "exec": the config's names. */
+const char *check_kind_name(enum check_kind kind);
 
 struct checks;
 
 /* Starts the background runner over a copy of specs.  State of checks
  * with the same name and kind in `previous` (may be NULL) carries over, so
- * a reload does not flap /health.  Runs every check once at start. */
+ * a reload does not flap /health.  Runs every check once at start.
+ * previous may still be running; it is only read.  checks_stop() kills a
+ * running exec check's process group, joins the thread and frees c (NULL
+ * is a no-op). */
 int checks_start(struct checks **out, const struct check_spec *specs, size_t n,
 		 const struct checks *previous);
 void checks_stop(struct checks *c);
 
 /* Lock-free: true when every critical check is PASS (no checks: true). */
 bool checks_healthy(const struct checks *c);
-/* Bumped every time any check's state or detail changes. */
+/* Bumped every time any check's state or detail changes.  Values come
+ * from one process-wide counter, so a new instance (a reload) never
+ * repeats a value an older one returned: a cache keyed on it notices. */
 uint64_t checks_generation(const struct checks *c);
-/* {"name": {"state":"pass|fail|pending","critical":bool,"detail":"...",
- *  "consecutive_passes":N,"consecutive_failures":N,"last_run_ms_ago":N,
- *  "duration_ms":N}} -- new reference, caller owns. */
+/* {"name": {"state":"pass|fail|pending","type":"disk|...","critical":bool,
+ *  "detail":"...","consecutive_passes":N,"consecutive_failures":N,
+ *  "last_run_ms_ago":N,"duration_ms":N}} -- new reference, caller owns.
+ *  last_run_ms_ago and duration_ms are null before the first run. */
 json_t *checks_status_json(const struct checks *c);
 /* Names of failing critical checks (and, if informational, informational
- * ones too) as a JSON array; new reference. */
+ * ones too) as a JSON array, in config order; new reference.  A critical
+ * check counts until it is PASS (so PENDING too, as it fails /health); an
+ * informational one only when FAIL. */
 json_t *checks_failing_json(const struct checks *c, bool informational);
 
 #endif

@@ -140,7 +140,7 @@ static void test_slow_check_does_not_block(void **state)
 		t0 = now_mono_ms();
 		(void)checks_healthy(c);
 		st = checks_status_json(c);
-		assert_true(now_mono_ms() - t0 < 50);
+		assert_true(now_mono_ms() - t0 < 100);
 		json_decref(st);
 		usleep(50000);
 	}

@@ -237,6 +237,26 @@ static void test_carry_over(void **state)
 	checks_destroy(cur);
 }
 
+/* A cache keyed on the generation must notice a reload: a new instance
+ * never repeats a value an older one returned. */
+static void test_generation_unique_across_instances(void **state)
+{
+	struct check_spec spec = make_spec("disk", CHECK_DISK, true);
+	struct checks *a, *b;
+	uint64_t ga;
+
+	assert_int_equal(checks_create(&a, &spec, 1, NULL), 0);
+	checks_record(a, 0, 1, "ok", 1);
+	ga = checks_generation(a);
+	assert_int_equal(checks_create(&b, &spec, 1, a), 0);
+	assert_true(checks_generation(b) > ga);
+	checks_record(a, 0, 0, "full", 1);
+	assert_true(checks_generation(a) > checks_generation(b));
+	checks_destroy(a);
+	checks_destroy(b);
+	assert_int_equal(checks_generation(NULL), 0);
+}
+
 static void test_format_size(void **state)
 {
 	char buf[32];
@@ -261,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_status_json),
 		cmocka_unit_test(test_no_checks_is_healthy),
 		cmocka_unit_test(test_carry_over),
+		cmocka_unit_test(test_generation_unique_across_instances),
 		cmocka_unit_test(test_format_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
