@@ -172,9 +172,18 @@ int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size
 {
 	uint64_t deadline = now_mono_ms() + (uint64_t)s->timeout_ms;
 	struct exec_child ch = { .pid = -1, .out_fd = -1, .pid_fd = -1 };
+	struct sigaction sa;
 	char line[256];
 	int r, w, status = 0;
 
+	/* With SIGCHLD ignored the kernel reaps our child itself: we could
+	 * neither read its status nor be sure its pid still names it. */
+	if (sigaction(SIGCHLD, NULL, &sa) == 0 &&
+	    (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
+		snprintf(detail, len, "cannot run %s: SIGCHLD is ignored in this process",
+			 s->argv[0]);
+		return -ECHILD;
+	}
 	r = exec_spawn(s, &ch);
 	if (r < 0) {
 		snprintf(detail, len, "cannot run %s: %s", s->argv[0], strerror(-r));

@@ -1,6 +1,19 @@
 /* The "checks" array of the asg-health config, parsed and validated into
  * plain check_spec structs before anything runs (checks.h).  Every error
- * names the key, through conf_fail, so an operator can fix the file. */
+ * names the key, through conf_fail, so an operator can fix the file.
+ *
+ * Every check:  "name" (required, unique, 1-64 of A-Z a-z 0-9 _ . -),
+ *   "type" (required), "interval" (5s; 100ms..24h), "timeout" (2s, or the
+ *   interval if shorter; 10ms..interval), "rise" and "fall" (2; 1..100),
+ *   "critical" (see parse_one).  Durations: 5, "5s", "500ms", "2m".
+ * disk:    "path" (absolute), "min_free" (bytes or "1G") and/or
+ *          "min_free_percent" (of the filesystem, as an unprivileged user)
+ * memory:  "min_available" and/or "min_available_percent" (MemAvailable)
+ * file:    "path" (absolute), "must_exist" (required: true or false)
+ * tcp:     "host" (name or address), "port" (1..65535)
+ * http:    "url" (http:// or https://, certificates verified),
+ *          "expect_status" (200)
+ * exec:    "command" (array, absolute program first; exit 0 passes) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>

@@ -423,6 +423,18 @@ static void test_exec_missing_program(void **state)
 	assert_no_children();
 }
 
+/* With SIGCHLD ignored the child would be reaped behind our back. */
+static void test_exec_sigchld_ignored(void **state)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
+	assert_int_equal(exec_run(2000, -1, "exit 0"), -ECHILD);
+	assert_string_equal(detail, "cannot run /bin/sh: SIGCHLD is ignored in this process");
+	assert_int_equal(sigaction(SIGCHLD, &old, NULL), 0);
+	assert_int_equal(exec_run(2000, -1, "exit 0"), 1);
+}
+
 /* stdin is /dev/null (a read gets EOF at once) and our descriptors do
  * not leak into the child. */
 static void test_exec_environment(void **state)
@@ -559,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_http_refused),
 		cmocka_unit_test(test_exec_exit_status),
 		cmocka_unit_test(test_exec_missing_program),
+		cmocka_unit_test(test_exec_sigchld_ignored),
 		cmocka_unit_test(test_exec_environment),
 		cmocka_unit_test(test_exec_timeout_kills_group),
 		cmocka_unit_test(test_exec_sleep_timeout),
