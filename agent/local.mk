@@ -16,9 +16,24 @@ agent_libasgagent_a_SOURCES = \
 	agent/cpu.c agent/cpu.h \
 	agent/memory.c agent/memory.h \
 	agent/disk.c agent/disk.h \
-	agent/metrics.c agent/metrics.h
+	agent/metrics.c agent/metrics.h \
+	agent/config.c agent/config.h \
+	agent/agent.h \
+	agent/identity.c \
+	agent/status.c \
+	agent/commands.h \
+	agent/cmd-run.c \
+	agent/cmd-metadata.c \
+	agent/cmd-status.c \
+	agent/cmd-drain.c \
+	agent/cmd-doctor.c
 agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
+
+bin_PROGRAMS += agent/asg-agent
+agent_asg_agent_SOURCES = agent/main.c
+agent_asg_agent_CFLAGS = $(agent_libasgagent_a_CFLAGS)
+agent_asg_agent_LDADD = $(AGENT_LIBS)
 
 AGENT_LIBS = agent/libasgagent.a $(CURL_LIBS) $(CRYPTO_LIBS) $(EXPAT_LIBS) $(COMMON_LIBS)
 EXTRA_DIST += agent/README-agent.md agent/README-metrics.md

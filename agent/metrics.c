@@ -81,6 +81,7 @@ void metrics_close_current(struct metrics *m)
 	if (!m->current_open)
 		return;
 	m->current_open = false;
+	m->closed++;
 	if (m->publishing && period_has_data(&m->current))
 		enqueue(m, &m->current);
 }

@@ -1,0 +1,77 @@
+/* The running daemon's state, shared by the main loop (cmd-run.c), the
+ * identity discovery (identity.c) and the status socket (status.c).  One
+ * struct, owned by cmd-run.c's run_agent(), freed in reverse order of
+ * creation. */
+#ifndef ASG_AGENT_AGENT_H
+#define ASG_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "aws.h"
+#include "config.h"
+#include "cpu.h"
+#include "credentials.h"
+#include "imds.h"
+#include "metrics.h"
+
+enum imds_state {
+	IMDS_UNKNOWN,
+	IMDS_OK,
+	IMDS_ABSENT, /* not reachable: off EC2, or the hop-limit trap */
+	IMDS_DISABLED, /* AWS_EC2_METADATA_DISABLED=true */
+};
+
+struct agent_identity {
+	enum imds_state imds;
+	struct imds_identity id; /* valid when imds == IMDS_OK */
+	char region[64];
+	const char *region_source; /* static string: "AWS_REGION", "config", "imds" ... */
+	char asg_name[256];
+	const char *asg_source; /* static string, NULL while unknown */
+};
+
+struct agent {
+	const struct agent_config *cfg; /* not owned */
+	struct imds_client imds; /* owned */
+	struct credentials_provider creds; /* owned */
+	struct aws_client aws; /* owned; valid when aws_ready */
+	bool aws_ready;
+	struct metrics metrics; /* owned */
+	struct agent_identity ident;
+	struct cpu_times cpu_prev;
+	bool cpu_prev_valid;
+	uint64_t cpu_prev_ms; /* monotonic time of cpu_prev */
+	uint64_t started_mono_ms;
+	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
+	uint64_t asg_retry_at_ms; /* monotonic: next ASG discovery while unknown */
+	char last_error[512]; /* the last error worth showing in status */
+	time_t last_error_at;
+};
+
+/* identity.c */
+/* Reads the identity from IMDS (or notes IMDS absent/disabled) and settles
+ * the region: AWS_REGION, AWS_DEFAULT_REGION, config, then IMDS.  Logs
+ * what it found; returns 0 even off EC2, -errno only on internal errors. */
+int identity_discover(struct agent *a);
+/* Finds the Auto Scaling group name: config, then the IMDS instance tag
+ * aws:autoscaling:groupName, then DescribeAutoScalingInstances. 0 when
+ * found, -ENOENT while unknown (retried later), other -errno on errors. */
+int identity_find_asg(struct agent *a);
+/* DescribeAutoScalingInstances for one instance: group name and state. */
+int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
+			       size_t asg_len, char *state, size_t state_len, struct aws_response *resp);
+const char *imds_state_name(enum imds_state s);
+
+/* status.c: the local status socket (a line protocol: connect, read one
+ * JSON document, EOF). */
+int status_listen(const char *path);
+/* Accepts pending connections on fd and answers each; never blocks. */
+void status_serve(struct agent *a, int fd);
+/* The status document (a new reference). */
+struct json_t *status_document(const struct agent *a);
+
+void agent_record_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

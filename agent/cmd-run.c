@@ -1,0 +1,328 @@
+/* `asg-agent run`: the daemon.  One thread and one poll(2) loop over a
+ * timerfd (the sample tick), a signalfd (SIGTERM/SIGINT) and the status
+ * socket.  AWS calls block the loop for at most their timeouts; retry
+ * backoffs inside them watch for SIGTERM and feed the watchdog
+ * (watchdog.c).  systemd: Type=notify, READY=1 once the identity is known
+ * or IMDS declared absent, STATUS= after each publish, WATCHDOG=1. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "commands.h"
+#include "disk.h"
+#include "log.h"
+#include "memory.h"
+#include "random.h"
+#include "timeutil.h"
+#include "watchdog.h"
+
+/* While IMDS is absent, look again this often: an instance whose metadata
+ * endpoint was off at boot may get it back (modify-instance-metadata-options). */
+#define IMDS_REPROBE_MS (5 * 60 * 1000)
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int setup_timer(long long interval_ms)
+{
+	struct itimerspec its = {
+		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+		.it_value = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (timerfd_settime(fd, 0, &its, NULL) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int setup_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void sample(struct agent *a)
+{
+	const struct agent_config *cfg = a->cfg;
+	struct cpu_times now_times;
+	uint64_t now = now_mono_ms();
+	int64_t wall = wall_ms();
+	double pct;
+	int r;
+
+	r = cpu_read_times(cfg->proc_stat, &now_times);
+	if (r < 0) {
+		agent_record_error(a, "cannot read %s: %s", cfg->proc_stat, strerror(-r));
+		return;
+	}
+	if (a->cpu_prev_valid && cpu_utilisation(&a->cpu_prev, &now_times, &pct) == 0) {
+		/* A late tick covers several intervals: weigh it so (see
+		 * metrics_add_sample). */
+		uint64_t elapsed = now - a->cpu_prev_ms;
+		unsigned weight = (unsigned)((elapsed + (uint64_t)cfg->sample_interval_ms / 2) /
+					     (uint64_t)cfg->sample_interval_ms);
+		metrics_add_sample(&a->metrics, wall, METRIC_CPU, pct, weight ? weight : 1);
+	}
+	a->cpu_prev = now_times;
+	a->cpu_prev_ms = now;
+	a->cpu_prev_valid = true;
+	if (cfg->memory_metric && memory_used_percent(cfg->proc_meminfo, &pct) == 0)
+		metrics_add_sample(&a->metrics, wall, METRIC_MEMORY, pct, 1);
+	if (cfg->disk_metric && disk_used_percent(cfg->disk_path, &pct) == 0)
+		metrics_add_sample(&a->metrics, wall, METRIC_DISK, pct, 1);
+}
+
+static void notify_status(struct agent *a)
+{
+	const struct metrics *m = &a->metrics;
+
+	if (!m->last_publish_at)
+		sd_notifyf(0, "STATUS=sampling; group %s; first publish pending",
+			   a->ident.asg_name[0] ? a->ident.asg_name : "unknown");
+	else if (m->last_publish_result == 0)
+		sd_notifyf(0, "STATUS=published %llu period(s) to %s; backlog %zu; group %s",
+			   (unsigned long long)m->published, a->cfg->namespace, m->q_len,
+			   a->ident.asg_name);
+	else
+		sd_notifyf(0, "STATUS=publish failing, backlog %zu period(s): %.200s", m->q_len,
+			   m->last_error);
+}
+
+static void ensure_aws(struct agent *a)
+{
+	struct aws_endpoint_config eps;
+	int r;
+
+	if (a->aws_ready || !a->ident.region[0])
+		return;
+	agent_config_endpoints(a->cfg, &eps);
+	r = aws_client_init(&a->aws, a->ident.region, &eps, &a->creds);
+	if (r < 0) {
+		agent_record_error(a, "cannot set up the AWS client for %s: %s", a->ident.region,
+				   strerror(-r));
+		return;
+	}
+	a->aws_ready = true;
+}
+
+/* Work due at a publish moment: settle what is still unknown, then send. */
+static void publish(struct agent *a)
+{
+	uint64_t now = now_mono_ms();
+
+	if (a->ident.imds == IMDS_ABSENT && now >= a->imds_retry_at_ms) {
+		a->imds_retry_at_ms = now + IMDS_REPROBE_MS;
+		identity_discover(a);
+		if (a->ident.imds == IMDS_OK)
+			format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
+				    a->ident.id.instance_id);
+	}
+	ensure_aws(a);
+	if (!a->ident.asg_source && now >= a->asg_retry_at_ms) {
+		/* At most once a period: a failing lookup costs API calls. */
+		a->asg_retry_at_ms = now + (uint64_t)a->cfg->period_ms;
+		identity_find_asg(a);
+	}
+	if (!a->aws_ready) {
+		format_into(a->metrics.last_error, sizeof(a->metrics.last_error),
+			    "not published: no region (set AWS_REGION or \"region\")");
+		return;
+	}
+	if (metrics_publish(&a->metrics, &a->aws) < 0)
+		agent_record_error(a, "%s", a->metrics.last_error);
+	notify_status(a);
+}
+
+static uint64_t publish_jitter_ms(const struct agent_config *cfg)
+{
+	long long max = cfg->publish_jitter_ms;
+
+	/* Spread a fleet's calls over a quarter period (at most 15 s): a
+	 * thousand instances must not call PutMetricData in one second. */
+	if (max < 0)
+		max = cfg->period_ms / 4 < 15000 ? cfg->period_ms / 4 : 15000;
+	return random_below((uint64_t)max + 1);
+}
+
+static int agent_start(struct agent *a, const struct agent_config *cfg)
+{
+	struct metrics_settings ms = {
+		.namespace = cfg->namespace,
+		.names = { cfg->cpu_metric_name, cfg->memory_metric_name, cfg->disk_metric_name },
+		.enabled = { true, cfg->memory_metric, cfg->disk_metric },
+		.period_ms = cfg->period_ms,
+		.per_instance = cfg->per_instance_metrics,
+	};
+	long long backlog = cfg->backlog_ms / cfg->period_ms;
+	int r;
+
+	ms.backlog_max = backlog < 1 ? 1 : (size_t)backlog;
+	a->cfg = cfg;
+	a->started_mono_ms = now_mono_ms();
+	r = imds_client_init(&a->imds, cfg->imds_endpoint, (int)cfg->imds_token_ttl_s);
+	if (r < 0)
+		return r;
+	credentials_provider_init(&a->creds, &a->imds);
+	r = metrics_init(&a->metrics, &ms);
+	if (r < 0)
+		return r;
+	r = identity_discover(a);
+	if (r < 0)
+		return r;
+	a->imds_retry_at_ms = now_mono_ms() + IMDS_REPROBE_MS;
+	if (a->ident.imds == IMDS_OK)
+		format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
+			    a->ident.id.instance_id);
+	if (a->ident.region[0])
+		log_info("region %s (from %s)", a->ident.region, a->ident.region_source);
+	else
+		log_error("no region: set AWS_REGION or \"region\" in %s; metrics will not be "
+			  "published until then", cfg->path ? cfg->path : AGENT_DEFAULT_CONFIG);
+	ensure_aws(a);
+	if (identity_find_asg(a) == -EINTR)
+		return -EINTR;
+	a->asg_retry_at_ms = now_mono_ms() + (uint64_t)cfg->period_ms;
+	return 0;
+}
+
+static void agent_stop(struct agent *a)
+{
+	metrics_free(&a->metrics);
+	if (a->aws_ready)
+		aws_client_free(&a->aws);
+	credentials_provider_free(&a->creds);
+	imds_client_free(&a->imds);
+}
+
+int cmd_run(const struct agent_config *cfg)
+{
+	_cleanup_close_ int sfd = -1, tfd = -1, status_fd = -1;
+	struct agent a;
+	uint64_t jitter, publish_at = 0;
+	bool running = true;
+	int r;
+
+	memset(&a, 0, sizeof(a));
+	if (!strcmp(cfg->log_level, "debug"))
+		log_set_level(LOG_DEBUG);
+	watchdog_init();
+	sfd = setup_signals();
+	if (sfd < 0) {
+		log_error("cannot set up signal handling: %s", strerror(-sfd));
+		return 1;
+	}
+	status_fd = status_listen(cfg->status_socket);
+	if (status_fd < 0)
+		log_warning("status socket %s unavailable: %s; `asg-agent status` will not work",
+			    cfg->status_socket, strerror(-status_fd));
+	r = agent_start(&a, cfg);
+	if (r < 0) {
+		agent_stop(&a);
+		if (r == -EINTR)
+			return 0;
+		log_error("cannot start: %s", strerror(-r));
+		return 1;
+	}
+	tfd = setup_timer(cfg->sample_interval_ms);
+	if (tfd < 0) {
+		log_error("cannot create the sample timer: %s", strerror(-tfd));
+		agent_stop(&a);
+		return 1;
+	}
+	jitter = publish_jitter_ms(cfg);
+	sample(&a); /* the baseline reading */
+	sd_notifyf(0, "READY=1\nSTATUS=sampling every %lld ms, publishing every %lld ms (+%llu ms "
+		      "jitter); IMDS %s",
+		   cfg->sample_interval_ms, cfg->period_ms, (unsigned long long)jitter,
+		   imds_state_name(a.ident.imds));
+	log_info("running: namespace %s, metric %s, period %lld ms, publish jitter %llu ms",
+		 cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter);
+
+	while (running) {
+		struct pollfd pfd[3] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = tfd, .events = POLLIN },
+			{ .fd = status_fd, .events = POLLIN },
+		};
+		uint64_t now = now_mono_ms();
+		int timeout = -1;
+
+		if (publish_at)
+			timeout = publish_at > now ? (int)(publish_at - now) : 0;
+		if (watchdog_interval_ms() && (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms()))
+			timeout = (int)watchdog_interval_ms();
+		if (poll(pfd, status_fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
+			log_error("poll failed: %m");
+			break;
+		}
+		watchdog_ping();
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				log_info("received %s; flushing the current period and exiting",
+					 strsignal((int)si.ssi_signo));
+				running = false;
+			}
+		}
+		if (pfd[1].revents & POLLIN) {
+			uint64_t ticks;
+			if (read(tfd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
+				uint64_t closed = a.metrics.closed;
+				sample(&a);
+				metrics_roll(&a.metrics, wall_ms());
+				/* Publish once per closed period, jittered; a backlog
+				 * left by a failure goes with the next one. */
+				if (a.metrics.closed != closed && !publish_at)
+					publish_at = now_mono_ms() + jitter;
+			}
+		}
+		if (status_fd >= 0 && (pfd[2].revents & POLLIN))
+			status_serve(&a, status_fd);
+		if (running && publish_at && now_mono_ms() >= publish_at) {
+			publish_at = 0;
+			publish(&a);
+		}
+	}
+
+	sd_notify(0, "STOPPING=1\nSTATUS=flushing the current period");
+	metrics_close_current(&a.metrics);
+	if (metrics_backlog(&a.metrics))
+		publish(&a);
+	if (metrics_backlog(&a.metrics))
+		log_warning("exiting with %zu period(s) unpublished: %s", metrics_backlog(&a.metrics),
+			    a.metrics.last_error);
+	if (status_fd >= 0)
+		unlink(cfg->status_socket);
+	agent_stop(&a);
+	return 0;
+}

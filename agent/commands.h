@@ -1,0 +1,20 @@
+/* One function per `asg-agent` command, one file each (cmd-*.c).  Each
+ * returns the process exit status. */
+#ifndef ASG_AGENT_COMMANDS_H
+#define ASG_AGENT_COMMANDS_H
+
+#include "config.h"
+
+int cmd_run(const struct agent_config *cfg);
+int cmd_metadata(const struct agent_config *cfg, int argc, char **argv);
+int cmd_status(const struct agent_config *cfg, int argc, char **argv);
+int cmd_doctor(const struct agent_config *cfg);
+/* path: "/drain" or "/undrain". */
+int cmd_drain(const struct agent_config *cfg, const char *path);
+
+/* HTTP over asg-health's control socket (cmd-drain.c); for doctor too.
+ * Returns 0 with the status and body, or -errno when unreachable. */
+int health_control(const char *socket_path, const char *method, const char *path, long *status,
+		   struct strbuf *body);
+
+#endif

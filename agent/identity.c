@@ -1,0 +1,156 @@
+/* Who and where this instance is (see agent.h): IMDS identity, region,
+ * and the Auto Scaling group the metric is published for. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "log.h"
+
+const char *imds_state_name(enum imds_state s)
+{
+	switch (s) {
+	case IMDS_OK:
+		return "ok";
+	case IMDS_ABSENT:
+		return "absent";
+	case IMDS_DISABLED:
+		return "disabled";
+	default:
+		return "unknown";
+	}
+}
+
+void agent_record_error(struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->last_error, sizeof(a->last_error), fmt, ap);
+	va_end(ap);
+	a->last_error_at = time(NULL);
+}
+
+static void settle_region(struct agent *a)
+{
+	const char *v;
+
+	a->ident.region[0] = '\0';
+	a->ident.region_source = NULL;
+	/* SDKs read AWS_REGION, the CLI AWS_DEFAULT_REGION; both before any
+	 * file, IMDS last (SDK reference guide, "AWS Region"). */
+	if ((v = getenv("AWS_REGION")) && *v)
+		a->ident.region_source = "AWS_REGION";
+	else if ((v = getenv("AWS_DEFAULT_REGION")) && *v)
+		a->ident.region_source = "AWS_DEFAULT_REGION";
+	else if ((v = a->cfg->region))
+		a->ident.region_source = "config";
+	else if (a->ident.imds == IMDS_OK && (v = a->ident.id.region) && *v)
+		a->ident.region_source = "imds";
+	if (a->ident.region_source)
+		format_into(a->ident.region, sizeof(a->ident.region), "%s", v);
+}
+
+int identity_discover(struct agent *a)
+{
+	enum imds_state before = a->ident.imds;
+	int r;
+
+	if (a->imds.disabled) {
+		a->ident.imds = IMDS_DISABLED;
+	} else {
+		r = imds_read_identity(&a->imds, &a->ident.id);
+		if (r == -EINTR)
+			return r;
+		if (r == 0) {
+			a->ident.imds = IMDS_OK;
+			log_info("instance %s (%s, %s, %s) in %s", a->ident.id.instance_id,
+				 a->ident.id.instance_type, a->ident.id.life_cycle[0] ? a->ident.id.life_cycle : "unknown life cycle",
+				 a->ident.id.availability_zone, a->ident.id.region);
+		} else {
+			a->ident.imds = IMDS_ABSENT;
+			agent_record_error(a, "%s", a->imds.last_error);
+			/* Once: off EC2 this is the normal state, not news. */
+			if (before != IMDS_ABSENT)
+				log_warning("instance metadata (IMDSv2) unavailable: %s; running without "
+					    "it (set region, credentials and auto_scaling_group_name "
+					    "another way); `asg-agent doctor` explains the usual causes",
+					    a->imds.last_error);
+		}
+	}
+	settle_region(a);
+	return 0;
+}
+
+int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
+			       size_t asg_len, char *state, size_t state_len,
+			       struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+	const struct xml_node *m;
+	int r;
+
+	aws_form_add(&form, "InstanceIds.member.1", instance_id);
+	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
+	if (r < 0)
+		return r;
+	m = xml_find(resp->xml,
+		     "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
+	if (!m || !xml_find_text(m, "AutoScalingGroupName"))
+		return -ENOENT; /* not (or no longer) in a group */
+	format_into(asg, asg_len, "%s", xml_find_text(m, "AutoScalingGroupName"));
+	if (state)
+		format_into(state, state_len, "%s",
+			    xml_find_text(m, "LifecycleState") ? xml_find_text(m, "LifecycleState") : "");
+	return 0;
+}
+
+static void found(struct agent *a, const char *name, const char *source)
+{
+	format_into(a->ident.asg_name, sizeof(a->ident.asg_name), "%s", name);
+	a->ident.asg_source = source;
+	format_into(a->metrics.asg_name, sizeof(a->metrics.asg_name), "%s", name);
+	log_info("Auto Scaling group %s (from %s)", name, source);
+}
+
+int identity_find_asg(struct agent *a)
+{
+	_cleanup_strbuf_ struct strbuf tag = STRBUF_INIT;
+	struct aws_response resp;
+	char name[256];
+	int r;
+
+	if (a->cfg->auto_scaling_group_name) {
+		found(a, a->cfg->auto_scaling_group_name, "config");
+		return 0;
+	}
+	if (a->ident.imds != IMDS_OK)
+		return -ENOENT;
+	/* The group tags its instances aws:autoscaling:groupName; IMDS shows
+	 * tags only with InstanceMetadataTags=enabled (404 otherwise). */
+	r = imds_get(&a->imds, "tags/instance/aws:autoscaling:groupName", &tag);
+	if (r == -EINTR)
+		return r;
+	if (r == 0 && tag.len && tag.len < sizeof(name) && !memchr(tag.data, '\n', tag.len)) {
+		found(a, strbuf_str(&tag), "imds-tag");
+		return 0;
+	}
+	if (!a->aws_ready)
+		return -ENOENT;
+	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name), NULL, 0,
+				       &resp);
+	if (r == 0)
+		found(a, name, "DescribeAutoScalingInstances");
+	else if (r == -ENOENT)
+		agent_record_error(a, "instance %s is in no Auto Scaling group "
+				      "(DescribeAutoScalingInstances); nothing to publish for",
+				   a->ident.id.instance_id);
+	else
+		agent_record_error(a, "DescribeAutoScalingInstances failed: %s%s%s", resp.code,
+				   resp.code[0] ? ": " : "", resp.message);
+	aws_response_free(&resp);
+	return r;
+}

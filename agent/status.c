@@ -1,0 +1,127 @@
+/* The local status socket (see agent.h).  A client connects and reads one
+ * JSON document until EOF; it sends nothing.  The daemon never waits on a
+ * client: the socket is non-blocking and a client that does not read
+ * loses its answer.  Mode 0666: it only shows what IMDS already tells
+ * every local user, never a credential. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "agent.h"
+#include "cleanup.h"
+#include "timeutil.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0"
+#endif
+
+int status_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *dir = NULL;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	dir = strdup(path);
+	if (!dir)
+		return -ENOMEM;
+	/* systemd's RuntimeDirectory= normally made it; not when run by hand. */
+	if (mkdir(dirname(dir), 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT) /* a stale socket of a previous run */
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	if (chmod(path, 0666) < 0 || listen(fd, 16) < 0)
+		return -errno;
+	return steal_fd(&fd);
+}
+
+static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+
+static json_t *time_or_null(time_t t)
+{
+	char buf[32];
+
+	if (!t)
+		return json_null();
+	format_iso8601(t, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+json_t *status_document(const struct agent *a)
+{
+	const struct agent_identity *id = &a->ident;
+	const struct metrics *m = &a->metrics;
+	bool imds_ok = id->imds == IMDS_OK;
+	json_t *doc;
+
+	doc = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+			"version", PACKAGE_VERSION,
+			"uptime_s", (json_int_t)((now_mono_ms() - a->started_mono_ms) / 1000),
+			"imds", imds_state_name(id->imds),
+			"instance_id", str_or_null(imds_ok ? id->id.instance_id : NULL),
+			"instance_type", str_or_null(imds_ok ? id->id.instance_type : NULL),
+			"availability_zone", str_or_null(imds_ok ? id->id.availability_zone : NULL),
+			"life_cycle", str_or_null(imds_ok ? id->id.life_cycle : NULL),
+			"region", str_or_null(id->region),
+			"region_source", str_or_null(id->region_source),
+			"auto_scaling_group", str_or_null(id->asg_name),
+			"auto_scaling_group_source", str_or_null(id->asg_source),
+			"credentials", credentials_source_name(a->creds.current.source));
+	if (!doc)
+		return NULL;
+	json_object_set_new(doc, "metrics",
+			    json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:o, s:o, s:o}",
+				      "namespace", a->cfg->namespace,
+				      "metric_name", a->cfg->cpu_metric_name,
+				      "period_ms", (json_int_t)m->s.period_ms,
+				      "publishing", m->publishing,
+				      "backlog", (json_int_t)m->q_len,
+				      "published", (json_int_t)m->published,
+				      "dropped", (json_int_t)m->dropped,
+				      "last_publish", time_or_null(m->last_publish_at),
+				      "last_publish_result",
+				      m->last_publish_at ? json_string(m->last_publish_result == 0
+									   ? "ok" : "error")
+							 : json_null(),
+				      "last_publish_error", str_or_null(m->last_error)));
+	json_object_set_new(doc, "last_error", str_or_null(a->last_error));
+	json_object_set_new(doc, "last_error_at", time_or_null(a->last_error_at));
+	return doc;
+}
+
+void status_serve(struct agent *a, int fd)
+{
+	for (;;) {
+		_cleanup_close_ int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		_cleanup_json_ json_t *doc = NULL;
+		_cleanup_free_ char *text = NULL;
+
+		if (c < 0)
+			return; /* EAGAIN: no more clients */
+		doc = status_document(a);
+		text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		if (text) {
+			/* A few hundred bytes fit the socket buffer; a client
+			 * that does not read simply gets a short answer. */
+			ssize_t n = send(c, text, strlen(text), MSG_NOSIGNAL);
+			if (n >= 0)
+				(void)send(c, "\n", 1, MSG_NOSIGNAL);
+		}
+	}
+}
