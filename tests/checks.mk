@@ -1,10 +1,6 @@
-# Unit tests of the health checks (cmocka).  The check sources are built
-# once into a test library; each test program links it.
-noinst_LIBRARIES += tests/libhealthchecks.a
-tests_libhealthchecks_a_SOURCES = $(HEALTH_CHECK_SOURCES)
-tests_libhealthchecks_a_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/health \
-	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
-
+# Unit tests of the health checks (cmocka).  They link health/libasghealth.a
+# (health/local.mk), which holds $(HEALTH_CHECK_SOURCES): the tests run the
+# same objects as the daemon.
 CHECKS_TESTS = \
 	tests/unit/test-checks-config \
 	tests/unit/test-checks-state \
@@ -15,8 +11,7 @@ TESTS += $(CHECKS_TESTS)
 
 CHECKS_TEST_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/health \
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS) $(CMOCKA_CFLAGS)
-CHECKS_TEST_LDADD = tests/libhealthchecks.a $(COMMON_LIBS) \
-	$(CURL_LIBS) $(JANSSON_LIBS) $(CMOCKA_LIBS) -lpthread
+CHECKS_TEST_LDADD = $(HEALTH_LIBS) $(CMOCKA_LIBS)
 
 tests_unit_test_checks_config_SOURCES = tests/unit/test-checks-config.c
 tests_unit_test_checks_config_CFLAGS = $(CHECKS_TEST_CFLAGS)
