@@ -8,6 +8,9 @@
 
 #include "check-internal.h"
 
+/* statvfs cannot be interrupted, so the timeout does not bound it: on a
+ * hung network filesystem it would stall the runner.  Point disk checks
+ * at local filesystems. */
 int check_disk_run(const struct check_spec *s, int cancel_fd, char *detail, size_t len)
 {
 	struct statvfs st;
