@@ -1,0 +1,1 @@
+# Tests of user data and scripts/provision (owned by the deployment work).
