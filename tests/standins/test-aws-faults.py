@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""Fault injection in the AWS stand-in as a real botocore client sees it:
+Throttling (and botocore's own retries getting through it), 5xx, delays
+longer than the client's timeout, connection resets, rule matching by action
+and service, counts; and a clean exit on SIGTERM."""
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import client  # noqa: E402
+
+from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError  # noqa: E402
+
+AKID, SECRET = "AKIDSTANDINFAULT0001", "fault/secret"
+DATA = [{"MetricName": "cpu", "Value": 1.0}]
+
+
+class FaultTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.aws = client.start_aws(state=client.example_world(),
+                                   credentials=[{"AccessKeyId": AKID, "SecretAccessKey": SECRET}])
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.aws.stop() == 0
+
+    def setUp(self):
+        self.aws.control("DELETE", "inject")
+        self.aws.control("DELETE", "calls")
+
+    def cw(self, **kw):
+        return client.botocore_client("cloudwatch", self.aws.url, AKID, SECRET, **kw)
+
+    def test_throttling_count(self):
+        self.aws.inject({"action": "PutMetricData", "error": "Throttling", "status": 400,
+                         "count": 2, "message": "Rate exceeded"})
+        cw = self.cw()
+        for _ in range(2):
+            with self.assertRaises(ClientError) as cm:
+                cw.put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+            err = cm.exception.response["Error"]
+            self.assertEqual((err["Code"], err["Message"], err["Type"]),
+                             ("Throttling", "Rate exceeded", "Sender"))
+            self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        cw.put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        calls = self.aws.calls(action="PutMetricData")
+        self.assertEqual([(c["status"], c["error"]) for c in calls],
+                         [(400, "Throttling"), (400, "Throttling"), (200, None)])
+        self.assertEqual(self.aws.control("GET", "inject")["rules"], [])
+
+    def test_botocore_retries_through_throttling(self):
+        self.aws.inject({"action": "PutMetricData", "error": "Throttling", "status": 400,
+                         "count": 2})
+        r = self.cw(retries=3).put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        self.assertEqual(r["ResponseMetadata"]["RetryAttempts"], 2)
+
+    def test_rule_matches_only_its_action(self):
+        self.aws.inject({"action": "CompleteLifecycleAction", "status": 503})
+        self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        asg = client.botocore_client("autoscaling", self.aws.url, AKID, SECRET)
+        with self.assertRaises(ClientError) as cm:
+            asg.complete_lifecycle_action(LifecycleHookName="web-launch",
+                                          AutoScalingGroupName="web-asg",
+                                          LifecycleActionResult="CONTINUE",
+                                          InstanceId="i-0123456789abcdef0")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ServiceUnavailable")
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 503)
+        # The injected failure did not complete the action.
+        self.assertEqual(len(self.aws.state()["lifecycle_actions"]), 1)
+
+    def test_rule_by_service(self):
+        self.aws.inject({"service": "elasticloadbalancing", "status": 500, "count": 1})
+        elb = client.botocore_client("elbv2", self.aws.url, AKID, SECRET)
+        tg = client.example_world()["target_groups"][0]["TargetGroupArn"]
+        self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        with self.assertRaises(ClientError) as cm:
+            elb.describe_target_health(TargetGroupArn=tg)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "InternalFailure")
+        elb.describe_target_health(TargetGroupArn=tg)
+
+    def test_delay_beyond_client_timeout(self):
+        self.aws.inject({"action": "PutMetricData", "delay_ms": 2500, "count": 1})
+        start = time.monotonic()
+        with self.assertRaises(ReadTimeoutError):
+            self.cw(read_timeout=1).put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        self.assertLess(time.monotonic() - start, 2.4)
+        # The server stays usable.
+        self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+
+    def test_delay_within_timeout_succeeds(self):
+        self.aws.inject({"action": "PutMetricData", "delay_ms": 300, "count": 1})
+        start = time.monotonic()
+        self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        self.assertGreaterEqual(time.monotonic() - start, 0.3)
+
+    def test_connection_reset(self):
+        self.aws.inject({"action": "PutMetricData", "reset": True, "count": 1})
+        with self.assertRaises(ConnectionClosedError):
+            self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+
+    def test_sigterm_exits_cleanly_with_open_connection(self):
+        with client.start_aws(credentials=[]) as other:
+            import http.client
+            conn = http.client.HTTPConnection(other.url.split("//")[1], timeout=5)
+            conn.request("GET", "/_control/calls")
+            conn.getresponse().read()  # keep-alive connection left open
+            start = time.monotonic()
+            self.assertEqual(other.stop(), 0)
+            self.assertLess(time.monotonic() - start, 5)
+            conn.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2, warnings="ignore")
