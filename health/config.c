@@ -331,9 +331,8 @@ char *health_config_dump(const struct health_config *cfg)
 	}
 	for (size_t i = 0; i < cfg->n_checks; i++) {
 		const struct check_spec *c = &cfg->checks[i];
-		static const char *kinds[] = { "disk", "memory", "file", "tcp", "http", "exec" };
 		json_array_append_new(checks, json_pack("{s:s,s:s,s:b,s:I,s:I,s:i,s:i}", "name", c->name,
-							"type", kinds[c->kind], "critical", c->critical,
+							"type", check_kind_name(c->kind), "critical", c->critical,
 							"interval_ms", (json_int_t)c->interval_ms,
 							"timeout_ms", (json_int_t)c->timeout_ms,
 							"rise", c->rise, "fall", c->fall));
