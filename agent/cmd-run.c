@@ -193,6 +193,8 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 	if (r < 0)
 		return r;
 	credentials_provider_init(&a->creds, &a->imds);
+	if (cfg->period_ms / 1000 < a->creds.retry_interval_s)
+		a->creds.retry_interval_s = cfg->period_ms < 1000 ? 1 : cfg->period_ms / 1000;
 	r = metrics_init(&a->metrics, &ms);
 	if (r < 0)
 		return r;

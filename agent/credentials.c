@@ -59,6 +59,7 @@ void credentials_provider_init(struct credentials_provider *p, struct imds_clien
 {
 	memset(p, 0, sizeof(*p));
 	p->imds = imds;
+	p->retry_interval_s = CREDENTIALS_RETRY_AFTER_FAILURE_S;
 }
 
 void credentials_provider_free(struct credentials_provider *p)
@@ -175,7 +176,7 @@ static void schedule(struct credentials_provider *p, time_t now)
 		p->usable_until = now + CREDENTIALS_EXTENSION_BASE_S +
 				  CREDENTIALS_EXTENSION_JITTER_MIN_S +
 				  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
-		p->refresh_at = now + CREDENTIALS_RETRY_AFTER_FAILURE_S;
+		p->refresh_at = now + p->retry_interval_s;
 		return;
 	}
 	p->refresh_at = exp - CREDENTIALS_ADVISORY_REFRESH_S;
@@ -200,7 +201,7 @@ static int refresh(struct credentials_provider *p, time_t now)
 	}
 	if (r == -EINTR)
 		return r;
-	p->retry_after = now + CREDENTIALS_RETRY_AFTER_FAILURE_S;
+	p->retry_after = now + p->retry_interval_s;
 	if (!have)
 		return r;
 	/* Static stability: IMDS is down while ours are near expiry.  Keep

@@ -47,6 +47,10 @@ struct credentials_provider {
 	time_t retry_after; /* no IMDS attempt before this, after a failure */
 	time_t usable_until; /* expiration, or later when static stability extends */
 	time_t fetched_at;
+	/* After a failed refresh, no IMDS attempt for this long (default
+	 * 30 s; the daemon lowers it to its period, the rate it needs
+	 * credentials at). */
+	time_t retry_interval_s;
 	/* Clock for tests: time(NULL) unless set. */
 	time_t (*now)(void);
 	char last_error[256];

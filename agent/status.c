@@ -70,7 +70,7 @@ json_t *status_document(const struct agent *a)
 	bool imds_ok = id->imds == IMDS_OK;
 	json_t *doc;
 
-	doc = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
+	doc = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
 			"version", PACKAGE_VERSION,
 			"uptime_s", (json_int_t)((now_mono_ms() - a->started_mono_ms) / 1000),
 			"imds", imds_state_name(id->imds),

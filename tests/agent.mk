@@ -34,3 +34,10 @@ tests_unit_test_metrics_SOURCES = tests/unit/test-metrics.c
 tests_unit_test_metrics_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_metrics_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-metrics
+
+# Integration: the real daemon against tests/standins (IMDS and AWS),
+# with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
+AGENT_INTEGRATION_TESTS = \
+	tests/integration/agent-metrics.py
+TESTS += $(AGENT_INTEGRATION_TESTS)
+EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py

@@ -1,0 +1,208 @@
+"""Harness for asg-agent's integration tests: a fake /proc/stat with a known
+utilisation, the IMDS and AWS stand-ins (tests/standins, see their README),
+and the agent itself with a fast test clock.
+
+The stand-in for AWS checks every request's SigV4 signature with botocore
+(SigV4Auth at the request's X-Amz-Date over exactly the headers the agent
+signed) and validates the parameters against botocore's model, so a call
+recorded with status 200 is one whose signature equals botocore's.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+TOP_SRCDIR = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir", TOP_SRCDIR)
+sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
+
+import client  # noqa: E402  (tests/standins/client.py)
+
+AGENT = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
+INSTANCE_ID = "i-0123456789abcdef0"
+GROUP = "web-asg"
+
+AWS_STATE = {
+    "account_id": "123456789012",
+    "auto_scaling_groups": [{
+        "AutoScalingGroupName": GROUP, "MinSize": 1, "MaxSize": 4, "DesiredCapacity": 1,
+        "AvailabilityZones": ["us-east-1a"], "HealthCheckType": "ELB",
+        "HealthCheckGracePeriod": 0,
+        "LaunchTemplate": {"LaunchTemplateId": "lt-0123456789abcdef0",
+                           "LaunchTemplateName": "web", "Version": "1"},
+        "Tags": [{"Key": "aws:autoscaling:groupName", "Value": GROUP}]}],
+    "instances": [{"InstanceId": INSTANCE_ID, "AutoScalingGroupName": GROUP,
+                   "AvailabilityZone": "us-east-1a", "LifecycleState": "InService",
+                   "HealthStatus": "Healthy", "InstanceType": "t3.micro"}],
+    "lifecycle_hooks": [],
+    "target_groups": [],
+}
+
+
+class ProcStat:
+    """A /proc/stat whose counters advance by fixed steps from a thread, so
+    every sampled interval has exactly the utilisation of the current step.
+
+    A step adds (user, nice, system, idle, iowait, irq, softirq, steal,
+    guest, guest_nice).  guest is part of user, as the kernel counts it."""
+
+    def __init__(self, path, step):
+        self.path = path
+        self.counters = [1000, 10, 500, 90000, 300, 20, 30, 5, 0, 0]
+        self.step = list(step)
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self._write()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def set_step(self, step):
+        with self.lock:
+            self.step = list(step)
+
+    def _write(self):
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("cpu  %s\n" % " ".join(str(c) for c in self.counters))
+            f.write("cpu0 %s\n" % " ".join(str(c) for c in self.counters))
+            f.write("intr 0\nctxt 0\nbtime 0\n")
+        os.rename(tmp, self.path)
+
+    def _run(self):
+        while not self.stop_event.wait(0.01):
+            with self.lock:
+                self.counters = [c + s for c, s in zip(self.counters, self.step)]
+                self._write()
+
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join()
+
+
+# 30 % busy: user 20 (10 of it guest), system 5, steal 5; idle 60 + iowait 10.
+# Counting guest twice would give 36.4 %, iowait as busy 40 %.
+STEP_30 = (20, 0, 5, 60, 10, 0, 0, 5, 10, 0)
+# 75 % busy: user 50, nice 10, system 10, irq 2, softirq 3; idle 20, iowait 5.
+STEP_75 = (50, 10, 10, 20, 5, 2, 3, 0, 0, 0)
+
+
+class NotifySocket:
+    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.messages = []
+
+    def drain(self):
+        while True:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except (socket.timeout, BlockingIOError):
+                return self.messages
+
+    def wait_for(self, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.drain()
+            if any(text in m for m in self.messages):
+                return True
+        return False
+
+
+class Agent:
+    """asg-agent run, with a config in a temporary directory."""
+
+    def __init__(self, tmp, config, env, period_ms=1000):
+        self.tmp = tmp
+        self.config_path = os.path.join(tmp, "agent.json")
+        with open(self.config_path, "w") as f:
+            json.dump(config, f)
+        self.stderr_path = os.path.join(tmp, "agent.stderr")
+        self.notify = NotifySocket(os.path.join(tmp, "notify.sock"))
+        full_env = {k: v for k, v in os.environ.items()
+                    if not k.startswith("AWS_") and k != "NOTIFY_SOCKET"}
+        full_env.update(env)
+        full_env["NOTIFY_SOCKET"] = self.notify.path
+        full_env["ASG_AGENT_TEST_PERIOD_MS"] = str(period_ms)
+        self.env = full_env
+        self._stderr = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([AGENT, "--config", self.config_path, "run"],
+                                     env=full_env, stdout=subprocess.DEVNULL,
+                                     stderr=self._stderr)
+
+    def cli(self, *args):
+        return subprocess.run([AGENT, "--config", self.config_path] + list(args),
+                              env=self.env, capture_output=True, text=True, timeout=20)
+
+    def stderr(self):
+        with open(self.stderr_path, errors="replace") as f:
+            return f.read()
+
+    def terminate(self, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("asg-agent did not exit within %ss of SIGTERM" % timeout)
+        self._stderr.close()
+        return self.proc.returncode
+
+
+def base_config(tmp, proc_stat):
+    return {
+        "proc_stat": proc_stat,
+        "sample_interval": "100ms",
+        "status_socket": os.path.join(tmp, "agent.sock"),
+        "health_socket": os.path.join(tmp, "health.sock"),
+    }
+
+
+def wait_until(predicate, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
+
+
+def metric_points(aws, name="CPUUtilization"):
+    return [p for p in aws.control("GET", "metrics") if p.get("MetricName") == name]
+
+
+def timestamp_ms(point):
+    """The stand-in stores Timestamp as ISO 8601 text."""
+    import datetime
+    ts = point["Timestamp"]
+    if isinstance(ts, str):
+        ts = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return int(round(ts.timestamp() * 1000))
+
+
+def check(cond, message):
+    if not cond:
+        raise AssertionError(message)
+
+
+def run(test):
+    """Runs test(tmp) and maps the outcome to automake exit codes."""
+    with tempfile.TemporaryDirectory(prefix="agent-test-") as tmp:
+        try:
+            test(tmp)
+        except AssertionError as e:
+            print("FAIL: %s" % e, file=sys.stderr)
+            sys.exit(1)
+    sys.exit(0)
