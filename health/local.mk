@@ -17,9 +17,9 @@ health_libasghealth_a_SOURCES = \
 	health/static.c \
 	$(HEALTH_CHECK_SOURCES)
 health_libasghealth_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
-	$(SYSTEMD_CFLAGS) $(CRYPTO_CFLAGS)
+	$(SYSTEMD_CFLAGS) $(NETTLE_CFLAGS)
 
-HEALTH_LIBS = health/libasghealth.a $(COMMON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS)
+HEALTH_LIBS = health/libasghealth.a $(COMMON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(NETTLE_LIBS)
 
 health_asg_health_SOURCES = health/main.c
 health_asg_health_CFLAGS = $(health_libasghealth_a_CFLAGS)
