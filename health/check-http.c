@@ -12,16 +12,7 @@
 #include <curl/curl.h>
 
 #include "check-internal.h"
-
-static pthread_once_t http_once = PTHREAD_ONCE_INIT;
-static CURLcode http_global_rc = CURLE_FAILED_INIT;
-
-/* curl_global_init is not thread-safe before libcurl 7.84, so do it once
- * and never clean up: the process's lifetime owns it. */
-static void http_global_init(void)
-{
-	http_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
+#include "curl-loader.h"
 
 /* The body is not judged, only the status: discard it. */
 static size_t http_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -29,14 +20,14 @@ static size_t http_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-static int http_configure(CURL *e, const struct check_spec *s, char *errbuf)
+static int http_configure(const struct curl_api *curl, CURL *e, const struct check_spec *s, char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
 
 #define SET(opt, val)                                                   \
 	do {                                                            \
 		if (rc == CURLE_OK)                                     \
-			rc = curl_easy_setopt(e, opt, val);             \
+			rc = curl->easy_setopt(e, opt, val);             \
 	} while (0)
 	SET(CURLOPT_URL, s->url);
 	SET(CURLOPT_HTTPGET, 1L);
@@ -60,23 +51,23 @@ static int http_configure(CURL *e, const struct check_spec *s, char *errbuf)
 
 /* Drives the transfer until it completes; returns its CURLcode (>= 0) or
  * -ECANCELED / -EIO. */
-static int http_perform(CURLM *m, int cancel_fd)
+static int http_perform(const struct curl_api *curl, CURLM *m, int cancel_fd)
 {
 	for (;;) {
 		struct curl_waitfd wfd = { .fd = cancel_fd, .events = CURL_WAIT_POLLIN };
 		int running = 0, numfds = 0, queued = 0;
 		CURLMsg *msg;
 
-		if (curl_multi_perform(m, &running) != CURLM_OK)
+		if (curl->multi_perform(m, &running) != CURLM_OK)
 			return -EIO;
-		while ((msg = curl_multi_info_read(m, &queued)))
+		while ((msg = curl->multi_info_read(m, &queued)))
 			if (msg->msg == CURLMSG_DONE)
 				return (int)msg->data.result;
 		if (!running)
 			return -EIO;
 		/* CURLOPT_TIMEOUT_MS bounds the transfer; the poll timeout only
 		 * caps one wait. */
-		if (curl_multi_poll(m, cancel_fd >= 0 ? &wfd : NULL, cancel_fd >= 0 ? 1 : 0, 1000,
+		if (curl->multi_poll(m, cancel_fd >= 0 ? &wfd : NULL, cancel_fd >= 0 ? 1 : 0, 1000,
 				    &numfds) != CURLM_OK)
 			return -EIO;
 		if (cancel_fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN))
@@ -92,31 +83,29 @@ int check_http_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	long status = 0;
 	int r;
 
-	pthread_once(&http_once, http_global_init);
-	if (http_global_rc != CURLE_OK) {
-		snprintf(detail, len, "libcurl initialisation failed: %s",
-			 curl_easy_strerror(http_global_rc));
+	const struct curl_api *curl = curl_api_get(detail, len);
+
+	if (!curl)
 		return -EIO;
-	}
-	e = curl_easy_init();
-	m = curl_multi_init();
+	e = curl->easy_init();
+	m = curl->multi_init();
 	if (!e || !m) {
 		snprintf(detail, len, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
-	r = http_configure(e, s, errbuf);
+	r = http_configure(curl, e, s, errbuf);
 	if (r < 0) {
 		snprintf(detail, len, "cannot configure a request to %s", s->url);
 		goto out;
 	}
-	if (curl_multi_add_handle(m, e) != CURLM_OK) {
+	if (curl->multi_add_handle(m, e) != CURLM_OK) {
 		snprintf(detail, len, "cannot start a request to %s", s->url);
 		r = -EIO;
 		goto out;
 	}
-	r = http_perform(m, cancel_fd);
-	curl_multi_remove_handle(m, e);
+	r = http_perform(curl, m, cancel_fd);
+	curl->multi_remove_handle(m, e);
 	if (r < 0) {
 		snprintf(detail, len, "GET %s: %s", s->url,
 			 r == -ECANCELED ? "cancelled" : "transfer failed");
@@ -124,11 +113,11 @@ int check_http_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	}
 	if (r != CURLE_OK) {
 		snprintf(detail, len, "GET %s: %s", s->url,
-			 errbuf[0] ? errbuf : curl_easy_strerror((CURLcode)r));
+			 errbuf[0] ? errbuf : curl->easy_strerror((CURLcode)r));
 		r = 0;
 		goto out;
 	}
-	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl->easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	if (status == s->expect_status) {
 		snprintf(detail, len, "GET %s: %ld", s->url, status);
 		r = 1;
@@ -139,8 +128,8 @@ int check_http_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	}
 out:
 	if (m)
-		curl_multi_cleanup(m);
+		curl->multi_cleanup(m);
 	if (e)
-		curl_easy_cleanup(e);
+		curl->easy_cleanup(e);
 	return r;
 }

@@ -25,6 +25,7 @@
 
 #include "cleanup.h"
 #include "check-internal.h"
+#include "curl-loader.h"
 
 #define CHECKS_MAX 64
 #define CHECK_NAME_MAX 64
@@ -333,22 +334,26 @@ static int parse_tcp(struct conf_doc *doc, json_t *obj, const char *path, struct
 /* Validates an http(s) URL and reports whether its host is loopback. */
 static int http_url_check(const char *url, bool *local)
 {
-	CURLU *u = curl_url();
+	char err[256];
+	const struct curl_api *curl = curl_api_get(err, sizeof(err));
+	CURLU *u = curl ? curl->url() : NULL;
 	char *scheme = NULL, *host = NULL;
 	int r = -EINVAL;
 
+	if (!curl)
+		return -ELIBACC;
 	if (!u)
 		return -ENOMEM;
-	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	if (curl->url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl->url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
 	    (!strcmp(scheme, "http") || !strcmp(scheme, "https")) && host[0]) {
 		*local = check_host_is_local(host);
 		r = 0;
 	}
-	curl_free(scheme);
-	curl_free(host);
-	curl_url_cleanup(u);
+	curl->free(scheme);
+	curl->free(host);
+	curl->url_cleanup(u);
 	return r;
 }
 
@@ -366,6 +371,9 @@ static int parse_http(struct conf_doc *doc, json_t *obj, const char *path,
 	r = http_url_check(url, local);
 	if (r == -ENOMEM)
 		return r;
+	if (r == -ELIBACC)
+		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "url"),
+				 "http checks need libcurl.so.4 (install libcurl4)");
 	if (r < 0)
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "url"),
 				 "\"%s\" is not an http:// or https:// URL", url);

@@ -8,6 +8,7 @@ noinst_LIBRARIES += health/libasghealth.a
 health_libasghealth_a_SOURCES = \
 	health/cache.c health/cache.h \
 	health/config.c health/config.h \
+	health/curl-loader.c health/curl-loader.h \
 	health/listen.c health/listen.h \
 	health/mime.c health/mime.h \
 	health/path.c health/path.h \
@@ -19,7 +20,7 @@ health_libasghealth_a_SOURCES = \
 health_libasghealth_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS) $(NETTLE_CFLAGS)
 
-HEALTH_LIBS = health/libasghealth.a $(COMMON_LIBS) $(MHD_LIBS) $(CURL_LIBS) $(NETTLE_LIBS)
+HEALTH_LIBS = health/libasghealth.a $(COMMON_LIBS) $(MHD_LIBS) $(NETTLE_LIBS) -ldl
 
 health_asg_health_SOURCES = health/main.c
 health_asg_health_CFLAGS = $(health_libasghealth_a_CFLAGS)
