@@ -14,8 +14,10 @@ import argparse
 import datetime
 import email.utils
 import gzip
+import http.client
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -140,6 +142,29 @@ class AwsApp:
     def _tick(self):
         while not self.stop.wait(0.1):
             self.world.tick()
+            for probe in self.world.probes_due():
+                threading.Thread(target=self._probe, args=(probe,), daemon=True).start()
+
+    def _probe(self, probe):
+        """One health check the way an ALB node sends it: GET over a fresh
+        connection, Host <ip>:<port>, User-Agent ELB-HealthChecker/2.0, closed
+        after the answer (aws.md section 1)."""
+        status, error = 0, None
+        conn = http.client.HTTPConnection(probe["ip"], probe["port"], timeout=probe["timeout"])
+        try:
+            conn.request("GET", probe["path"], headers={
+                "Host": "%s:%d" % (probe["ip"], probe["port"]),
+                "User-Agent": "ELB-HealthChecker/2.0", "Connection": "close"})
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except socket.timeout:
+            error = "timeout"
+        except (OSError, http.client.HTTPException) as e:
+            error = "%s: %s" % (type(e).__name__, e)
+        finally:
+            conn.close()
+        self.world.apply_probe(probe, status, error)
 
     def now(self):
         """The stand-in's clock, shifted by /_control/clock skew."""
@@ -383,8 +408,16 @@ class AwsHandler(standin_http.StandinHandler):
                     if body.get("TargetGroupArn") not in (None, tg["TargetGroupArn"]):
                         continue
                     for t in tg["targets"]:
+                        if t["Id"] != body["Id"]:
+                            continue
+                        if body.get("State") is None:
+                            # Hand the target back to the timer or the probes.
+                            t.pop("forced", None)
+                            changed.append(t)
+                            continue
                         if t["Id"] == body["Id"]:
-                            t.update(State=body["State"], forced=True, since=time.time())
+                            t.update(State=body["State"], forced=True, since=time.time(),
+                                     passes=0, failures=0)
                             for key in ("Reason", "Description"):
                                 t.pop(key, None)
                                 if body.get(key):

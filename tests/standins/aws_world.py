@@ -130,6 +130,15 @@ class World:
             # How long a newly registered target stays "initial" before it
             # counts as passing its first health check.
             tg.setdefault("initial_seconds", 2)
+            # Active health checks (probe: true) use the ALB's settings and
+            # defaults (aws.md section 1).
+            tg.setdefault("probe", False)
+            tg.setdefault("HealthCheckProtocol", "HTTP")
+            tg.setdefault("HealthCheckIntervalSeconds", 30)
+            tg.setdefault("HealthCheckTimeoutSeconds", 5)
+            tg.setdefault("HealthyThresholdCount", 5)
+            tg.setdefault("UnhealthyThresholdCount", 2)
+            tg.setdefault("Matcher", {"HttpCode": "200"})
             for t in tg.setdefault("targets", []):
                 t.setdefault("Port", tg["Port"])
                 t.setdefault("State", "healthy")
@@ -241,7 +250,7 @@ class World:
         for arn in group.get("TargetGroupARNs", []):
             tg = self.target_group(arn)
             if tg is not None:
-                self._register(tg, {"Id": inst["InstanceId"]})
+                self._register(tg, {"Id": inst["InstanceId"], "Port": inst.get("target_port")})
         self._set_state(inst, "InService")
 
     def start_terminate(self, inst, cause="scale-in"):
@@ -328,6 +337,7 @@ class World:
             for tg in self.state["target_groups"]:
                 for t in list(tg["targets"]):
                     if t["State"] == "initial" and not t.get("forced") and \
+                            self._probe_address(tg, t) is None and \
                             now - t["since"] >= tg["initial_seconds"]:
                         t.update(State="healthy", since=now)
                         t.pop("Reason", None)
@@ -340,6 +350,86 @@ class World:
                         for tg in self.state["target_groups"] for t in tg["targets"]):
                     self._after_drain(inst)
 
+    # ---- active health checks ----------------------------------------------
+
+    def _probe_address(self, tg, t):
+        """(ip, port) the load balancer would check, or None when the group
+        does not probe or the instance has no private_ip."""
+        if not tg.get("probe"):
+            return None
+        inst = self.instance(t["Id"])
+        if inst is None or not inst.get("private_ip"):
+            return None
+        port = tg["HealthCheckPort"]
+        port = t["Port"] if port == "traffic-port" else int(port)
+        return inst["private_ip"], port
+
+    def probes_due(self):
+        """Health checks to run now: one per registered, non-draining target
+        whose interval has passed.  Run them without the lock."""
+        now = time.time()
+        due = []
+        with self.lock:
+            for tg in self.state["target_groups"]:
+                for t in tg["targets"]:
+                    addr = self._probe_address(tg, t)
+                    if addr is None or t["State"] == "draining" or t.get("forced"):
+                        continue
+                    if now < t.get("next_probe", 0):
+                        continue
+                    t["next_probe"] = now + tg["HealthCheckIntervalSeconds"]
+                    due.append({"TargetGroupArn": tg["TargetGroupArn"], "Id": t["Id"],
+                                "Port": t["Port"], "ip": addr[0], "port": addr[1],
+                                "path": tg["HealthCheckPath"],
+                                "timeout": tg["HealthCheckTimeoutSeconds"],
+                                "matcher": tg["Matcher"].get("HttpCode", "200")})
+        return due
+
+    @staticmethod
+    def code_matches(matcher, status):
+        """ALB Matcher HttpCode: "200", "200,202" or "200-299"."""
+        for part in matcher.split(","):
+            low, _, high = part.strip().partition("-")
+            if int(low) <= status <= int(high or low):
+                return True
+        return False
+
+    def apply_probe(self, probe, status, error):
+        """Count one check result: a new target is healthy after one pass;
+        otherwise HealthyThresholdCount passes or UnhealthyThresholdCount
+        failures in a row change the state (aws.md section 1)."""
+        with self.lock:
+            tg = self.target_group(probe["TargetGroupArn"])
+            if tg is None:
+                return
+            t = next((t for t in tg["targets"] if t["Id"] == probe["Id"]
+                      and t["Port"] == probe["Port"]), None)
+            if t is None or t["State"] == "draining" or t.get("forced"):
+                return
+            t["last_probe"] = {"status": status, "error": error, "time": time.time()}
+            ok = error is None and self.code_matches(probe["matcher"], status)
+            if ok:
+                t["passes"] = t.get("passes", 0) + 1
+                t["failures"] = 0
+                if t["State"] == "initial" or (t["State"] == "unhealthy" and
+                                               t["passes"] >= tg["HealthyThresholdCount"]):
+                    t.update(State="healthy", since=time.time())
+                    t.pop("Reason", None)
+                    t.pop("Description", None)
+                return
+            t["failures"] = t.get("failures", 0) + 1
+            t["passes"] = 0
+            if t["State"] in ("initial", "healthy") and \
+                    t["failures"] >= tg["UnhealthyThresholdCount"]:
+                if error == "timeout":
+                    reason, text = "Target.Timeout", "Request timed out"
+                elif error:
+                    reason, text = "Target.FailedHealthChecks", "Health checks failed"
+                else:
+                    reason = "Target.ResponseCodeMismatch"
+                    text = "Health checks failed with these codes: [%d]" % status
+                t.update(State="unhealthy", Reason=reason, Description=text, since=time.time())
+
     # ---- ELBv2 target bookkeeping ------------------------------------------
 
     def _register(self, tg, target):
@@ -349,7 +439,8 @@ class World:
             if t["Id"] == target["Id"] and t["Port"] == port:
                 if t["State"] == "draining":
                     t.update(State="initial", Reason="Elb.RegistrationInProgress",
-                             Description="Target registration is in progress", since=now)
+                             Description="Target registration is in progress", since=now,
+                             passes=0, failures=0, next_probe=0)
                     t.pop("drain_until", None)
                 return
         entry = {"Id": target["Id"], "Port": port, "State": "initial",

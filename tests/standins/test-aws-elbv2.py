@@ -5,8 +5,10 @@ deregistration delay, then gone), DescribeTargetHealth for registered and
 unregistered targets, errors, and health forced through the control API."""
 
 import copy
+import http.server
 import os
 import sys
+import threading
 import time
 import unittest
 
@@ -100,6 +102,94 @@ class Elbv2Test(unittest.TestCase):
         h = self.health(OLD)[(OLD, 80)]
         self.assertEqual((h["State"], h["Reason"]), ("unhealthy", "Target.ResponseCodeMismatch"))
 
+
+class ProbeTest(unittest.TestCase):
+    """probe: true makes the stand-in health-check targets like an ALB node."""
+
+    def setUp(self):
+        self.status = 200
+        self.seen = []
+        test = self
+
+        class Health(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                test.seen.append((self.path, self.headers.get("Host"),
+                                  self.headers.get("User-Agent")))
+                body = b"ok\n"
+                self.send_response(test.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        world = client.example_world()
+        tg = world["target_groups"][0]
+        tg.update(probe=True, HealthCheckIntervalSeconds=0.2, HealthyThresholdCount=2,
+                  UnhealthyThresholdCount=2, Matcher={"HttpCode": "200-299"}, targets=[])
+        for inst in world["instances"]:
+            inst["private_ip"] = "127.0.0.1"
+        self.aws = client.start_aws(state=world, credentials=[
+            {"AccessKeyId": AKID, "SecretAccessKey": SECRET}])
+        self.elb = client.botocore_client("elbv2", self.aws.url, AKID, SECRET)
+
+    def tearDown(self):
+        self.aws.stop()
+        self.aws.tmpdir.cleanup()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def state(self):
+        d = self.elb.describe_target_health(TargetGroupArn=TG)["TargetHealthDescriptions"][0]
+        return d["TargetHealth"]
+
+    def wait_state(self, wanted, timeout=5):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            h = self.state()
+            if h["State"] == wanted:
+                return h
+            time.sleep(0.05)
+        self.fail("target never became %s (last %s)" % (wanted, self.state()))
+
+    def test_probes_follow_the_health_endpoint(self):
+        self.status = 503  # not healthy yet: stays initial, then unhealthy
+        self.elb.register_targets(TargetGroupArn=TG, Targets=[{"Id": OLD, "Port": self.port}])
+        self.assertEqual(self.state()["State"], "initial")
+        h = self.wait_state("unhealthy")
+        self.assertEqual(h["Reason"], "Target.ResponseCodeMismatch")
+        self.assertIn("503", h["Description"])
+        self.status = 204
+        self.wait_state("healthy")
+        self.assertEqual(self.seen[-1], ("/health", "127.0.0.1:%d" % self.port,
+                                         "ELB-HealthChecker/2.0"))
+        # Closed port: connection errors count as failures.
+        self.server.shutdown()
+        self.server.server_close()
+        h = self.wait_state("unhealthy")
+        self.assertEqual(h["Reason"], "Target.FailedHealthChecks")
+
+    def test_forced_and_draining_targets_are_not_probed(self):
+        self.elb.register_targets(TargetGroupArn=TG, Targets=[{"Id": OLD, "Port": self.port}])
+        self.wait_state("healthy")
+        self.aws.control("POST", "target-health", {"Id": OLD, "State": "unhealthy"})
+        n = len(self.seen)
+        time.sleep(0.6)
+        self.assertLessEqual(len(self.seen), n + 1)  # at most one already in flight
+        self.assertEqual(self.state()["State"], "unhealthy")
+        # Released: the probes take over again (HealthyThresholdCount passes).
+        self.aws.control("POST", "target-health", {"Id": OLD, "State": None})
+        self.wait_state("healthy")
+        self.assertGreater(len(self.seen), n + 1)
+        self.elb.deregister_targets(TargetGroupArn=TG, Targets=[{"Id": OLD, "Port": self.port}])
+        n = len(self.seen)
+        time.sleep(0.6)
+        self.assertLessEqual(len(self.seen), n + 1)
+        self.assertEqual(self.state()["State"], "draining")
 
 if __name__ == "__main__":
     unittest.main(verbosity=2, warnings="ignore")
