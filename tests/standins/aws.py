@@ -266,6 +266,16 @@ class AwsHandler(standin_http.StandinHandler):
                     body = gzip.decompress(raw)
                 except (OSError, EOFError) as e:
                     raise QueryError("MalformedQueryString", "bad gzip body: %s" % e)
+            if self.headers.get("X-Amz-Target"):
+                raise QueryError("InvalidAction", "This stand-in speaks the Query protocol only; "
+                                 "X-Amz-Target (AWS JSON) is not supported")
+            ctype = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            if self.command == "POST" and body and ctype != "application/x-www-form-urlencoded":
+                # The Query services read the form only with this type; the
+                # body is then not seen and the Action is missing.
+                raise QueryError("MissingAction",
+                                 "Could not find operation: a Query POST body needs Content-Type "
+                                 "application/x-www-form-urlencoded, got '%s'" % ctype)
             try:
                 text = body.decode("utf-8", "strict")
             except UnicodeDecodeError as e:

@@ -162,6 +162,24 @@ class QueryTest(unittest.TestCase):
         self.assertEqual(status, 200, text)
         self.assertIn("<AutoScalingGroupName>web-asg</AutoScalingGroupName>", text)
 
+    def test_content_type_must_be_form(self):
+        params = {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"}
+        status, _, text = self.send("autoscaling", params,
+                                    headers={"Content-Type": "application/json"})
+        self.assertEqual((status, client.parse_error(text)[1]), (400, "MissingAction"))
+        status, _, text = self.send("autoscaling", params, headers={
+            "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 200, text)
+
+    def test_expect_100_continue(self):
+        # libcurl sends Expect: 100-continue before larger bodies.
+        params = {"Action": "PutMetricData", "Version": "2010-08-01", "Namespace": "Asg/Big"}
+        for i in range(1, 60):
+            params["MetricData.member.%d.MetricName" % i] = "metric-%03d" % i
+            params["MetricData.member.%d.Value" % i] = str(i)
+        status, _, text = self.send("monitoring", params, headers={"Expect": "100-continue"})
+        self.assertEqual(status, 200, text)
+
     def test_duplicate_parameter(self):
         body = "Action=DescribeAutoScalingGroups&Version=2011-01-01&MaxRecords=1&MaxRecords=2"
         status, _, text = self.send("autoscaling", body)

@@ -10,6 +10,8 @@ import email.utils
 import http.client
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -158,6 +160,26 @@ class SigV4Test(unittest.TestCase):
         conn.close()
         self.assertEqual(r.status, 403)
         self.assertEqual(client.parse_error(text)[1], "MissingAuthenticationToken")
+
+    def test_curl_aws_sigv4(self):
+        """libcurl's own signer (curl --aws-sigv4, the library the agent uses)
+        as a second, independent client."""
+        if shutil.which("curl") is None:
+            self.skipTest("no curl")
+        body = ("Action=PutMetricData&Version=2010-08-01&Namespace=Asg%2FCurl"
+                "&MetricData.member.1.MetricName=cpu&MetricData.member.1.Value=5")
+
+        def curl(secret):
+            return subprocess.run(
+                ["curl", "-sS", "--aws-sigv4", "aws:amz:us-east-1:monitoring",
+                 "--user", "%s:%s" % (AKID, secret), "-H",
+                 "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+                 "--data-binary", body, "-o", "/dev/null", "-w", "%{http_code}",
+                 self.aws.url + "/"], capture_output=True, text=True, timeout=20).stdout
+        self.assertEqual(curl(SECRET), "200")
+        self.assertEqual(self.last_call()["params"]["Namespace"], "Asg/Curl")
+        self.assertEqual(curl("wrong"), "403")
+        self.assertEqual(self.last_call()["error"], "SignatureDoesNotMatch")
 
     def test_clock_skew(self):
         body = {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"}
