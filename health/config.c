@@ -168,6 +168,8 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	long long v;
 	int r;
 
+	if (!root)
+		return 0; /* no file: the defaults stand */
 	if ((r = conf_check_keys(doc, root, "", keys)) < 0)
 		return r;
 	if ((r = take_string(doc, root, "", "root", &cfg->root)) < 0 ||
@@ -241,42 +243,43 @@ static int finish(struct conf_doc *doc, struct health_config *cfg, int r, char *
 	return r;
 }
 
+/* Fills cfg with the defaults, then the document over them; r is the
+ * result of reading the document. */
+static int from_doc(struct health_config *cfg, struct conf_doc *doc, int r, char *err,
+		    size_t errlen)
+{
+	int d = health_config_defaults(cfg);
+
+	if (d < 0) {
+		if (!doc->error[0])
+			snprintf(doc->error, sizeof(doc->error), "out of memory");
+		r = d;
+	} else if (r == 0) {
+		r = parse_root(doc, cfg);
+	}
+	return finish(doc, cfg, r, err, errlen);
+}
+
 int health_config_parse(struct health_config *cfg, const char *path, const char *text,
 			char *err, size_t errlen)
 {
 	struct conf_doc doc;
-	int r;
 
-	if ((r = health_config_defaults(cfg)) < 0) {
-		snprintf(err, errlen, "out of memory");
-		health_config_free(cfg);
-		return r;
-	}
-	r = conf_doc_parse(&doc, path, text);
-	if (r == 0)
-		r = parse_root(&doc, cfg);
-	return finish(&doc, cfg, r, err, errlen);
+	return from_doc(cfg, &doc, conf_doc_parse(&doc, path, text), err, errlen);
 }
 
 int health_config_load(struct health_config *cfg, const char *path, bool explicit_path,
 		       char *err, size_t errlen)
 {
 	struct conf_doc doc;
-	int r;
+	int r = conf_doc_load(&doc, path);
 
-	if ((r = health_config_defaults(cfg)) < 0) {
-		snprintf(err, errlen, "out of memory");
-		health_config_free(cfg);
-		return r;
-	}
-	r = conf_doc_load(&doc, path);
 	if (r == -ENOENT && !explicit_path) {
+		/* no file: every default applies */
 		conf_doc_free(&doc);
-		return 0; /* no file: every default applies */
+		r = 0;
 	}
-	if (r == 0)
-		r = parse_root(&doc, cfg);
-	return finish(&doc, cfg, r, err, errlen);
+	return from_doc(cfg, &doc, r, err, errlen);
 }
 
 int health_config_set_listen(struct health_config *cfg, const char *addr, bool replace)
