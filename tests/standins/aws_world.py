@@ -12,6 +12,7 @@ import copy
 import datetime
 import json
 import math
+import queue
 import threading
 import time
 import urllib.request
@@ -26,6 +27,12 @@ TERMINATING = "autoscaling:EC2_INSTANCE_TERMINATING"
 # heartbeat timeout, whichever is smaller" (aws.md section 2).
 GLOBAL_TIMEOUT_CAP = 48 * 3600
 GONE_STATES = ("Terminated", "Detached")
+# IMDS autoscaling/target-lifecycle-state gives where an instance is going
+# (aws.md section 2): a launch is heading for InService, a termination for
+# Terminated.
+MIRRORED_TARGET_STATE = {"Pending": "InService", "InService": "InService",
+                         "Terminating": "Terminated", "Terminated": "Terminated",
+                         "Standby": "Standby", "Detached": "Detached"}
 
 
 def _iso(epoch):
@@ -60,6 +67,8 @@ class World:
         self.lock = threading.RLock()
         self.region = region
         self.metrics = []          # every datapoint received, in order
+        self._notify_queue = queue.Queue()
+        threading.Thread(target=self._notify_worker, daemon=True).start()
         self.state = {}
         self.replace_state(state)
 
@@ -143,6 +152,13 @@ class World:
                 t.setdefault("Port", tg["Port"])
                 t.setdefault("State", "healthy")
                 t.setdefault("since", now)
+        for i in s["instances"]:
+            # An instance loaded with an IMDS stand-in gets the target state
+            # its lifecycle state implies, once.
+            if i.get("imds_url") and "target_lifecycle_state" not in i:
+                target = MIRRORED_TARGET_STATE.get(i["LifecycleState"].split(":")[0])
+                if target:
+                    self._notify_imds(i, target)
         pending = {(a["InstanceId"], a["LifecycleHookName"]) for a in s["lifecycle_actions"]}
         for i in s["instances"]:
             transition = {"Pending:Wait": LAUNCHING,
@@ -188,20 +204,28 @@ class World:
         autoscaling/target-lifecycle-state gives the state the instance is
         transitioning to (aws.md section 2)."""
         inst["target_lifecycle_state"] = target_state
-        url = inst.get("imds_url")
-        if not url:
-            return
-        body = json.dumps({"target_lifecycle_state": target_state}).encode()
+        if inst.get("imds_url"):
+            # One worker posts them in order, so InService can never land
+            # after a quick Terminated.
+            self._notify_queue.put((inst, inst["imds_url"], target_state))
 
-        def post():
+    def _notify_worker(self):
+        while True:
+            inst, url, target_state = self._notify_queue.get()
+            body = json.dumps({"target_lifecycle_state": target_state}).encode()
             try:
                 req = urllib.request.Request(url.rstrip("/") + "/_control/state", data=body,
                                              method="POST",
                                              headers={"Content-Type": "application/json"})
                 urllib.request.urlopen(req, timeout=5).read()
+                error = None
             except OSError as e:
-                inst["imds_notify_error"] = str(e)
-        threading.Thread(target=post, daemon=True).start()
+                error = str(e)
+            with self.lock:
+                if error:
+                    inst["imds_notify_error"] = error
+                else:
+                    inst.pop("imds_notify_error", None)
 
     def _add_action(self, inst, hook, now):
         self.state["lifecycle_actions"].append({

@@ -47,10 +47,7 @@ class AutoScalingTest(unittest.TestCase):
         assert cls.imds.stop() == 0
 
     def setUp(self):
-        world = copy.deepcopy(self.world)
-        for inst in world["instances"]:
-            inst["imds_url"] = self.imds.url
-        self.aws.control("PUT", "state", world)
+        self.aws.control("PUT", "state", copy.deepcopy(self.world))
         self.imds.set_state({"target_lifecycle_state": None})
         self.aws.control("DELETE", "calls")
 
@@ -229,6 +226,7 @@ class AutoScalingTest(unittest.TestCase):
         wait_for(lambda: self.instance(OLD)["LifecycleState"] == "Terminated", 5, "CONTINUE")
 
     def test_launch_mirrors_imds_target_state(self):
+        self.assertEqual(self.imds_target_state()[0], 404)
         self.aws.control("POST", "launch", {"InstanceId": "i-0aaaaaaaaaaaaaaa1",
                                             "AutoScalingGroupName": "web-asg",
                                             "imds_url": self.imds.url})
@@ -236,6 +234,15 @@ class AutoScalingTest(unittest.TestCase):
         wait_for(lambda: self.imds_target_state() == (200, "InService"), 5, "IMDS InService")
         self.aws.control("POST", "terminate", {"InstanceId": "i-0aaaaaaaaaaaaaaa1"})
         wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 5, "IMDS Terminated")
+
+    def test_loaded_wait_state_mirrors_imds(self):
+        world = copy.deepcopy(self.world)
+        world["instances"][0]["imds_url"] = self.imds.url  # NEW, Pending:Wait
+        self.aws.control("PUT", "state", world)
+        wait_for(lambda: self.imds_target_state() == (200, "InService"), 5, "IMDS InService")
+        self.aws.control("POST", "terminate", {"InstanceId": NEW})
+        wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 5, "IMDS Terminated")
+        self.assertNotIn("imds_notify_error", self.instance(NEW))
 
     def test_set_instance_health(self):
         self.complete()
