@@ -115,6 +115,10 @@ class World:
                 t.setdefault("ResourceType", "auto-scaling-group")
                 t.setdefault("PropagateAtLaunch", True)
         for i in s["instances"]:
+            group = self.group(i.get("AutoScalingGroupName")) or {}
+            for key in ("LaunchTemplate", "LaunchConfigurationName"):
+                if key in group:
+                    i.setdefault(key, copy.deepcopy(group[key]))
             i.setdefault("InstanceType", "t3.micro")
             i.setdefault("AvailabilityZone", self.region + "a")
             i.setdefault("LifecycleState", "InService")

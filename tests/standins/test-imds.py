@@ -238,6 +238,26 @@ class ImdsTest(unittest.TestCase):
         self.imds.control("POST", "up")
         self.assertEqual(self.get("instance-id", t), (200, "i-0123456789abcdef0"))
 
+    def test_down_hang(self):
+        t = self.token()
+        self.imds.control("POST", "down", {"mode": "hang"})
+        slow = http.client.HTTPConnection(self.host, self.port, timeout=0.5)
+        start = time.monotonic()
+        with self.assertRaises(OSError):  # socket.timeout
+            slow.request("GET", "/latest/meta-data/instance-id", headers={TOKEN: t})
+            slow.getresponse()
+        self.assertGreaterEqual(time.monotonic() - start, 0.45)
+        slow.close()
+        self.imds.control("POST", "up")
+        self.assertEqual(self.get("instance-id", t), (200, "i-0123456789abcdef0"))
+
+    def test_head_and_other_methods(self):
+        t = self.token()
+        status, headers, body = self.request("HEAD", "/latest/meta-data/instance-id", {TOKEN: t})
+        self.assertEqual((status, body, dict(headers)["Content-Length"]), (200, "", "19"))
+        status, _, _ = self.request("POST", "/latest/meta-data/instance-id", {TOKEN: t})
+        self.assertEqual(status, 405)
+
     def test_request_log(self):
         self.imds.control("DELETE", "log")
         t = self.token()
