@@ -218,7 +218,8 @@ static void parse_error(const struct strbuf *body, struct aws_response *out)
 static time_t client_now(const struct aws_client *c) { return c->now ? c->now() : time(NULL); }
 
 /* One signed attempt.  Returns http_perform()'s result; *skew_s gets the
- * difference between the response's Date and our clock (0 if unknown). */
+ * difference between the response's Date and the clock we signed with
+ * (ours plus the correction learned so far; 0 if unknown). */
 static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 		   const char *path, const char *url, const struct strbuf *body,
 		   struct http_response *resp, struct aws_response *out, long *skew_s)
@@ -271,7 +272,7 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	if (r == 0 && resp->date[0]) {
 		time_t server;
 		if (parse_http_date(resp->date, &server) == 0)
-			*skew_s = (long)(server - client_now(c));
+			*skew_s = (long)(server - (client_now(c) + c->clock_offset_s));
 	}
 	return r;
 }
@@ -351,7 +352,7 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 		if (cls == RETRY_CLOCK_SKEW) {
 			/* Sign the retry with AWS's clock; a deterministic fix
 			 * needs no backoff. */
-			c->clock_offset_s = skew;
+			c->clock_offset_s += skew;
 			continue;
 		}
 		if (watchdog_sleep_ms(retry_backoff_ms((unsigned)(n - 1), random_unit())) < 0)

@@ -86,12 +86,18 @@ static void sample(struct agent *a)
 		return;
 	}
 	if (a->cpu_prev_valid && cpu_utilisation(&a->cpu_prev, &now_times, &pct) == 0) {
-		/* A late tick covers several intervals: weigh it so (see
-		 * metrics_add_sample). */
-		uint64_t elapsed = now - a->cpu_prev_ms;
-		unsigned weight = (unsigned)((elapsed + (uint64_t)cfg->sample_interval_ms / 2) /
-					     (uint64_t)cfg->sample_interval_ms);
-		metrics_add_sample(&a->metrics, wall, METRIC_CPU, pct, weight ? weight : 1);
+		/* A late tick (the loop was blocked in an AWS call's retries)
+		 * covers several intervals: spread its mean over each of them,
+		 * oldest first, so Sum/SampleCount stays the time-weighted mean
+		 * and no period is left without data.  Beyond ten periods
+		 * (a suspended machine) it counts once. */
+		uint64_t interval = (uint64_t)cfg->sample_interval_ms;
+		uint64_t steps = (now - a->cpu_prev_ms + interval / 2) / interval;
+		if (steps < 1 || steps > 10 * (uint64_t)cfg->period_ms / interval)
+			steps = 1;
+		for (uint64_t i = steps; i >= 1; i--)
+			metrics_add_sample(&a->metrics, wall - (int64_t)((i - 1) * interval),
+					   METRIC_CPU, pct, 1);
 	}
 	a->cpu_prev = now_times;
 	a->cpu_prev_ms = now;

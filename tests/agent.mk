@@ -38,6 +38,7 @@ TESTS += tests/unit/test-metrics
 # Integration: the real daemon against tests/standins (IMDS and AWS),
 # with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
 AGENT_INTEGRATION_TESTS = \
-	tests/integration/agent-metrics.py
+	tests/integration/agent-metrics.py \
+	tests/integration/agent-faults.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py

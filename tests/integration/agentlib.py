@@ -93,29 +93,50 @@ STEP_75 = (50, 10, 10, 20, 5, 2, 3, 0, 0, 0)
 
 
 class NotifySocket:
-    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET."""
+    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET,
+    read continuously like systemd does: the kernel queues only
+    net.unix.max_dgram_qlen (10) datagrams, after which sd_notify blocks."""
 
     def __init__(self, path):
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(0.1)
         self.messages = []
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_event.is_set():
+            try:
+                m = self.sock.recv(4096).decode()
+            except (socket.timeout, BlockingIOError):
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(m)
 
     def drain(self):
-        while True:
-            try:
-                self.messages.append(self.sock.recv(4096).decode())
-            except (socket.timeout, BlockingIOError):
-                return self.messages
+        time.sleep(0.15)
+        with self.lock:
+            return list(self.messages)
 
     def wait_for(self, text, timeout=10):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.drain()
-            if any(text in m for m in self.messages):
-                return True
+            with self.lock:
+                if any(text in m for m in self.messages):
+                    return True
+            time.sleep(0.05)
         return False
+
+    def close(self):
+        self.stop_event.set()
+        self.thread.join()
+        self.sock.close()
 
 
 class Agent:
@@ -157,6 +178,7 @@ class Agent:
                 self.proc.wait()
                 raise AssertionError("asg-agent did not exit within %ss of SIGTERM" % timeout)
         self._stderr.close()
+        self.notify.close()
         return self.proc.returncode
 
 
@@ -204,5 +226,10 @@ def run(test):
             test(tmp)
         except AssertionError as e:
             print("FAIL: %s" % e, file=sys.stderr)
+            for name in sorted(os.listdir(tmp)):
+                if name.endswith(".stderr"):
+                    with open(os.path.join(tmp, name), errors="replace") as f:
+                        print("--- %s (last 40 lines)\n%s" % (
+                            name, "".join(f.readlines()[-40:])), file=sys.stderr)
             sys.exit(1)
     sys.exit(0)
