@@ -27,7 +27,7 @@ PYTHON = "/usr/bin/python3"
 class Standin:
     """A running stand-in process.  Usable as a context manager."""
 
-    def __init__(self, program, args, listen="127.0.0.1:0", startup_timeout=15):
+    def __init__(self, program, args, listen="127.0.0.1:0", startup_timeout=60):
         self.tmpdir = tempfile.TemporaryDirectory(prefix="standin-")
         self.port_file = os.path.join(self.tmpdir.name, "url")
         self.stderr_path = os.path.join(self.tmpdir.name, "stderr")

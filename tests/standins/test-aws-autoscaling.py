@@ -186,7 +186,7 @@ class AutoScalingTest(unittest.TestCase):
         self.assertEqual(health["TargetHealthDescriptions"][0]["TargetHealth"]["State"],
                          "draining")
         # deregistration_delay_seconds is 1 in the example world.
-        wait_for(lambda: self.lifecycle(OLD) == "Terminating:Wait", 5, "Terminating:Wait")
+        wait_for(lambda: self.lifecycle(OLD) == "Terminating:Wait", 15, "Terminating:Wait")
         self.asg.record_lifecycle_action_heartbeat(
             LifecycleHookName="web-terminate", AutoScalingGroupName="web-asg", InstanceId=OLD)
         action = next(a for a in self.aws.state()["lifecycle_actions"] if a["InstanceId"] == OLD)
@@ -208,22 +208,22 @@ class AutoScalingTest(unittest.TestCase):
     def test_hook_timeout_applies_default_result(self):
         world = copy.deepcopy(self.world)
         world["lifecycle_hooks"][0]["HeartbeatTimeout"] = 1  # web-launch, ABANDON
-        world["lifecycle_hooks"][1]["HeartbeatTimeout"] = 2  # web-terminate, CONTINUE
+        world["lifecycle_hooks"][1]["HeartbeatTimeout"] = 3  # web-terminate, CONTINUE
         self.aws.control("PUT", "state", world)
-        wait_for(lambda: self.instance(NEW)["LifecycleState"] == "Terminated", 5, "ABANDON")
+        wait_for(lambda: self.instance(NEW)["LifecycleState"] == "Terminated", 15, "ABANDON")
         done = self.aws.state()["completed_lifecycle_actions"]
         self.assertEqual([(a["InstanceId"], a["result"], a["by"]) for a in done],
                          [(NEW, "ABANDON", "timeout")])
         # A heartbeat restarts the timeout.
         self.aws.control("POST", "terminate", {"InstanceId": OLD})
-        wait_for(lambda: self.instance(OLD)["LifecycleState"] == "Terminating:Wait", 5, "wait")
-        for _ in range(6):  # 3 s of heartbeats against a 2 s timeout
+        wait_for(lambda: self.instance(OLD)["LifecycleState"] == "Terminating:Wait", 15, "wait")
+        for _ in range(9):  # 4.5 s of heartbeats against a 3 s timeout
             time.sleep(0.5)
             self.asg.record_lifecycle_action_heartbeat(
                 LifecycleHookName="web-terminate", AutoScalingGroupName="web-asg",
                 InstanceId=OLD)
         self.assertEqual(self.instance(OLD)["LifecycleState"], "Terminating:Wait")
-        wait_for(lambda: self.instance(OLD)["LifecycleState"] == "Terminated", 5, "CONTINUE")
+        wait_for(lambda: self.instance(OLD)["LifecycleState"] == "Terminated", 15, "CONTINUE")
 
     def test_launch_mirrors_imds_target_state(self):
         self.assertEqual(self.imds_target_state()[0], 404)
@@ -231,17 +231,17 @@ class AutoScalingTest(unittest.TestCase):
                                             "AutoScalingGroupName": "web-asg",
                                             "imds_url": self.imds.url})
         self.assertEqual(self.lifecycle("i-0aaaaaaaaaaaaaaa1"), "Pending:Wait")
-        wait_for(lambda: self.imds_target_state() == (200, "InService"), 5, "IMDS InService")
+        wait_for(lambda: self.imds_target_state() == (200, "InService"), 15, "IMDS InService")
         self.aws.control("POST", "terminate", {"InstanceId": "i-0aaaaaaaaaaaaaaa1"})
-        wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 5, "IMDS Terminated")
+        wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 15, "IMDS Terminated")
 
     def test_loaded_wait_state_mirrors_imds(self):
         world = copy.deepcopy(self.world)
         world["instances"][0]["imds_url"] = self.imds.url  # NEW, Pending:Wait
         self.aws.control("PUT", "state", world)
-        wait_for(lambda: self.imds_target_state() == (200, "InService"), 5, "IMDS InService")
+        wait_for(lambda: self.imds_target_state() == (200, "InService"), 15, "IMDS InService")
         self.aws.control("POST", "terminate", {"InstanceId": NEW})
-        wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 5, "IMDS Terminated")
+        wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 15, "IMDS Terminated")
         self.assertNotIn("imds_notify_error", self.instance(NEW))
 
     def test_set_instance_health(self):

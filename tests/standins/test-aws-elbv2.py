@@ -22,6 +22,15 @@ NEW, OLD = "i-0123456789abcdef0", "i-0fedcba9876543210"
 TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 
 
+def poll(predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
 class Elbv2Test(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -59,8 +68,8 @@ class Elbv2Test(unittest.TestCase):
         self.elb.register_targets(TargetGroupArn=TG, Targets=[{"Id": NEW, "Port": 80}])
         h = self.health(NEW)[(NEW, 80)]
         self.assertEqual((h["State"], h["Reason"]), ("initial", "Elb.RegistrationInProgress"))
-        time.sleep(1.3)  # initial_seconds is 1 in the example world
-        self.assertEqual(self.health(NEW)[(NEW, 80)], {"State": "healthy"})
+        # initial_seconds is 1 in the example world.
+        self.assertTrue(poll(lambda: self.health(NEW)[(NEW, 80)] == {"State": "healthy"}, 10))
         call = self.aws.calls(action="RegisterTargets")[-1]
         self.assertEqual(call["params"], {"TargetGroupArn": TG,
                                           "Targets": [{"Id": NEW, "Port": 80}]})
@@ -70,8 +79,8 @@ class Elbv2Test(unittest.TestCase):
         self.elb.deregister_targets(TargetGroupArn=TG, Targets=[{"Id": OLD}])
         h = self.health(OLD)[(OLD, 80)]
         self.assertEqual((h["State"], h["Reason"]), ("draining", "Target.DeregistrationInProgress"))
-        time.sleep(1.3)  # deregistration_delay_seconds is 1
-        self.assertEqual(self.health(OLD)[(OLD, 80)]["State"], "unused")
+        # deregistration_delay_seconds is 1.
+        self.assertTrue(poll(lambda: self.health(OLD)[(OLD, 80)]["State"] == "unused", 10))
         self.assertEqual(self.health(), {})
 
     def test_reregister_while_draining(self):
@@ -147,7 +156,7 @@ class ProbeTest(unittest.TestCase):
         d = self.elb.describe_target_health(TargetGroupArn=TG)["TargetHealthDescriptions"][0]
         return d["TargetHealth"]
 
-    def wait_state(self, wanted, timeout=5):
+    def wait_state(self, wanted, timeout=15):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             h = self.state()
