@@ -39,6 +39,8 @@ TESTS += tests/unit/test-metrics
 # with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
 AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-metrics.py \
-	tests/integration/agent-faults.py
+	tests/integration/agent-faults.py \
+	tests/integration/agent-imds.py \
+	tests/integration/agent-imds-absent.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py
