@@ -500,7 +500,7 @@ class World:
         ids = p.get("InstanceIds")
         if ids is not None and len(ids) > 50:
             raise validation_error("The number of instance ids that may be passed in is 50.")
-        found = [i for i in self._live_instances() if ids is None or i["InstanceId"] in ids]
+        found = [i for i in self._live_instances() if not ids or i["InstanceId"] in ids]
         page, token = _page(found, p.get("MaxRecords"), p.get("NextToken"), 50)
         # DescribeAutoScalingInstances spells health in capitals (HEALTHY),
         # unlike the Instances of DescribeAutoScalingGroups (Healthy).
