@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "cleanup.h"
 #include "commands.h"
+#include "log.h"
 
 struct doctor {
 	int failures;
@@ -169,6 +170,9 @@ int cmd_doctor(const struct agent_config *cfg)
 
 	memset(&a, 0, sizeof(a));
 	a.cfg = cfg;
+	/* The checks print their own findings; the daemon's log lines
+	 * (identity, IMDS absent...) would only repeat them. */
+	log_set_level(LOG_ERR);
 	report(&d, true, NULL, "configuration %s",
 	       cfg->path ? cfg->path : "(none: defaults)");
 	r = imds_client_init(&a.imds, cfg->imds_endpoint, (int)cfg->imds_token_ttl_s);

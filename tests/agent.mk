@@ -35,12 +35,19 @@ tests_unit_test_metrics_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_metrics_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-metrics
 
+check_PROGRAMS += tests/unit/test-config
+tests_unit_test_config_SOURCES = tests/unit/test-config.c
+tests_unit_test_config_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_config_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-config
+
 # Integration: the real daemon against tests/standins (IMDS and AWS),
 # with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
 AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-metrics.py \
 	tests/integration/agent-faults.py \
 	tests/integration/agent-imds.py \
-	tests/integration/agent-imds-absent.py
+	tests/integration/agent-imds-absent.py \
+	tests/integration/agent-cli.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py
