@@ -369,7 +369,6 @@ class AwsHandler(standin_http.StandinHandler):
     # ---- control API ------------------------------------------------------------
 
     def control(self, name, query):
-        app = self.app
         try:
             body = self.read_json() if self.command in ("POST", "PUT") else {}
         except ValueError as e:

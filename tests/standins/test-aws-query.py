@@ -4,6 +4,7 @@ bypass botocore's client-side validation: parameter rebuilding (1-based
 member lists, nested structures, type conversion), model validation,
 Action/Version handling, gzip bodies, and the XML of answers and errors."""
 
+import datetime
 import gzip
 import os
 import sys
@@ -29,6 +30,8 @@ class QueryTest(unittest.TestCase):
     def tearDownClass(cls):
         assert cls.aws.stop() == 0
 
+    now_iso = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
     def send(self, service, params, **kw):
         return client.signed_request(self.aws.url, service, AKID, SECRET, params, **kw)
 
@@ -52,14 +55,13 @@ class QueryTest(unittest.TestCase):
             "MetricData.member.1.Dimensions.member.1.Name": "AutoScalingGroupName",
             "MetricData.member.1.Dimensions.member.1.Value": "web-asg",
             "MetricData.member.1.Unit": "Percent",
-            "MetricData.member.1.Timestamp": "2026-11-28T06:00:00.000Z",
+            "MetricData.member.1.Timestamp": self.now_iso,
             "MetricData.member.1.StorageResolution": "1",
             "MetricData.member.2.MetricName": "latency",
             "MetricData.member.2.StatisticValues.SampleCount": "4",
             "MetricData.member.2.StatisticValues.Sum": "10",
             "MetricData.member.2.StatisticValues.Minimum": "1",
             "MetricData.member.2.StatisticValues.Maximum": "4",
-            "MetricData.member.1.Timestamp": None,
         })
         self.assertEqual(status, 200, text)
         root = ET.fromstring(text)
@@ -71,6 +73,7 @@ class QueryTest(unittest.TestCase):
                          [{"Name": "AutoScalingGroupName", "Value": "web-asg"}])
         self.assertEqual(params["MetricData"][0]["Value"], 12.5)
         self.assertEqual(params["MetricData"][0]["StorageResolution"], 1)
+        self.assertEqual(params["MetricData"][0]["Timestamp"], self.now_iso)
         self.assertEqual(params["MetricData"][1]["StatisticValues"],
                          {"SampleCount": 4.0, "Sum": 10.0, "Minimum": 1.0, "Maximum": 4.0})
 
