@@ -298,6 +298,18 @@ def _parse_iso(text):
 class ImdsHandler(standin_http.StandinHandler):
     server_version = "EC2ws"
 
+    def send_error_page(self, status, headers=()):
+        """IMDS answers errors with a small HTML page, not a bare text, so a
+        client that reads the body of a 404 as a value is caught."""
+        reason = self.responses[status][0]
+        page = ('<?xml version="1.0" encoding="iso-8859-1"?>\n'
+                '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN"\n'
+                '\t"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">\n'
+                '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
+                ' <head>\n  <title>%d - %s</title>\n </head>\n <body>\n'
+                '  <h1>%d - %s</h1>\n </body>\n</html>\n' % (status, reason, status, reason))
+        self.send_body(status, page, "text/html", headers=headers)
+
     def do_PUT(self):
         self.dispatch()
 
@@ -324,7 +336,7 @@ class ImdsHandler(standin_http.StandinHandler):
             self.log_request_entry(path, 0 if mode != "503" else 503, down=mode)
             if mode == "503":
                 self.read_body()
-                return self.send_body(503, "Service Unavailable\n")
+                return self.send_error_page(503)
             if mode == "hang":
                 imds.up_event.wait(30)
             return self.reset_connection()
@@ -348,7 +360,7 @@ class ImdsHandler(standin_http.StandinHandler):
         if self.command == "PUT":
             return self.put_token(version, rest)
         if self.command not in ("GET", "HEAD"):
-            self.send_body(405, "Method Not Allowed\n", headers=[("Allow", "GET, HEAD, PUT")])
+            self.send_error_page(405, headers=[("Allow", "GET, HEAD, PUT")])
             return 405
         if path == "/":
             self.send_body(200, "1.0\n2007-01-19\n2021-03-23\nlatest")
@@ -366,32 +378,32 @@ class ImdsHandler(standin_http.StandinHandler):
                 text = imds.resolve(version, rest)
                 status = 200 if text is not None else 404
         if status == 401:
-            self.send_body(401, "Unauthorized\n")
+            self.send_error_page(401)
         elif status == 404:
-            self.send_body(404, "Not Found\n", headers=[(TTL_HEADER, str(remaining))])
+            self.send_error_page(404, headers=[(TTL_HEADER, str(remaining))])
         else:
             self.send_body(200, text, headers=[(TTL_HEADER, str(remaining))])
         return status
 
     def put_token(self, version, rest):
         if rest != "api/token":
-            self.send_body(404, "Not Found\n")
+            self.send_error_page(404)
             return 404
         if version != "latest":
             # "A PUT to a version path such as /2021-03-23/api/token returns
             # 403 by design" (aws.md section 3).
-            self.send_body(403, "Forbidden\n")
+            self.send_error_page(403)
             return 403
         if self.headers.get("X-Forwarded-For") is not None:
-            self.send_body(403, "Forbidden\n")
+            self.send_error_page(403)
             return 403
         ttl_text = self.headers.get(TTL_HEADER)
         if ttl_text is None or not ttl_text.strip().isdigit():
-            self.send_body(400, "Bad Request\n")
+            self.send_error_page(400)
             return 400
         ttl = int(ttl_text.strip())
         if not TOKEN_TTL_MIN <= ttl <= TOKEN_TTL_MAX:
-            self.send_body(400, "Bad Request\n")
+            self.send_error_page(400)
             return 400
         with self.app.lock:
             token = self.app.new_token(ttl)

@@ -141,8 +141,11 @@ class ImdsTest(unittest.TestCase):
                      "autoscaling/target-lifecycle-state", "tags/instance",
                      "tags/instance/Name", "no-such-item", "instance-id/"):
             self.assertEqual(self.get(path, t)[0], 404, path)
-        status, _, _ = self.request("GET", "/latest/user-data", {TOKEN: t})
+        status, headers, body = self.request("GET", "/latest/user-data", {TOKEN: t})
         self.assertEqual(status, 404)
+        # An HTML error page, as IMDS sends, not something that looks like a value.
+        self.assertEqual(dict(headers)["Content-Type"], "text/html")
+        self.assertIn("<h1>404 - Not Found</h1>", body)
 
     def test_scripted_lifecycle_spot_rebalance(self):
         t = self.token()
