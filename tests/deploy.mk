@@ -1,1 +1,20 @@
-# Tests of user data and scripts/provision (owned by the deployment work).
+# Tests of user data and scripts/provision (owned by the deployment work):
+# the user data validated by cloud-init and run twice in a sandbox of
+# recording fakes; every AWS call of scripts/provision (create, rerun,
+# destroy, dry run) checked against botocore's models with its Stubber; the
+# IAM policy compared with the actions agent/*.c calls.  All offline.
+DEPLOY_FILES = \
+	scripts/provision \
+	scripts/iam-policy.json \
+	scripts/user-data.sh \
+	scripts/user-data.yaml \
+	scripts/README-deploy.md \
+	tests/deploy/stubbed_aws.py \
+	tests/deploy/stack_scenarios.py
+DEPLOY_TESTS = \
+	tests/deploy/test-user-data.py \
+	tests/deploy/test-iam-policy.py \
+	tests/deploy/test-provision-create.py \
+	tests/deploy/test-provision-destroy.py
+TESTS += $(DEPLOY_TESTS)
+EXTRA_DIST += $(DEPLOY_FILES) $(DEPLOY_TESTS)
