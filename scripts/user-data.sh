@@ -94,9 +94,8 @@ install_site() {
 	mkdir -p "$new"
 	case $ASG_AGENT_SITE in
 	example)
-		for dir in /usr/share/asg-agent/examples/site /usr/share/doc/asg-agent/examples/site; do
-			[ -d "$root$dir" ] && break
-		done
+		# The package installs the example site here (systemd/local.mk).
+		dir=/usr/share/asg-agent/site
 		[ -d "$root$dir" ] || die "the package ships no example site; set ASG_AGENT_SITE (EDIT 2/3)"
 		cp -R "$root$dir/." "$new/"
 		;;

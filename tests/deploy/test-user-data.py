@@ -37,15 +37,15 @@ echo >>"$CALLS"
 """
 FAKES = {
     # apt-get install of a local .deb or of asg-agent "installs" the
-    # package: here, its example site.
+    # package: here, its example site, where systemd/local.mk puts it.
     "apt-get": r"""
 if [ "$1" = install ]; then
 	for a in "$@"; do
 		case $a in
 		*.deb | asg-agent)
-			mkdir -p "$ASG_AGENT_DESTDIR/usr/share/doc/asg-agent/examples"
-			rm -rf "$ASG_AGENT_DESTDIR/usr/share/doc/asg-agent/examples/site"
-			cp -R "$FIXTURES/example-site" "$ASG_AGENT_DESTDIR/usr/share/doc/asg-agent/examples/site"
+			mkdir -p "$ASG_AGENT_DESTDIR/usr/share/asg-agent"
+			rm -rf "$ASG_AGENT_DESTDIR/usr/share/asg-agent/site"
+			cp -R "$FIXTURES/example-site" "$ASG_AGENT_DESTDIR/usr/share/asg-agent/site"
 			;;
 		esac
 	done
@@ -80,6 +80,11 @@ esac
     "systemctl": "exit 0\n",
     "asg-health": 'exit "${FAIL_CHECK_CONFIG:-0}"\n',
 }
+
+REGENERATE = """scripts/user-data.yaml must carry scripts/user-data.sh exactly; after editing
+the script, regenerate the YAML from the top of the source tree with:
+{ sed '/^    content: |$/q' scripts/user-data.yaml; sed 's/^./      &/' scripts/user-data.sh;
+  sed -n '/^runcmd:/,$p' scripts/user-data.yaml; } >ud.yaml && mv ud.yaml scripts/user-data.yaml"""
 
 PACKAGE_URL = "https://downloads.example.com/asg-agent_1.0_amd64.deb"
 
@@ -371,7 +376,7 @@ class CloudConfig(unittest.TestCase):
         files = {f["path"]: f for f in doc["write_files"]}
         deploy = files["/usr/local/sbin/asg-agent-deploy"]
         with open(SCRIPT) as f:
-            self.assertEqual(deploy["content"], f.read())
+            self.assertEqual(deploy["content"], f.read(), REGENERATE)
         self.assertEqual(deploy["permissions"], "0755")
         self.assertEqual(doc["runcmd"], [["/usr/local/sbin/asg-agent-deploy"]])
 
