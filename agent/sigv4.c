@@ -207,7 +207,8 @@ static int canonical_query(const char *query, struct strbuf *out)
 		if (*p == '&')
 			p++;
 	}
-	qsort(params, n, sizeof(*params), query_param_cmp);
+	if (n)
+		qsort(params, n, sizeof(*params), query_param_cmp);
 	for (size_t i = 0; i < n; i++)
 		strbuf_printf(out, "%s%s=%s", i ? "&" : "", params[i].name, params[i].value);
 	r = strbuf_error(out);
