@@ -6,7 +6,7 @@ and every canned response against the operation's output shape.
 A scenario is the list of calls, in order, across all five services:
   aws.expect("ec2", "create_vpc", {"Vpc": {...}}, params={...})
   aws.fail("elbv2", "describe_load_balancers", "LoadBalancerNotFound")
-`params` (exact, stub.ANY allowed) are compared by the Stubber; the order
+`params` (exact) are compared by the Stubber; the order
 across services is checked by a recorder on each client's event hooks.
 `aws.verify()` then asserts that exactly the scenario ran."""
 
@@ -15,7 +15,7 @@ import importlib.util
 import os
 
 import boto3
-from botocore.stub import ANY, Stubber  # noqa: F401  (ANY re-exported for tests)
+from botocore.stub import Stubber
 
 TOP_SRCDIR = os.environ.get("top_srcdir",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))

@@ -6,6 +6,7 @@ nothing, a rerun that repairs drift, an existing-subnets stack, the dry run
 call.  Every call is checked against botocore's service models, in order."""
 
 import base64
+import json
 import os
 import sys
 import tempfile
@@ -125,10 +126,10 @@ class Rerun(ProvisionCase):
         sc.existing_role(self.aws, policy=old_policy, s3_policy=None)  # get_role, get_role_policy
         self.aws.expect("iam", "put_role_policy", params={
             "RoleName": sc.ROLE, "PolicyName": "asg-agent",
-            "PolicyDocument": sc.json.dumps(sc.agent_policy())})
+            "PolicyDocument": json.dumps(sc.agent_policy())})
         self.aws.expect("iam", "get_role_policy", {
             "RoleName": sc.ROLE, "PolicyName": "deploy-read",
-            "PolicyDocument": sc.json.dumps(sc.S3_POLICY)},
+            "PolicyDocument": json.dumps(sc.S3_POLICY)},
             params={"RoleName": sc.ROLE, "PolicyName": "deploy-read"})
         self.aws.expect("iam", "get_instance_profile", {"InstanceProfile": sc.profile([sc.ROLE])},
                         params={"InstanceProfileName": sc.ROLE})
