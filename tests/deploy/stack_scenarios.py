@@ -105,14 +105,19 @@ def azs(aws):
                             {"Name": "zone-type", "Values": ["availability-zone"]}]})
 
 
-def create_network(aws):
+SUBNET_C = "subnet-0c0000000000000c3"
+
+
+def create_network(aws, three=False):
     aws.expect("ec2", "describe_vpcs", {"Vpcs": []}, params={"Filters": [TAG_FILTER]})
     aws.expect("ec2", "create_vpc", {"Vpc": {"VpcId": VPC, "CidrBlock": "10.42.0.0/16"}},
                params={"CidrBlock": "10.42.0.0/16",
                        "TagSpecifications": [{"ResourceType": "vpc", "Tags": TAGS}]})
     azs(aws)
-    for sid, cidr, az in ((SUBNET_A, "10.42.0.0/20", "us-east-1a"),
-                          (SUBNET_B, "10.42.16.0/20", "us-east-1b")):
+    subnets = [(SUBNET_A, "10.42.0.0/20", "us-east-1a"), (SUBNET_B, "10.42.16.0/20", "us-east-1b")]
+    if three:
+        subnets.append((SUBNET_C, "10.42.32.0/20", "us-east-1c"))
+    for sid, cidr, az in subnets:
         aws.expect("ec2", "create_subnet", {"Subnet": {"SubnetId": sid, "AvailabilityZone": az}},
                    params={"VpcId": VPC, "CidrBlock": cidr, "AvailabilityZone": az,
                            "TagSpecifications": [{"ResourceType": "subnet", "Tags": TAGS}]})
@@ -126,7 +131,7 @@ def create_network(aws):
                        "TagSpecifications": [{"ResourceType": "route-table", "Tags": TAGS}]})
     aws.expect("ec2", "create_route", {"Return": True},
                params={"RouteTableId": RT, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": IGW})
-    for i, sid in enumerate((SUBNET_A, SUBNET_B)):
+    for i, (sid, _, _) in enumerate(subnets):
         aws.expect("ec2", "associate_route_table", {"AssociationId": "rtbassoc-%d" % i},
                    params={"RouteTableId": RT, "SubnetId": sid})
 
@@ -236,10 +241,12 @@ def target_group(vpc=VPC, **overrides):
     return tg
 
 
-def load_balancer():
+def load_balancer(subnets=None):
+    subnets = subnets or ((SUBNET_A, "us-east-1a"), (SUBNET_B, "us-east-1b"))
     return {"LoadBalancerArn": LB_ARN, "DNSName": LB_DNS, "LoadBalancerName": NAME,
             "Scheme": "internet-facing", "VpcId": VPC, "State": {"Code": "provisioning"},
-            "Type": "application"}
+            "Type": "application",
+            "AvailabilityZones": [{"ZoneName": az, "SubnetId": sid} for sid, az in subnets]}
 
 
 def create_everything(aws, profile_retries=0):
@@ -328,9 +335,12 @@ def existing_target_group(aws, delay="30", **overrides):
         params={"TargetGroupArn": TG_ARN})
 
 
-def existing_load_balancer(aws):
+def existing_load_balancer(aws, expect_subnets=None):
     aws.expect("elbv2", "describe_load_balancers", {"LoadBalancers": [
         dict(load_balancer(), State={"Code": "active"})]}, params={"Names": [NAME]})
+    if expect_subnets:
+        aws.expect("elbv2", "set_subnets", {"AvailabilityZones": []},
+                   params={"LoadBalancerArn": LB_ARN, "Subnets": expect_subnets})
     aws.expect("elbv2", "describe_listeners", {"Listeners": [
         {"ListenerArn": LISTENER_ARN, "Port": 80, "Protocol": "HTTP",
          "LoadBalancerArn": LB_ARN}]}, params={"LoadBalancerArn": LB_ARN})
@@ -339,15 +349,25 @@ def existing_load_balancer(aws):
 def group(status=None):
     g = {"AutoScalingGroupName": NAME, "MinSize": 2, "MaxSize": 4, "DesiredCapacity": 2,
          "DefaultCooldown": 300, "AvailabilityZones": ["us-east-1a", "us-east-1b"],
-         "HealthCheckType": "ELB", "CreatedTime": DATE}
+         "HealthCheckType": "ELB", "CreatedTime": DATE,
+         "VPCZoneIdentifier": "%s,%s" % (SUBNET_A, SUBNET_B), "TargetGroupARNs": [TG_ARN]}
     if status:
         g["Status"] = status
     return g
 
 
-def existing_group(aws, hooks=HOOKS, tracking=TRACKING):
+def existing_group(aws, hooks=HOOKS, expect_subnets=None, target_group_attached=True):
+    g = group()
+    if not target_group_attached:
+        g["TargetGroupARNs"] = []
     aws.expect("autoscaling", "describe_auto_scaling_groups",
-               {"AutoScalingGroups": [group()]}, params={"AutoScalingGroupNames": [NAME]})
+               {"AutoScalingGroups": [g]}, params={"AutoScalingGroupNames": [NAME]})
+    if expect_subnets:
+        aws.expect("autoscaling", "update_auto_scaling_group", params={
+            "AutoScalingGroupName": NAME, "VPCZoneIdentifier": ",".join(expect_subnets)})
+    if not target_group_attached:
+        aws.expect("autoscaling", "attach_load_balancer_target_groups", params={
+            "AutoScalingGroupName": NAME, "TargetGroupARNs": [TG_ARN]})
     aws.expect("autoscaling", "describe_lifecycle_hooks", {"LifecycleHooks": [
         dict(h, AutoScalingGroupName=NAME, GlobalTimeout=30000) for h in hooks]},
         params={"AutoScalingGroupName": NAME})

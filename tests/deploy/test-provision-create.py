@@ -80,6 +80,53 @@ class Create(ProvisionCase):
         self.assertEqual(self.run_provision("--package", url, "--site", "example"), 0)
         self.aws.verify(self)
 
+    def test_three_azs(self):
+        sc.create_network(self.aws, three=True)
+        sc.create_security_groups(self.aws)
+        sc.create_role(self.aws)
+        sc.ami(self.aws)
+        sc.create_compute(self.aws, subnets=(sc.SUBNET_A, sc.SUBNET_B, sc.SUBNET_C))
+        self.assertEqual(self.run_provision("--azs", "3", *S3_ARGS), 0)
+        self.aws.verify(self)
+
+    def test_rerun_adds_a_missing_subnet(self):
+        # The subnet in us-east-1b was deleted by hand: only it is created
+        # again, with the same CIDR, associated with the route table, and
+        # given to the load balancer and the group.
+        new_b = "subnet-0b0000000000000bb"
+        self.aws.expect("ec2", "describe_vpcs", {"Vpcs": [
+            {"VpcId": sc.VPC, "CidrBlock": "10.42.0.0/16"}]},
+            params={"Filters": [sc.TAG_FILTER]})
+        sc.azs(self.aws)
+        self.aws.expect("ec2", "describe_subnets", {"Subnets": [
+            {"SubnetId": sc.SUBNET_A, "AvailabilityZone": "us-east-1a", "VpcId": sc.VPC}]},
+            params={"Filters": [{"Name": "vpc-id", "Values": [sc.VPC]}, sc.TAG_FILTER]})
+        self.aws.expect("ec2", "create_subnet", {"Subnet": {"SubnetId": new_b}}, params={
+            "VpcId": sc.VPC, "CidrBlock": "10.42.16.0/20", "AvailabilityZone": "us-east-1b",
+            "TagSpecifications": [{"ResourceType": "subnet", "Tags": sc.TAGS}]})
+        self.aws.expect("ec2", "modify_subnet_attribute", params={
+            "SubnetId": new_b, "MapPublicIpOnLaunch": {"Value": True}})
+        self.aws.expect("ec2", "describe_internet_gateways", {"InternetGateways": [
+            {"InternetGatewayId": sc.IGW}]},
+            params={"Filters": [{"Name": "attachment.vpc-id", "Values": [sc.VPC]}]})
+        rt = sc.route_table()
+        rt["Associations"] = rt["Associations"][:1]
+        self.aws.expect("ec2", "describe_route_tables", {"RouteTables": [rt]},
+                        params={"Filters": [{"Name": "vpc-id", "Values": [sc.VPC]},
+                                            sc.TAG_FILTER]})
+        self.aws.expect("ec2", "associate_route_table", {"AssociationId": "rtbassoc-9"},
+                        params={"RouteTableId": sc.RT, "SubnetId": new_b})
+        sc.existing_security_groups(self.aws)
+        sc.existing_role(self.aws)
+        sc.ami(self.aws)
+        sc.existing_launch_template(self.aws)
+        sc.existing_target_group(self.aws)
+        sc.existing_load_balancer(self.aws, expect_subnets=[sc.SUBNET_A, new_b])
+        sc.existing_group(self.aws, expect_subnets=[sc.SUBNET_A, new_b])
+        sc.existing_policy(self.aws)
+        self.assertEqual(self.run_provision(*S3_ARGS), 0)
+        self.aws.verify(self)
+
     def test_existing_subnets(self):
         other_vpc = "vpc-0999999999999999a"
         self.aws.expect("ec2", "describe_subnets", {"Subnets": [
@@ -118,7 +165,8 @@ class Rerun(ProvisionCase):
 
     def test_repairs_drift(self):
         # A new Debian AMI, an older policy document, a deregistration
-        # delay and health check edited by hand, a lost hook, a lost policy.
+        # delay and health check edited by hand, a detached target group,
+        # a lost hook, a lost policy.
         old_policy = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": ["cloudwatch:PutMetricData"], "Resource": "*"}]}
         sc.existing_network(self.aws)
@@ -152,7 +200,7 @@ class Rerun(ProvisionCase):
             "TargetGroupArn": sc.TG_ARN,
             "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]})
         sc.existing_load_balancer(self.aws)
-        sc.existing_group(self.aws, hooks=sc.HOOKS[:1])
+        sc.existing_group(self.aws, hooks=sc.HOOKS[:1], target_group_attached=False)
         self.aws.expect("autoscaling", "put_lifecycle_hook",
                         params=dict(sc.HOOKS[1], AutoScalingGroupName=sc.NAME))
         sc.existing_policy(self.aws, tracking=None)

@@ -100,6 +100,13 @@ class DestroyCase(unittest.TestCase):
         for p in ("asg-agent", "deploy-read"):
             self.aws.expect("iam", "delete_role_policy",
                             params={"RoleName": sc.ROLE, "PolicyName": p})
+        # Attached by hand after provisioning (Session Manager, say).
+        ssm_arn = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
+        self.aws.expect("iam", "list_attached_role_policies", {"AttachedPolicies": [
+            {"PolicyName": "AmazonSSMManagedInstanceCore", "PolicyArn": ssm_arn}],
+            "IsTruncated": False}, params={"RoleName": sc.ROLE})
+        self.aws.expect("iam", "detach_role_policy",
+                        params={"RoleName": sc.ROLE, "PolicyArn": ssm_arn})
         self.aws.expect("iam", "delete_role", params={"RoleName": sc.ROLE})
 
     def delete_network(self):
@@ -178,6 +185,7 @@ class Destroy(DestroyCase):
         self.assertLess(last("delete_target_group"), first("delete_security_group"))
         self.assertLess(first("remove_role_from_instance_profile"), first("delete_role"))
         self.assertLess(first("delete_role_policy"), first("delete_role"))
+        self.assertLess(first("detach_role_policy"), first("delete_role"))
         self.assertLess(last("delete_security_group"), first("delete_subnet"))
         self.assertLess(first("detach_internet_gateway"), first("delete_internet_gateway"))
         self.assertEqual(ops[-1], "delete_vpc")
