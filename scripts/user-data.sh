@@ -33,15 +33,18 @@ case $ASG_AGENT_PACKAGE in
 *EDIT-ME*) die "set ASG_AGENT_PACKAGE (the line marked EDIT 1/3) to where the .deb is" ;;
 esac
 
+# At first boot apt's daily timers may hold the dpkg lock: wait for it
+# (apt >= 1.9.11) instead of failing.
+apt_lock=(-o DPkg::Lock::Timeout=600)
 apt_updated=
 apt_install() {
 	# A fresh AMI's package lists may be stale: update once per run.
 	if [ -z "$apt_updated" ]; then
-		apt-get update -q
+		apt-get "${apt_lock[@]}" update -q
 		apt_updated=1
 	fi
 	# confold: a rerun or an upgrade keeps the config this script wrote.
-	apt-get install -y -q --no-install-recommends \
+	apt-get "${apt_lock[@]}" install -y -q --no-install-recommends \
 		-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "$@"
 }
 

@@ -39,7 +39,7 @@ FAKES = {
     # apt-get install of a local .deb or of asg-agent "installs" the
     # package: here, its example site, where systemd/local.mk puts it.
     "apt-get": r"""
-if [ "$1" = install ]; then
+if [ "$3" = install ]; then
 	for a in "$@"; do
 		case $a in
 		*.deb | asg-agent)
@@ -86,6 +86,7 @@ the script, regenerate the YAML from the top of the source tree with:
 { sed '/^    content: |$/q' scripts/user-data.yaml; sed 's/^./      &/' scripts/user-data.sh;
   sed -n '/^runcmd:/,$p' scripts/user-data.yaml; } >ud.yaml && mv ud.yaml scripts/user-data.yaml"""
 
+APT_UPDATE = "apt-get -o DPkg::Lock::Timeout=600 update -q"
 PACKAGE_URL = "https://downloads.example.com/asg-agent_1.0_amd64.deb"
 
 
@@ -195,7 +196,7 @@ class ShellScript(unittest.TestCase):
                 "systemctl restart asg-agent.service"]
 
     def apt_install(self, *what):
-        return ("apt-get install -y -q --no-install-recommends -o "
+        return ("apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends -o "
                 "Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " +
                 " ".join(what))
 
@@ -206,7 +207,7 @@ class ShellScript(unittest.TestCase):
         deb = "%s/var/cache/asg-agent-deploy/asg-agent.deb" % self.box.root
         self.assertEqual(calls, [
             "curl -fsSL --retry 5 --retry-connrefused -o %s.part %s" % (deb, PACKAGE_URL),
-            "apt-get update -q",
+            APT_UPDATE,
             self.apt_install(deb),
             "curl -fsSL --retry 5 --retry-connrefused -o %s/var/cache/asg-agent-deploy/"
             "site.tar.gz.part https://downloads.example.com/site.tar.gz" % self.box.root,
@@ -242,7 +243,7 @@ class ShellScript(unittest.TestCase):
         deb = "%s/var/cache/asg-agent-deploy/asg-agent.deb" % self.box.root
         self.assertEqual(calls, [
             "aws s3 cp --only-show-errors s3://bucket/pkg/asg-agent.deb %s.part" % deb,
-            "apt-get update -q",
+            APT_UPDATE,
             self.apt_install(deb),
             "aws s3 sync --only-show-errors --delete s3://bucket/site/ %s/var/www/asg-agent.new/"
             % self.box.root,
@@ -258,7 +259,7 @@ class ShellScript(unittest.TestCase):
         text = set_lines(self.text, "s3://bucket/pkg/asg-agent.deb")
         rc, calls, out = self.box.run(text)
         self.assertNotEqual(rc, 0)  # the fake apt-get does not provide it
-        self.assertEqual(calls[:2], ["apt-get update -q", self.apt_install("awscli")])
+        self.assertEqual(calls[:2], [APT_UPDATE, self.apt_install("awscli")])
 
     def test_apt_repository_and_example_site_twice(self):
         line = "deb [signed-by=/usr/share/keyrings/asg.gpg] https://repo.example.com/debian " \
@@ -266,8 +267,7 @@ class ShellScript(unittest.TestCase):
         text = set_lines(self.text, "apt", "example", line)
         rc, calls, out = self.box.run(text)
         self.assertEqual(rc, 0, out)
-        self.assertEqual(calls, ["apt-get update -q", self.apt_install("asg-agent")] +
-                         self.unit_calls())
+        self.assertEqual(calls, [APT_UPDATE, self.apt_install("asg-agent")] + self.unit_calls())
         self.assertEqual(self.box.read("etc/apt/sources.list.d/asg-agent.list"), line + "\n")
         with open(os.path.join(EXAMPLE_SITE, "index.html")) as f:
             self.assertEqual(self.box.read("var/www/asg-agent/index.html"), f.read())
