@@ -68,7 +68,8 @@ SITE = "s3://deploy-bucket/site/"
 S3_POLICY = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": ["s3:GetObject"],
      "Resource": "arn:aws:s3:::deploy-bucket/pkg/asg-agent_1.0_amd64.deb"},
-    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::deploy-bucket/site/*"},
+    {"Effect": "Allow", "Action": ["s3:GetObject"],
+     "Resource": "arn:aws:s3:::deploy-bucket/site/*"},
     {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": "arn:aws:s3:::deploy-bucket",
      "Condition": {"StringLike": {"s3:prefix": ["site/*"]}}},
 ]}
