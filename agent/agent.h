@@ -19,7 +19,7 @@
 enum imds_state {
 	IMDS_UNKNOWN,
 	IMDS_OK,
-	IMDS_ABSENT, /* not reachable: off EC2, or the hop-limit trap */
+	IMDS_ABSENT,   /* not reachable: off EC2, or the hop-limit trap */
 	IMDS_DISABLED, /* AWS_EC2_METADATA_DISABLED=true */
 };
 
@@ -33,10 +33,10 @@ struct agent_identity {
 };
 
 struct agent {
-	const struct agent_config *cfg; /* not owned */
-	struct imds_client imds; /* owned */
+	const struct agent_config *cfg;    /* not owned */
+	struct imds_client imds;           /* owned */
 	struct credentials_provider creds; /* owned */
-	struct aws_client aws; /* owned; valid when aws_ready */
+	struct aws_client aws;             /* owned; valid when aws_ready */
 	bool aws_ready;
 	struct metrics metrics; /* owned */
 	struct agent_identity ident;
@@ -45,8 +45,8 @@ struct agent {
 	uint64_t cpu_prev_ms; /* monotonic time of cpu_prev */
 	uint64_t started_mono_ms;
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
-	uint64_t asg_retry_at_ms; /* monotonic: next ASG discovery while unknown */
-	char last_error[512]; /* the last error worth showing in status */
+	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
+	char last_error[512];      /* the last error worth showing in status */
 	time_t last_error_at;
 };
 
@@ -61,7 +61,8 @@ int identity_discover(struct agent *a);
 int identity_find_asg(struct agent *a);
 /* DescribeAutoScalingInstances for one instance: group name and state. */
 int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-			       size_t asg_len, char *state, size_t state_len, struct aws_response *resp);
+                               size_t asg_len, char *state, size_t state_len,
+                               struct aws_response *resp);
 const char *imds_state_name(enum imds_state s);
 
 /* status.c: the local status socket (a line protocol: connect, read one
@@ -72,6 +73,7 @@ void status_serve(struct agent *a, int fd);
 /* The status document (a new reference). */
 struct json_t *status_document(const struct agent *a);
 
-void agent_record_error(struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void agent_record_error(struct agent *a, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -25,20 +25,23 @@
 #define AWS_SKEW_THRESHOLD_S 240
 
 struct aws_service_info {
-	const char *name; /* config "endpoint_urls" key */
-	const char *env; /* AWS_ENDPOINT_URL_<env> */
-	const char *prefix; /* endpoint prefix, also the SigV4 signing name */
+	const char *name;    /* config "endpoint_urls" key */
+	const char *env;     /* AWS_ENDPOINT_URL_<env> */
+	const char *prefix;  /* endpoint prefix, also the SigV4 signing name */
 	const char *version; /* Query API version */
 };
 
 static const struct aws_service_info services[AWS_SERVICE_COUNT] = {
-	[AWS_CLOUDWATCH] = { "cloudwatch", "CLOUDWATCH", "monitoring", "2010-08-01" },
-	[AWS_AUTO_SCALING] = { "auto_scaling", "AUTO_SCALING", "autoscaling", "2011-01-01" },
-	[AWS_ELBV2] = { "elastic_load_balancing_v2", "ELASTIC_LOAD_BALANCING_V2",
-			"elasticloadbalancing", "2015-12-01" },
+        [AWS_CLOUDWATCH] = {"cloudwatch", "CLOUDWATCH", "monitoring", "2010-08-01"},
+        [AWS_AUTO_SCALING] = {"auto_scaling", "AUTO_SCALING", "autoscaling", "2011-01-01"},
+        [AWS_ELBV2] = {"elastic_load_balancing_v2", "ELASTIC_LOAD_BALANCING_V2",
+                       "elasticloadbalancing", "2015-12-01"},
 };
 
-const char *aws_service_name(enum aws_service svc) { return services[svc].name; }
+const char *aws_service_name(enum aws_service svc)
+{
+	return services[svc].name;
+}
 
 static const char *nonempty_env(const char *name)
 {
@@ -47,7 +50,7 @@ static const char *nonempty_env(const char *name)
 }
 
 int aws_resolve_endpoint(enum aws_service svc, const char *region,
-			 const struct aws_endpoint_config *cfg, char **out)
+                         const struct aws_endpoint_config *cfg, char **out)
 {
 	const struct aws_service_info *s = &services[svc];
 	const char *ignore = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
@@ -73,14 +76,14 @@ int aws_resolve_endpoint(enum aws_service svc, const char *region,
 		/* The China partition's DNS suffix (aws-cn); the others used
 		 * here share amazonaws.com. */
 		if (asprintf(out, "https://%s.%s.amazonaws.com%s", s->prefix, region,
-			     strncmp(region, "cn-", 3) ? "" : ".cn") < 0)
+		             strncmp(region, "cn-", 3) ? "" : ".cn") < 0)
 			*out = NULL;
 	}
 	return *out ? 0 : -ENOMEM;
 }
 
-int aws_client_init(struct aws_client *c, const char *region,
-		    const struct aws_endpoint_config *cfg, struct credentials_provider *creds)
+int aws_client_init(struct aws_client *c, const char *region, const struct aws_endpoint_config *cfg,
+                    struct credentials_provider *creds)
 {
 	int r;
 
@@ -169,7 +172,7 @@ static int split_url(const char *url, char **host_header, char **path)
 		bool default_port = false;
 		if (port && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK)
 			default_port = (!strcmp(scheme, "https") && !strcmp(port, "443")) ||
-				       (!strcmp(scheme, "http") && !strcmp(port, "80"));
+			               (!strcmp(scheme, "http") && !strcmp(port, "80"));
 		curl_free(scheme);
 		if (port && !default_port)
 			r = asprintf(host_header, "%s:%s", host, port) < 0 ? -ENOMEM : 0;
@@ -215,14 +218,17 @@ static void parse_error(const struct strbuf *body, struct aws_response *out)
 	xml_free(root);
 }
 
-static time_t client_now(const struct aws_client *c) { return c->now ? c->now() : time(NULL); }
+static time_t client_now(const struct aws_client *c)
+{
+	return c->now ? c->now() : time(NULL);
+}
 
 /* One signed attempt.  Returns http_perform()'s result; *skew_s gets the
  * difference between the response's Date and the clock we signed with
  * (ours plus the correction learned so far; 0 if unknown). */
-static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
-		   const char *path, const char *url, const struct strbuf *body,
-		   struct http_response *resp, struct aws_response *out, long *skew_s)
+static int attempt(struct aws_client *c, enum aws_service svc, const char *host, const char *path,
+                   const char *url, const struct strbuf *body, struct http_response *resp,
+                   struct aws_response *out, long *skew_s)
 {
 	static const char content_type[] = "application/x-www-form-urlencoded; charset=utf-8";
 	struct sigv4_credentials creds;
@@ -235,16 +241,16 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	r = credentials_get(c->creds, &creds);
 	if (r < 0) {
 		format_into(out->message, sizeof(out->message), "no credentials: %s",
-			 c->creds->last_error);
+		            c->creds->last_error);
 		return -ENOKEY;
 	}
 	struct sigv4_header headers[] = {
-		{ "Content-Type", content_type },
-		{ "Host", host },
+	        {"Content-Type", content_type},
+	        {"Host", host},
 	};
-	struct sigv4_request req = { "POST", path, NULL, headers, ARRAY_SIZE(headers),
-				     body->data, body->len };
-	struct sigv4_params params = { c->region, services[svc].prefix, now, true, false, false };
+	struct sigv4_request req = {"POST",     path,     NULL, headers, ARRAY_SIZE(headers),
+	                            body->data, body->len};
+	struct sigv4_params params = {c->region, services[svc].prefix, now, true, false, false};
 	r = sigv4_sign_request(&req, &creds, &params, &sig);
 	if (r < 0)
 		return r;
@@ -262,11 +268,15 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 		return -ENOMEM;
 	}
 	sigv4_signature_free(&sig);
-	const char *hdrs[] = { h_host, h_ct, h_date, h_auth, h_ua, h_token, NULL };
+	const char *hdrs[] = {h_host, h_ct, h_date, h_auth, h_ua, h_token, NULL};
 	struct http_request hr = {
-		.method = "POST", .url = url, .headers = hdrs,
-		.body = body->data, .body_len = body->len,
-		.connect_timeout_ms = c->connect_timeout_ms, .timeout_ms = c->timeout_ms,
+	        .method = "POST",
+	        .url = url,
+	        .headers = hdrs,
+	        .body = body->data,
+	        .body_len = body->len,
+	        .connect_timeout_ms = c->connect_timeout_ms,
+	        .timeout_ms = c->timeout_ms,
 	};
 	r = http_perform(&c->http, &hr, resp);
 	if (r == 0 && resp->date[0]) {
@@ -278,7 +288,7 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 }
 
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
-	      const struct strbuf *params, struct aws_response *out)
+              const struct strbuf *params, struct aws_response *out)
 {
 	_cleanup_free_ char *host = NULL, *path = NULL, *url = NULL;
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
@@ -315,17 +325,18 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 		}
 		if (r < 0) {
 			format_into(out->message, sizeof(out->message), "%s: %s", url,
-				 http_last_error(&c->http));
+			            http_last_error(&c->http));
 			out->status = 0;
 		} else {
 			out->status = resp.status;
-			format_into(out->request_id, sizeof(out->request_id), "%s", resp.request_id);
+			format_into(out->request_id, sizeof(out->request_id), "%s",
+			            resp.request_id);
 			if (resp.status >= 200 && resp.status < 300) {
 				int x = xml_parse(strbuf_str(&resp.body), resp.body.len, &out->xml);
 				http_response_free(&resp);
 				if (x < 0) {
 					format_into(out->message, sizeof(out->message),
-						 "unparsable XML response from %s", url);
+					            "unparsable XML response from %s", url);
 					return x;
 				}
 				retry_quota_release(&c->quota, taken);
@@ -337,10 +348,10 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 		}
 		http_response_free(&resp);
 
-		if (!strcmp(out->code, "ExpiredToken") || !strcmp(out->code, "ExpiredTokenException"))
+		if (!strcmp(out->code, "ExpiredToken") ||
+		    !strcmp(out->code, "ExpiredTokenException"))
 			credentials_expire(c->creds);
-		cls = retry_classify(r, out->status, out->code,
-				     labs(skew) > AWS_SKEW_THRESHOLD_S);
+		cls = retry_classify(r, out->status, out->code, labs(skew) > AWS_SKEW_THRESHOLD_S);
 		if (r == -EINTR)
 			return r;
 		if (cls == RETRY_NONE || n >= c->max_attempts)

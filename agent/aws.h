@@ -25,14 +25,14 @@ enum aws_service {
 /* Endpoint URLs from the configuration file (all optional), consulted
  * after the environment as botocore does. */
 struct aws_endpoint_config {
-	const char *global; /* not owned */
+	const char *global;                     /* not owned */
 	const char *service[AWS_SERVICE_COUNT]; /* not owned */
 };
 
 struct aws_client {
 	struct http_client http; /* owned */
 	char region[64];
-	char *endpoint[AWS_SERVICE_COUNT]; /* owned base URLs */
+	char *endpoint[AWS_SERVICE_COUNT];  /* owned base URLs */
 	struct credentials_provider *creds; /* not owned */
 	struct retry_quota quota;
 	int max_attempts;
@@ -44,10 +44,10 @@ struct aws_client {
 };
 
 struct aws_response {
-	long status; /* last HTTP status, 0 if none arrived */
+	long status;          /* last HTTP status, 0 if none arrived */
 	struct xml_node *xml; /* owned: the parsed body of a success */
-	char code[128]; /* AWS error code, or "" */
-	char message[512]; /* AWS error message or transport error text */
+	char code[128];       /* AWS error code, or "" */
+	char message[512];    /* AWS error message or transport error text */
 	char request_id[128];
 	int attempts;
 };
@@ -61,16 +61,16 @@ const char *aws_service_name(enum aws_service svc); /* "cloudwatch", ... */
  * cn- regions).  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips all but
  * the default.  *out is owned by the caller. */
 int aws_resolve_endpoint(enum aws_service svc, const char *region,
-			 const struct aws_endpoint_config *cfg, char **out);
+                         const struct aws_endpoint_config *cfg, char **out);
 
-int aws_client_init(struct aws_client *c, const char *region,
-		    const struct aws_endpoint_config *cfg, struct credentials_provider *creds);
+int aws_client_init(struct aws_client *c, const char *region, const struct aws_endpoint_config *cfg,
+                    struct credentials_provider *creds);
 void aws_client_free(struct aws_client *c);
 
 /* Appends "&name=value" (URI-encoded) to a Query form body. */
 void aws_form_add(struct strbuf *form, const char *name, const char *value);
 void aws_form_addf(struct strbuf *form, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 /* Calls Action=action with the given extra form parameters (as built by
  * aws_form_add; may be NULL).  Returns 0 on a 2xx with out->xml set;
@@ -78,7 +78,7 @@ void aws_form_addf(struct strbuf *form, const char *name, const char *fmt, ...)
  * -ENOKEY without credentials; -EINTR when a stop was requested; or the
  * transport error of the last attempt.  out must be freed either way. */
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
-	      const struct strbuf *params, struct aws_response *out);
+              const struct strbuf *params, struct aws_response *out);
 void aws_response_free(struct aws_response *r);
 
 #endif

@@ -16,7 +16,7 @@ struct doctor {
 };
 
 static void report(struct doctor *d, bool ok, const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 static void report(struct doctor *d, bool ok, const char *fix, const char *fmt, ...)
 {
@@ -46,18 +46,21 @@ static void check_imds(struct doctor *d, struct agent *a)
 	if (r == -ETIMEDOUT)
 		report(d, false,
 		       "on EC2 inside a container the token PUT's answer dies at the hop limit "
-		       "(HttpPutResponseHopLimit, default 1): aws ec2 modify-instance-metadata-options "
+		       "(HttpPutResponseHopLimit, default 1): aws ec2 "
+		       "modify-instance-metadata-options "
 		       "--instance-id <id> --http-put-response-hop-limit 2; off EC2 set "
 		       "AWS_EC2_METADATA_DISABLED=true",
 		       "IMDSv2 token at %s: timed out", a->imds.endpoint);
 	else if (r == -EACCES)
 		report(d, false,
 		       "the metadata service is turned off for this instance: aws ec2 "
-		       "modify-instance-metadata-options --instance-id <id> --http-endpoint enabled",
+		       "modify-instance-metadata-options --instance-id <id> --http-endpoint "
+		       "enabled",
 		       "IMDSv2 token: %s", a->imds.last_error);
 	else if (r < 0)
 		report(d, false,
-		       "not on EC2? set AWS_EC2_METADATA_DISABLED=true and give region, credentials "
+		       "not on EC2? set AWS_EC2_METADATA_DISABLED=true and give region, "
+		       "credentials "
 		       "and auto_scaling_group_name another way",
 		       "IMDSv2 token: %s", a->imds.last_error);
 	else
@@ -71,7 +74,8 @@ static void check_identity(struct doctor *d, struct agent *a)
 		report(d, true, NULL, "identity: %s, %s, %s", a->ident.id.instance_id,
 		       a->ident.id.instance_type, a->ident.id.availability_zone);
 	if (a->ident.region[0])
-		report(d, true, NULL, "region %s (from %s)", a->ident.region, a->ident.region_source);
+		report(d, true, NULL, "region %s (from %s)", a->ident.region,
+		       a->ident.region_source);
 	else
 		report(d, false, "set AWS_REGION, or \"region\" in the configuration file",
 		       "region: none found");
@@ -108,26 +112,30 @@ static void check_permissions(struct doctor *d, struct agent *a)
 
 	if (a->ident.imds == IMDS_OK) {
 		r = identity_describe_instance(&a->aws, a->ident.id.instance_id, asg, sizeof(asg),
-					       state, sizeof(state), &resp);
+		                               state, sizeof(state), &resp);
 		if (r == 0)
 			report(d, true, NULL,
-			       "autoscaling:DescribeAutoScalingInstances: in group %s, %s", asg, state);
+			       "autoscaling:DescribeAutoScalingInstances: in group %s, %s", asg,
+			       state);
 		else if (r == -ENOENT)
 			report(d, false,
 			       "launch the instance from the group's launch template, or set "
 			       "auto_scaling_group_name",
-			       "autoscaling:DescribeAutoScalingInstances: %s is in no Auto Scaling group",
+			       "autoscaling:DescribeAutoScalingInstances: %s is in no Auto Scaling "
+			       "group",
 			       a->ident.id.instance_id);
 		else
 			report(d, false,
-			       denied(resp.code) ? "allow autoscaling:DescribeAutoScalingInstances "
-						   "in the instance role's policy"
-						 : "check network access to the Auto Scaling endpoint",
+			       denied(resp.code)
+			               ? "allow autoscaling:DescribeAutoScalingInstances "
+			                 "in the instance role's policy"
+			               : "check network access to the Auto Scaling endpoint",
 			       "autoscaling:DescribeAutoScalingInstances: %s %s", resp.code,
 			       resp.message);
 		aws_response_free(&resp);
 	} else {
-		printf("[skip] autoscaling:DescribeAutoScalingInstances (no instance id without IMDS)\n");
+		printf("[skip] autoscaling:DescribeAutoScalingInstances (no instance id without "
+		       "IMDS)\n");
 	}
 
 	/* PutMetricData has no dry run.  A request without MetricData is
@@ -137,12 +145,14 @@ static void check_permissions(struct doctor *d, struct agent *a)
 	aws_form_add(&form, "Namespace", a->cfg->namespace);
 	r = aws_query(&a->aws, AWS_CLOUDWATCH, "PutMetricData", &form, &resp);
 	if (r == 0 || (r == -EREMOTEIO && !denied(resp.code)))
-		report(d, true, NULL, "cloudwatch:PutMetricData allowed (checked with an empty request%s%s)",
+		report(d, true, NULL,
+		       "cloudwatch:PutMetricData allowed (checked with an empty request%s%s)",
 		       resp.code[0] ? ": " : "", resp.code);
 	else
 		report(d, false,
-		       r == -EREMOTEIO ? "allow cloudwatch:PutMetricData in the instance role's policy"
-				       : "check network access to the CloudWatch endpoint",
+		       r == -EREMOTEIO
+		               ? "allow cloudwatch:PutMetricData in the instance role's policy"
+		               : "check network access to the CloudWatch endpoint",
 		       "cloudwatch:PutMetricData: %s %s", resp.code, resp.message);
 	aws_response_free(&resp);
 }
@@ -163,7 +173,7 @@ static void check_health(struct doctor *d, const struct agent_config *cfg)
 
 int cmd_doctor(const struct agent_config *cfg)
 {
-	struct doctor d = { 0 };
+	struct doctor d = {0};
 	struct agent a;
 	struct aws_endpoint_config eps;
 	int r;
@@ -173,8 +183,7 @@ int cmd_doctor(const struct agent_config *cfg)
 	/* The checks print their own findings; the daemon's log lines
 	 * (identity, IMDS absent...) would only repeat them. */
 	log_set_level(LOG_ERR);
-	report(&d, true, NULL, "configuration %s",
-	       cfg->path ? cfg->path : "(none: defaults)");
+	report(&d, true, NULL, "configuration %s", cfg->path ? cfg->path : "(none: defaults)");
 	r = imds_client_init(&a.imds, cfg->imds_endpoint, (int)cfg->imds_token_ttl_s);
 	if (r < 0) {
 		fprintf(stderr, "asg-agent: %s\n", strerror(-r));

@@ -9,7 +9,7 @@
 #include "http.h"
 
 int health_control(const char *socket_path, const char *method, const char *path, long *status,
-		   struct strbuf *body)
+                   struct strbuf *body)
 {
 	struct http_client http;
 	struct http_response resp;
@@ -22,8 +22,11 @@ int health_control(const char *socket_path, const char *method, const char *path
 	/* The host part is ignored over a Unix socket; "localhost" keeps
 	 * the Host header valid. */
 	format_into(url, sizeof(url), "http://localhost%s", path);
-	struct http_request req = { .method = method, .url = url, .unix_socket = socket_path,
-				    .connect_timeout_ms = 2000, .timeout_ms = 5000 };
+	struct http_request req = {.method = method,
+	                           .url = url,
+	                           .unix_socket = socket_path,
+	                           .connect_timeout_ms = 2000,
+	                           .timeout_ms = 5000};
 	r = http_perform(&http, &req, &resp);
 	if (r == 0) {
 		*status = resp.status;
@@ -43,9 +46,9 @@ int cmd_drain(const struct agent_config *cfg, const char *path)
 
 	if (r < 0) {
 		fprintf(stderr,
-			"asg-agent: cannot reach asg-health at %s: %s\n"
-			"Is it running?  systemctl status asg-health\n",
-			cfg->health_socket, strerror(-r));
+		        "asg-agent: cannot reach asg-health at %s: %s\n"
+		        "Is it running?  systemctl status asg-health\n",
+		        cfg->health_socket, strerror(-r));
 		return 1;
 	}
 	fwrite(strbuf_str(&body), 1, body.len, stdout);

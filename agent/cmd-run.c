@@ -42,8 +42,8 @@ static int64_t wall_ms(void)
 static int setup_timer(long long interval_ms)
 {
 	struct itimerspec its = {
-		.it_interval = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
-		.it_value = { interval_ms / 1000, (interval_ms % 1000) * 1000000L },
+	        .it_interval = {interval_ms / 1000, (interval_ms % 1000) * 1000000L},
+	        .it_value = {interval_ms / 1000, (interval_ms % 1000) * 1000000L},
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
@@ -97,7 +97,7 @@ static void sample(struct agent *a)
 			steps = 1;
 		for (uint64_t i = steps; i >= 1; i--)
 			metrics_add_sample(&a->metrics, wall - (int64_t)((i - 1) * interval),
-					   METRIC_CPU, pct, 1);
+			                   METRIC_CPU, pct, 1);
 	}
 	a->cpu_prev = now_times;
 	a->cpu_prev_ms = now;
@@ -114,14 +114,14 @@ static void notify_status(struct agent *a)
 
 	if (!m->last_publish_at)
 		sd_notifyf(0, "STATUS=sampling; group %s; first publish pending",
-			   a->ident.asg_name[0] ? a->ident.asg_name : "unknown");
+		           a->ident.asg_name[0] ? a->ident.asg_name : "unknown");
 	else if (m->last_publish_result == 0)
 		sd_notifyf(0, "STATUS=published %llu period(s) to %s; backlog %zu; group %s",
-			   (unsigned long long)m->published, a->cfg->namespace, m->q_len,
-			   a->ident.asg_name);
+		           (unsigned long long)m->published, a->cfg->namespace, m->q_len,
+		           a->ident.asg_name);
 	else
 		sd_notifyf(0, "STATUS=publish failing, backlog %zu period(s): %.200s", m->q_len,
-			   m->last_error);
+		           m->last_error);
 }
 
 static void ensure_aws(struct agent *a)
@@ -135,7 +135,7 @@ static void ensure_aws(struct agent *a)
 	r = aws_client_init(&a->aws, a->ident.region, &eps, &a->creds);
 	if (r < 0) {
 		agent_record_error(a, "cannot set up the AWS client for %s: %s", a->ident.region,
-				   strerror(-r));
+		                   strerror(-r));
 		return;
 	}
 	a->aws_ready = true;
@@ -151,7 +151,7 @@ static void publish(struct agent *a)
 		identity_discover(a);
 		if (a->ident.imds == IMDS_OK)
 			format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
-				    a->ident.id.instance_id);
+			            a->ident.id.instance_id);
 	}
 	ensure_aws(a);
 	if (!a->ident.asg_source && now >= a->asg_retry_at_ms) {
@@ -161,7 +161,7 @@ static void publish(struct agent *a)
 	}
 	if (!a->aws_ready) {
 		format_into(a->metrics.last_error, sizeof(a->metrics.last_error),
-			    "not published: no region (set AWS_REGION or \"region\")");
+		            "not published: no region (set AWS_REGION or \"region\")");
 		return;
 	}
 	if (metrics_publish(&a->metrics, &a->aws) < 0)
@@ -183,11 +183,11 @@ static uint64_t publish_jitter_ms(const struct agent_config *cfg)
 static int agent_start(struct agent *a, const struct agent_config *cfg)
 {
 	struct metrics_settings ms = {
-		.namespace = cfg->namespace,
-		.names = { cfg->cpu_metric_name, cfg->memory_metric_name, cfg->disk_metric_name },
-		.enabled = { true, cfg->memory_metric, cfg->disk_metric },
-		.period_ms = cfg->period_ms,
-		.per_instance = cfg->per_instance_metrics,
+	        .namespace = cfg->namespace,
+	        .names = {cfg->cpu_metric_name, cfg->memory_metric_name, cfg->disk_metric_name},
+	        .enabled = {true, cfg->memory_metric, cfg->disk_metric},
+	        .period_ms = cfg->period_ms,
+	        .per_instance = cfg->per_instance_metrics,
 	};
 	long long backlog = cfg->backlog_ms / cfg->period_ms;
 	int r;
@@ -210,12 +210,13 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 	a->imds_retry_at_ms = now_mono_ms() + IMDS_REPROBE_MS;
 	if (a->ident.imds == IMDS_OK)
 		format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
-			    a->ident.id.instance_id);
+		            a->ident.id.instance_id);
 	if (a->ident.region[0])
 		log_info("region %s (from %s)", a->ident.region, a->ident.region_source);
 	else
 		log_error("no region: set AWS_REGION or \"region\" in %s; metrics will not be "
-			  "published until then", cfg->path ? cfg->path : AGENT_DEFAULT_CONFIG);
+		          "published until then",
+		          cfg->path ? cfg->path : AGENT_DEFAULT_CONFIG);
 	ensure_aws(a);
 	if (identity_find_asg(a) == -EINTR)
 		return -EINTR;
@@ -252,7 +253,7 @@ int cmd_run(const struct agent_config *cfg)
 	status_fd = status_listen(cfg->status_socket);
 	if (status_fd < 0)
 		log_warning("status socket %s unavailable: %s; `asg-agent status` will not work",
-			    cfg->status_socket, strerror(-status_fd));
+		            cfg->status_socket, strerror(-status_fd));
 	r = agent_start(&a, cfg);
 	if (r < 0) {
 		agent_stop(&a);
@@ -269,25 +270,27 @@ int cmd_run(const struct agent_config *cfg)
 	}
 	jitter = publish_jitter_ms(cfg);
 	sample(&a); /* the baseline reading */
-	sd_notifyf(0, "READY=1\nSTATUS=sampling every %lld ms, publishing every %lld ms (+%llu ms "
-		      "jitter); IMDS %s",
-		   cfg->sample_interval_ms, cfg->period_ms, (unsigned long long)jitter,
-		   imds_state_name(a.ident.imds));
+	sd_notifyf(0,
+	           "READY=1\nSTATUS=sampling every %lld ms, publishing every %lld ms (+%llu ms "
+	           "jitter); IMDS %s",
+	           cfg->sample_interval_ms, cfg->period_ms, (unsigned long long)jitter,
+	           imds_state_name(a.ident.imds));
 	log_info("running: namespace %s, metric %s, period %lld ms, publish jitter %llu ms",
-		 cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter);
+	         cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter);
 
 	while (running) {
 		struct pollfd pfd[3] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = tfd, .events = POLLIN },
-			{ .fd = status_fd, .events = POLLIN },
+		        {.fd = sfd, .events = POLLIN},
+		        {.fd = tfd, .events = POLLIN},
+		        {.fd = status_fd, .events = POLLIN},
 		};
 		uint64_t now = now_mono_ms();
 		int timeout = -1;
 
 		if (publish_at)
 			timeout = publish_at > now ? (int)(publish_at - now) : 0;
-		if (watchdog_interval_ms() && (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms()))
+		if (watchdog_interval_ms() &&
+		    (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms()))
 			timeout = (int)watchdog_interval_ms();
 		if (poll(pfd, status_fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
 			log_error("poll failed: %m");
@@ -298,7 +301,7 @@ int cmd_run(const struct agent_config *cfg)
 			struct signalfd_siginfo si;
 			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				log_info("received %s; flushing the current period and exiting",
-					 strsignal((int)si.ssi_signo));
+				         strsignal((int)si.ssi_signo));
 				running = false;
 			}
 		}
@@ -327,8 +330,8 @@ int cmd_run(const struct agent_config *cfg)
 	if (metrics_backlog(&a.metrics))
 		publish(&a);
 	if (metrics_backlog(&a.metrics))
-		log_warning("exiting with %zu period(s) unpublished: %s", metrics_backlog(&a.metrics),
-			    a.metrics.last_error);
+		log_warning("exiting with %zu period(s) unpublished: %s",
+		            metrics_backlog(&a.metrics), a.metrics.last_error);
 	if (status_fd >= 0)
 		unlink(cfg->status_socket);
 	agent_stop(&a);

@@ -12,9 +12,9 @@
 
 int cmd_status(const struct agent_config *cfg, int argc, char **argv)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = {5, 0};
 	char buf[4096];
 	ssize_t n;
 
@@ -31,9 +31,9 @@ int cmd_status(const struct agent_config *cfg, int argc, char **argv)
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr,
-			"asg-agent: cannot reach the daemon at %s: %s\n"
-			"Is it running?  systemctl status asg-agent\n",
-			cfg->status_socket, strerror(errno));
+		        "asg-agent: cannot reach the daemon at %s: %s\n"
+		        "Is it running?  systemctl status asg-agent\n",
+		        cfg->status_socket, strerror(errno));
 		return 1;
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)

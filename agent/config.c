@@ -10,15 +10,19 @@
 #include "strbuf.h"
 
 static const char *const top_keys[] = {
-	"region", "auto_scaling_group_name", "imds_endpoint", "imds_token_ttl",
-	"endpoint_url", "endpoint_urls", "namespace", "metric_name", "memory_metric",
-	"memory_metric_name", "disk_metric", "disk_metric_name", "disk_path",
-	"per_instance_metrics", "period", "sample_interval", "backlog", "publish_jitter",
-	"proc_stat", "proc_meminfo", "status_socket", "health_socket", "log_level", NULL,
+        "region",        "auto_scaling_group_name", "imds_endpoint", "imds_token_ttl",
+        "endpoint_url",  "endpoint_urls",           "namespace",     "metric_name",
+        "memory_metric", "memory_metric_name",      "disk_metric",   "disk_metric_name",
+        "disk_path",     "per_instance_metrics",    "period",        "sample_interval",
+        "backlog",       "publish_jitter",          "proc_stat",     "proc_meminfo",
+        "status_socket", "health_socket",           "log_level",     NULL,
 };
 
 static const char *const endpoint_keys[] = {
-	"cloudwatch", "auto_scaling", "elastic_load_balancing_v2", NULL,
+        "cloudwatch",
+        "auto_scaling",
+        "elastic_load_balancing_v2",
+        NULL,
 };
 
 static int set_defaults(struct agent_config *cfg)
@@ -49,7 +53,7 @@ static int set_defaults(struct agent_config *cfg)
 /* Replaces *dst with a copy of the string at key, when present.  Empty
  * strings are refused unless allow_empty: "" is almost always a typo. */
 static int get_str(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
-		   char **dst, bool allow_empty)
+                   char **dst, bool allow_empty)
 {
 	const char *v = NULL;
 	char p[256];
@@ -59,7 +63,7 @@ static int get_str(struct conf_doc *doc, json_t *obj, const char *objpath, const
 		return r;
 	if (!allow_empty && !*v)
 		return conf_fail(doc, conf_path_join(p, sizeof(p), objpath, key),
-				 "must not be empty");
+		                 "must not be empty");
 	free(*dst);
 	*dst = strdup(v);
 	return *dst ? 1 : -ENOMEM;
@@ -95,11 +99,12 @@ static int parse_endpoints(struct conf_doc *doc, struct agent_config *cfg)
 	r = conf_check_keys(doc, eps, "endpoint_urls", endpoint_keys);
 	for (int i = 0; r >= 0 && i < AWS_SERVICE_COUNT; i++) {
 		r = get_str(doc, eps, "endpoint_urls", aws_service_name(i), &cfg->endpoint_urls[i],
-			    false);
+		            false);
 		if (r >= 0)
-			r = check_url(doc, conf_path_join(p, sizeof(p), "endpoint_urls",
-							  aws_service_name(i)),
-				      cfg->endpoint_urls[i]);
+			r = check_url(
+			        doc,
+			        conf_path_join(p, sizeof(p), "endpoint_urls", aws_service_name(i)),
+			        cfg->endpoint_urls[i]);
 	}
 	return r < 0 ? r : 0;
 }
@@ -123,7 +128,8 @@ static int parse_period(struct conf_doc *doc, struct agent_config *cfg)
 	if (test && *test) {
 		long long ms = atoll(test);
 		if (ms < 100 || ms > 3600000)
-			return conf_fail(doc, "period", "ASG_AGENT_TEST_PERIOD_MS must be 100..3600000");
+			return conf_fail(doc, "period",
+			                 "ASG_AGENT_TEST_PERIOD_MS must be 100..3600000");
 		cfg->period_ms = ms;
 	}
 	return 0;
@@ -138,10 +144,11 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 		return r;
 	if ((r = get_str(doc, root, "", "region", &cfg->region, false)) < 0 ||
 	    (r = get_str(doc, root, "", "auto_scaling_group_name", &cfg->auto_scaling_group_name,
-			 false)) < 0 ||
+	                 false)) < 0 ||
 	    (r = get_str(doc, root, "", "imds_endpoint", &cfg->imds_endpoint, false)) < 0 ||
 	    (r = check_url(doc, "imds_endpoint", cfg->imds_endpoint)) < 0 ||
-	    (r = conf_get_int(doc, root, "", "imds_token_ttl", 1, 21600, &cfg->imds_token_ttl_s)) < 0 ||
+	    (r = conf_get_int(doc, root, "", "imds_token_ttl", 1, 21600, &cfg->imds_token_ttl_s)) <
+	            0 ||
 	    (r = get_str(doc, root, "", "endpoint_url", &cfg->endpoint_url, false)) < 0 ||
 	    (r = check_url(doc, "endpoint_url", cfg->endpoint_url)) < 0 ||
 	    (r = parse_endpoints(doc, cfg)) < 0)
@@ -150,21 +157,23 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 	    (r = check_name(doc, "namespace", cfg->namespace, true)) < 0 ||
 	    (r = get_str(doc, root, "", "metric_name", &cfg->cpu_metric_name, false)) < 0 ||
 	    (r = check_name(doc, "metric_name", cfg->cpu_metric_name, false)) < 0 ||
-	    (r = get_str(doc, root, "", "memory_metric_name", &cfg->memory_metric_name, false)) < 0 ||
+	    (r = get_str(doc, root, "", "memory_metric_name", &cfg->memory_metric_name, false)) <
+	            0 ||
 	    (r = check_name(doc, "memory_metric_name", cfg->memory_metric_name, false)) < 0 ||
 	    (r = get_str(doc, root, "", "disk_metric_name", &cfg->disk_metric_name, false)) < 0 ||
 	    (r = check_name(doc, "disk_metric_name", cfg->disk_metric_name, false)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "memory_metric", &cfg->memory_metric)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "disk_metric", &cfg->disk_metric)) < 0 ||
 	    (r = get_str(doc, root, "", "disk_path", &cfg->disk_path, false)) < 0 ||
-	    (r = conf_get_bool(doc, root, "", "per_instance_metrics", &cfg->per_instance_metrics)) < 0 ||
+	    (r = conf_get_bool(doc, root, "", "per_instance_metrics", &cfg->per_instance_metrics)) <
+	            0 ||
 	    (r = parse_period(doc, cfg)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "sample_interval", 100, 60000,
-				      &cfg->sample_interval_ms)) < 0 ||
+	                              &cfg->sample_interval_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "backlog", 0, 24 * 3600 * 1000LL,
-				      &cfg->backlog_ms)) < 0 ||
+	                              &cfg->backlog_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "publish_jitter", 0, 60000,
-				      &cfg->publish_jitter_ms)) < 0 ||
+	                              &cfg->publish_jitter_ms)) < 0 ||
 	    (r = get_str(doc, root, "", "proc_stat", &cfg->proc_stat, false)) < 0 ||
 	    (r = get_str(doc, root, "", "proc_meminfo", &cfg->proc_meminfo, false)) < 0 ||
 	    (r = get_str(doc, root, "", "status_socket", &cfg->status_socket, false)) < 0 ||
@@ -193,7 +202,7 @@ static int finish(struct agent_config *cfg, struct conf_doc *doc, int r, char *e
 }
 
 int agent_config_parse(struct agent_config *cfg, const char *path, const char *text, char *err,
-		       size_t err_len)
+                       size_t err_len)
 {
 	struct conf_doc doc;
 	int r = set_defaults(cfg);
@@ -246,11 +255,21 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err, siz
 void agent_config_free(struct agent_config *cfg)
 {
 	char **strs[] = {
-		&cfg->path, &cfg->region, &cfg->auto_scaling_group_name, &cfg->imds_endpoint,
-		&cfg->endpoint_url, &cfg->namespace, &cfg->cpu_metric_name,
-		&cfg->memory_metric_name, &cfg->disk_metric_name, &cfg->disk_path,
-		&cfg->proc_stat, &cfg->proc_meminfo, &cfg->status_socket, &cfg->health_socket,
-		&cfg->log_level,
+	        &cfg->path,
+	        &cfg->region,
+	        &cfg->auto_scaling_group_name,
+	        &cfg->imds_endpoint,
+	        &cfg->endpoint_url,
+	        &cfg->namespace,
+	        &cfg->cpu_metric_name,
+	        &cfg->memory_metric_name,
+	        &cfg->disk_metric_name,
+	        &cfg->disk_path,
+	        &cfg->proc_stat,
+	        &cfg->proc_meminfo,
+	        &cfg->status_socket,
+	        &cfg->health_socket,
+	        &cfg->log_level,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);

@@ -14,7 +14,7 @@
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
-#define AGENT_DEFAULT_CONFIG SYSCONFDIR "/asg-agent/agent.json"
+#define AGENT_DEFAULT_CONFIG        SYSCONFDIR "/asg-agent/agent.json"
 #define AGENT_DEFAULT_STATUS_SOCKET "/run/asg-agent/agent.sock"
 #define AGENT_DEFAULT_HEALTH_SOCKET "/run/asg-agent/health.sock"
 
@@ -23,29 +23,29 @@ struct agent_config {
 	/* Identity and AWS */
 	char *region; /* owned or NULL: AWS_REGION/AWS_DEFAULT_REGION/IMDS decide */
 	char *auto_scaling_group_name; /* owned or NULL: learned at run time */
-	char *imds_endpoint; /* owned or NULL */
+	char *imds_endpoint;           /* owned or NULL */
 	long long imds_token_ttl_s;
-	char *endpoint_url; /* owned or NULL */
+	char *endpoint_url;                     /* owned or NULL */
 	char *endpoint_urls[AWS_SERVICE_COUNT]; /* owned or NULL */
 	/* Metrics */
-	char *namespace; /* owned */
-	char *cpu_metric_name; /* owned */
+	char *namespace;          /* owned */
+	char *cpu_metric_name;    /* owned */
 	char *memory_metric_name; /* owned */
-	char *disk_metric_name; /* owned */
+	char *disk_metric_name;   /* owned */
 	bool memory_metric;
 	bool disk_metric;
 	char *disk_path; /* owned */
 	bool per_instance_metrics;
 	long long period_ms; /* 10 s, 30 s or 60 s; ASG_AGENT_TEST_PERIOD_MS in tests */
 	long long sample_interval_ms;
-	long long backlog_ms; /* how long unsent periods are kept */
+	long long backlog_ms;        /* how long unsent periods are kept */
 	long long publish_jitter_ms; /* -1: derived from the period */
-	char *proc_stat; /* owned */
-	char *proc_meminfo; /* owned */
+	char *proc_stat;             /* owned */
+	char *proc_meminfo;          /* owned */
 	/* Local sockets */
 	char *status_socket; /* owned */
 	char *health_socket; /* owned */
-	char *log_level; /* owned: "info" or "debug" */
+	char *log_level;     /* owned: "info" or "debug" */
 };
 
 /* Loads path (NULL: the default file, which may be absent: defaults then
@@ -54,7 +54,7 @@ struct agent_config {
 int agent_config_load(struct agent_config *cfg, const char *path, char *err, size_t err_len);
 /* Parses text as if read from path; for tests. */
 int agent_config_parse(struct agent_config *cfg, const char *path, const char *text, char *err,
-		       size_t err_len);
+                       size_t err_len);
 void agent_config_free(struct agent_config *cfg);
 /* The endpoint overrides of cfg, in the shape aws.c wants. */
 void agent_config_endpoints(const struct agent_config *cfg, struct aws_endpoint_config *out);

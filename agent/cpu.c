@@ -11,7 +11,7 @@ int cpu_read_times(const char *path, struct cpu_times *out)
 {
 	_cleanup_fclose_ FILE *f = fopen(path, "re");
 	char line[512];
-	uint64_t v[10] = { 0 };
+	uint64_t v[10] = {0};
 	int n;
 
 	if (!f)
@@ -20,9 +20,9 @@ int cpu_read_times(const char *path, struct cpu_times *out)
 		if (strncmp(line, "cpu ", 4))
 			continue;
 		n = sscanf(line + 4,
-			   "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
-			   " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+		           "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
+		           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+		           &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
 		/* Fields from user to idle exist in every kernel; later ones
 		 * (iowait 2.5.41, irq/softirq 2.6.0, steal 2.6.11) read as 0
 		 * when missing. */

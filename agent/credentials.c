@@ -128,7 +128,7 @@ static int fetch_instance_profile(struct credentials_provider *p, struct credent
 	r = imds_get(p->imds, "iam/security-credentials/", &sb);
 	if (r == -ENOENT) {
 		format_into(p->last_error, sizeof(p->last_error),
-			 "no instance profile attached (IMDS iam/security-credentials/ is 404)");
+		            "no instance profile attached (IMDS iam/security-credentials/ is 404)");
 		return -ENOKEY;
 	}
 	if (r < 0) {
@@ -139,7 +139,7 @@ static int fetch_instance_profile(struct credentials_provider *p, struct credent
 	size_t n = strcspn(strbuf_str(&sb), "\r\n");
 	if (n == 0 || n >= sizeof(role)) {
 		format_into(p->last_error, sizeof(p->last_error),
-			 "IMDS iam/security-credentials/ returned no role name");
+		            "IMDS iam/security-credentials/ returned no role name");
 		return -EBADMSG;
 	}
 	memcpy(role, strbuf_str(&sb), n);
@@ -154,8 +154,8 @@ static int fetch_instance_profile(struct credentials_provider *p, struct credent
 	explicit_bzero(sb.data, sb.len);
 	if (r < 0) {
 		format_into(p->last_error, sizeof(p->last_error),
-			 "IMDS credentials for role %s unusable: %s", role,
-			 r == -EKEYREJECTED ? "Code is not Success" : "malformed document");
+		            "IMDS credentials for role %s unusable: %s", role,
+		            r == -EKEYREJECTED ? "Code is not Success" : "malformed document");
 		return r;
 	}
 	snprintf(out->role, sizeof(out->role), "%s", role);
@@ -174,8 +174,8 @@ static void schedule(struct credentials_provider *p, time_t now)
 		 * during an outage): botocore's static stability uses them
 		 * for 10 min + 2..10 min more instead of failing. */
 		p->usable_until = now + CREDENTIALS_EXTENSION_BASE_S +
-				  CREDENTIALS_EXTENSION_JITTER_MIN_S +
-				  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
+		                  CREDENTIALS_EXTENSION_JITTER_MIN_S +
+		                  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
 		p->refresh_at = now + p->retry_interval_s;
 		return;
 	}
@@ -208,8 +208,8 @@ static int refresh(struct credentials_provider *p, time_t now)
 	 * using them, to their expiry plus botocore's extension. */
 	if (p->usable_until <= p->current.expiration)
 		p->usable_until = p->current.expiration + CREDENTIALS_EXTENSION_BASE_S +
-				  CREDENTIALS_EXTENSION_JITTER_MIN_S +
-				  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
+		                  CREDENTIALS_EXTENSION_JITTER_MIN_S +
+		                  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
 	return now < p->usable_until ? 0 : -EKEYEXPIRED;
 }
 
@@ -223,8 +223,8 @@ int credentials_get(struct credentials_provider *p, struct sigv4_credentials *ou
 	if (p->current.source != CREDENTIALS_ENVIRONMENT) {
 		if (!p->imds || p->imds->disabled) {
 			format_into(p->last_error, sizeof(p->last_error),
-				 "no credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset "
-				 "and IMDS disabled");
+			            "no credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset "
+			            "and IMDS disabled");
 			return -ENOKEY;
 		}
 		if (!p->current.access_key_id || now >= p->refresh_at) {

@@ -19,10 +19,10 @@
 
 struct imds_client;
 
-#define CREDENTIALS_ADVISORY_REFRESH_S (15 * 60)
-#define CREDENTIALS_MANDATORY_REFRESH_S (10 * 60)
-#define CREDENTIALS_EXTENSION_BASE_S (10 * 60)
-#define CREDENTIALS_EXTENSION_JITTER_S (8 * 60) /* + 2..10 min */
+#define CREDENTIALS_ADVISORY_REFRESH_S     (15 * 60)
+#define CREDENTIALS_MANDATORY_REFRESH_S    (10 * 60)
+#define CREDENTIALS_EXTENSION_BASE_S       (10 * 60)
+#define CREDENTIALS_EXTENSION_JITTER_S     (8 * 60) /* + 2..10 min */
 #define CREDENTIALS_EXTENSION_JITTER_MIN_S (2 * 60)
 
 enum credentials_source {
@@ -32,20 +32,20 @@ enum credentials_source {
 };
 
 struct credentials {
-	char *access_key_id; /* owned */
+	char *access_key_id;     /* owned */
 	char *secret_access_key; /* owned; wiped before free */
-	char *session_token; /* owned, NULL for long-term keys */
-	time_t expiration; /* 0: never expires */
+	char *session_token;     /* owned, NULL for long-term keys */
+	time_t expiration;       /* 0: never expires */
 	enum credentials_source source;
 	char role[128]; /* instance profile role, "" otherwise */
 };
 
 struct credentials_provider {
-	struct imds_client *imds; /* not owned; NULL when IMDS is disabled */
+	struct imds_client *imds;   /* not owned; NULL when IMDS is disabled */
 	struct credentials current; /* owned */
-	time_t refresh_at; /* next refresh (advisory window or hourly) */
-	time_t retry_after; /* no IMDS attempt before this, after a failure */
-	time_t usable_until; /* expiration, or later when static stability extends */
+	time_t refresh_at;          /* next refresh (advisory window or hourly) */
+	time_t retry_after;         /* no IMDS attempt before this, after a failure */
+	time_t usable_until;        /* expiration, or later when static stability extends */
 	time_t fetched_at;
 	/* After a failed refresh, no IMDS attempt for this long (default
 	 * 30 s; the daemon lowers it to its period, the rate it needs

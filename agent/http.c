@@ -54,11 +54,12 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	size_t vlen = n - name_len - 1;
 	if (name_len == 4 && !strncasecmp(data, "date", 4)) {
 		copy_header_value(v, vlen, resp->date, sizeof(resp->date));
-	} else if (name_len == 36 && !strncasecmp(data, "x-aws-ec2-metadata-token-ttl-seconds", 36)) {
+	} else if (name_len == 36 &&
+	           !strncasecmp(data, "x-aws-ec2-metadata-token-ttl-seconds", 36)) {
 		copy_header_value(v, vlen, ttl, sizeof(ttl));
 		resp->token_ttl = strtol(ttl, NULL, 10);
 	} else if ((name_len == 16 && !strncasecmp(data, "x-amzn-requestid", 16)) ||
-		   (name_len == 16 && !strncasecmp(data, "x-amz-request-id", 16))) {
+	           (name_len == 16 && !strncasecmp(data, "x-amz-request-id", 16))) {
 		copy_header_value(v, vlen, resp->request_id, sizeof(resp->request_id));
 	}
 	return n;
@@ -92,9 +93,15 @@ void http_client_free(struct http_client *c)
 	c->curl = NULL;
 }
 
-void http_response_free(struct http_response *resp) { strbuf_free(&resp->body); }
+void http_response_free(struct http_response *resp)
+{
+	strbuf_free(&resp->body);
+}
 
-const char *http_last_error(const struct http_client *c) { return last_error; }
+const char *http_last_error(const struct http_client *c)
+{
+	return last_error;
+}
 
 static int map_curl_error(CURLcode rc)
 {
@@ -155,7 +162,7 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		curl_easy_setopt(curl, CURLOPT_POST, 1L);
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)(req->body ? req->body_len : 0));
+		                 (curl_off_t)(req->body ? req->body_len : 0));
 		if (!strcmp(req->method, "PUT"))
 			curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
 	} else if (strcmp(req->method, "GET")) {

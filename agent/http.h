@@ -17,7 +17,7 @@ struct http_client {
 struct http_request {
 	const char *method; /* "GET", "PUT", "POST" */
 	const char *url;
-	const char *unix_socket; /* or NULL: talk HTTP over this AF_UNIX socket */
+	const char *unix_socket;    /* or NULL: talk HTTP over this AF_UNIX socket */
 	const char *const *headers; /* "Name: value" strings, NULL-terminated, or NULL */
 	const void *body;
 	size_t body_len;
@@ -27,9 +27,9 @@ struct http_request {
 
 struct http_response {
 	long status;
-	struct strbuf body; /* owned */
-	char date[64]; /* the Date header, "" if none */
-	long token_ttl; /* X-aws-ec2-metadata-token-ttl-seconds, -1 if none */
+	struct strbuf body;   /* owned */
+	char date[64];        /* the Date header, "" if none */
+	long token_ttl;       /* X-aws-ec2-metadata-token-ttl-seconds, -1 if none */
 	char request_id[128]; /* x-amzn-RequestId, "" if none */
 };
 

@@ -68,17 +68,22 @@ int identity_discover(struct agent *a)
 		if (r == 0) {
 			a->ident.imds = IMDS_OK;
 			log_info("instance %s (%s, %s, %s) in %s", a->ident.id.instance_id,
-				 a->ident.id.instance_type, a->ident.id.life_cycle[0] ? a->ident.id.life_cycle : "unknown life cycle",
-				 a->ident.id.availability_zone, a->ident.id.region);
+			         a->ident.id.instance_type,
+			         a->ident.id.life_cycle[0] ? a->ident.id.life_cycle
+			                                   : "unknown life cycle",
+			         a->ident.id.availability_zone, a->ident.id.region);
 		} else {
 			a->ident.imds = IMDS_ABSENT;
 			agent_record_error(a, "%s", a->imds.last_error);
 			/* Once: off EC2 this is the normal state, not news. */
 			if (before != IMDS_ABSENT)
-				log_warning("instance metadata (IMDSv2) unavailable: %s; running without "
-					    "it (set region, credentials and auto_scaling_group_name "
-					    "another way); `asg-agent doctor` explains the usual causes",
-					    a->imds.last_error);
+				log_warning(
+				        "instance metadata (IMDSv2) unavailable: %s; running "
+				        "without "
+				        "it (set region, credentials and auto_scaling_group_name "
+				        "another way); `asg-agent doctor` explains the usual "
+				        "causes",
+				        a->imds.last_error);
 		}
 	}
 	settle_region(a);
@@ -86,8 +91,8 @@ int identity_discover(struct agent *a)
 }
 
 int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-			       size_t asg_len, char *state, size_t state_len,
-			       struct aws_response *resp)
+                               size_t asg_len, char *state, size_t state_len,
+                               struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 	const struct xml_node *m;
@@ -97,14 +102,14 @@ int identity_describe_instance(struct aws_client *aws, const char *instance_id, 
 	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
 	if (r < 0)
 		return r;
-	m = xml_find(resp->xml,
-		     "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
+	m = xml_find(resp->xml, "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
 	if (!m || !xml_find_text(m, "AutoScalingGroupName"))
 		return -ENOENT; /* not (or no longer) in a group */
 	format_into(asg, asg_len, "%s", xml_find_text(m, "AutoScalingGroupName"));
 	if (state)
 		format_into(state, state_len, "%s",
-			    xml_find_text(m, "LifecycleState") ? xml_find_text(m, "LifecycleState") : "");
+		            xml_find_text(m, "LifecycleState") ? xml_find_text(m, "LifecycleState")
+		                                               : "");
 	return 0;
 }
 
@@ -140,17 +145,18 @@ int identity_find_asg(struct agent *a)
 	}
 	if (!a->aws_ready)
 		return -ENOENT;
-	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name), NULL, 0,
-				       &resp);
+	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name), NULL,
+	                               0, &resp);
 	if (r == 0)
 		found(a, name, "DescribeAutoScalingInstances");
 	else if (r == -ENOENT)
-		agent_record_error(a, "instance %s is in no Auto Scaling group "
-				      "(DescribeAutoScalingInstances); nothing to publish for",
-				   a->ident.id.instance_id);
+		agent_record_error(a,
+		                   "instance %s is in no Auto Scaling group "
+		                   "(DescribeAutoScalingInstances); nothing to publish for",
+		                   a->ident.id.instance_id);
 	else
 		agent_record_error(a, "DescribeAutoScalingInstances failed: %s%s%s", resp.code,
-				   resp.code[0] ? ": " : "", resp.message);
+		                   resp.code[0] ? ": " : "", resp.message);
 	aws_response_free(&resp);
 	return r;
 }

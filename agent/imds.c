@@ -16,7 +16,7 @@
 /* Backoff between IMDS attempts: full jitter over 100 ms doubling to at
  * most 1 s.  IMDS is local; long waits only delay boot. */
 #define IMDS_BACKOFF_BASE_MS 100
-#define IMDS_BACKOFF_MAX_MS 1000
+#define IMDS_BACKOFF_MAX_MS  1000
 
 static bool env_true(const char *name)
 {
@@ -34,8 +34,8 @@ int imds_client_init(struct imds_client *c, const char *endpoint, int token_ttl_
 
 	memset(c, 0, sizeof(*c));
 	c->disabled = env_true("AWS_EC2_METADATA_DISABLED");
-	c->token_ttl_s = token_ttl_s > 0 && token_ttl_s <= 21600 ? token_ttl_s
-								 : IMDS_DEFAULT_TOKEN_TTL_S;
+	c->token_ttl_s =
+	        token_ttl_s > 0 && token_ttl_s <= 21600 ? token_ttl_s : IMDS_DEFAULT_TOKEN_TTL_S;
 	c->timeout_ms = IMDS_DEFAULT_TIMEOUT_MS;
 	c->attempts = IMDS_DEFAULT_ATTEMPTS;
 	if (timeout && atof(timeout) > 0)
@@ -48,7 +48,7 @@ int imds_client_init(struct imds_client *c, const char *endpoint, int token_ttl_
 		endpoint = env; /* the explicit endpoint wins over the mode */
 	else if (!endpoint || !*endpoint)
 		endpoint = mode && !strcasecmp(mode, "IPv6") ? "http://[fd00:ec2::254]"
-							    : IMDS_DEFAULT_ENDPOINT;
+		                                             : IMDS_DEFAULT_ENDPOINT;
 	c->endpoint = strdup(endpoint);
 	if (!c->endpoint)
 		return -ENOMEM;
@@ -107,7 +107,7 @@ static int backoff(unsigned retry)
 static int fetch_token(struct imds_client *c)
 {
 	char url[512], ttl[80];
-	const char *hdrs[] = { ttl, NULL };
+	const char *hdrs[] = {ttl, NULL};
 	int r = -EIO;
 
 	snprintf(url, sizeof(url), "%s/latest/api/token", c->endpoint);
@@ -116,9 +116,11 @@ static int fetch_token(struct imds_client *c)
 	c->token_expires_ms = 0;
 	for (int n = 0; n < c->attempts; n++) {
 		struct http_response resp;
-		struct http_request req = { .method = "PUT", .url = url, .headers = hdrs,
-					    .connect_timeout_ms = c->timeout_ms,
-					    .timeout_ms = c->timeout_ms };
+		struct http_request req = {.method = "PUT",
+		                           .url = url,
+		                           .headers = hdrs,
+		                           .connect_timeout_ms = c->timeout_ms,
+		                           .timeout_ms = c->timeout_ms};
 
 		if (n && backoff((unsigned)n - 1) < 0)
 			return -EINTR;
@@ -128,10 +130,10 @@ static int fetch_token(struct imds_client *c)
 			return r;
 		}
 		if (r < 0) {
-			format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: %s", url,
-				 http_last_error(&c->http));
+			format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: %s",
+			            url, http_last_error(&c->http));
 		} else if (resp.status == 200 && resp.body.len > 0 &&
-			   resp.body.len < sizeof(c->token)) {
+		           resp.body.len < sizeof(c->token)) {
 			memcpy(c->token, resp.body.data, resp.body.len);
 			c->token[resp.body.len] = '\0';
 			c->token_expires_ms = now_mono_ms() + (uint64_t)c->token_ttl_s * 1000;
@@ -141,13 +143,13 @@ static int fetch_token(struct imds_client *c)
 			return 0;
 		} else {
 			format_into(c->last_error, sizeof(c->last_error),
-				 "IMDS token PUT %s: HTTP %ld", url, resp.status);
+			            "IMDS token PUT %s: HTTP %ld", url, resp.status);
 			/* 403: IMDS is turned off for this instance (or the PUT
 			 * was forwarded); 400: our request is wrong.  Neither
 			 * improves with a retry, and we never fall back to v1. */
 			r = resp.status == 403 || resp.status == 404 || resp.status == 405 ? -EACCES
-			    : transient_status(resp.status)                             ? -EIO
-											: -EPROTO;
+			    : transient_status(resp.status)                                ? -EIO
+			                                    : -EPROTO;
 			if (!transient_status(resp.status)) {
 				http_response_free(&resp);
 				return r;
@@ -162,7 +164,7 @@ int imds_ensure_token(struct imds_client *c)
 {
 	if (c->disabled) {
 		format_into(c->last_error, sizeof(c->last_error),
-			 "IMDS disabled by AWS_EC2_METADATA_DISABLED");
+		            "IMDS disabled by AWS_EC2_METADATA_DISABLED");
 		return -EHOSTDOWN;
 	}
 	return token_valid(c) ? 0 : fetch_token(c);
@@ -171,18 +173,20 @@ int imds_ensure_token(struct imds_client *c)
 int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 {
 	char url[1024], tok[600];
-	const char *hdrs[] = { tok, NULL };
+	const char *hdrs[] = {tok, NULL};
 	bool renewed = false;
 	int r = -EIO;
 
 	strbuf_reset(out);
-	snprintf(url, sizeof(url), "%s%s%s", c->endpoint, path[0] == '/' ? "" : "/latest/meta-data/",
-		 path);
+	snprintf(url, sizeof(url), "%s%s%s", c->endpoint,
+	         path[0] == '/' ? "" : "/latest/meta-data/", path);
 	for (int n = 0; n < c->attempts; n++) {
 		struct http_response resp;
-		struct http_request req = { .method = "GET", .url = url, .headers = hdrs,
-					    .connect_timeout_ms = c->timeout_ms,
-					    .timeout_ms = c->timeout_ms };
+		struct http_request req = {.method = "GET",
+		                           .url = url,
+		                           .headers = hdrs,
+		                           .connect_timeout_ms = c->timeout_ms,
+		                           .timeout_ms = c->timeout_ms};
 
 		r = imds_ensure_token(c);
 		if (r < 0)
@@ -211,15 +215,15 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 		}
 		if (r < 0) {
 			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: %s", url,
-				 http_last_error(&c->http));
+			            http_last_error(&c->http));
 		} else {
-			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: HTTP %ld", url,
-				 resp.status);
-			r = resp.status == 404 ? -ENOENT
-			    : resp.status == 403 ? -EACCES
-			    : resp.status == 401 ? -EACCES
+			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: HTTP %ld",
+			            url, resp.status);
+			r = resp.status == 404              ? -ENOENT
+			    : resp.status == 403            ? -EACCES
+			    : resp.status == 401            ? -EACCES
 			    : transient_status(resp.status) ? -EIO
-							   : -EPROTO;
+			                                    : -EPROTO;
 			if (!transient_status(resp.status)) {
 				http_response_free(&resp);
 				return r;
@@ -272,11 +276,13 @@ int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 	r = get_into(c, "placement/region", id->region, sizeof(id->region), true);
 	if (r >= 0)
 		r = get_into(c, "placement/availability-zone", id->availability_zone,
-			     sizeof(id->availability_zone), true);
+		             sizeof(id->availability_zone), true);
 	if (r >= 0)
-		r = get_into(c, "instance-type", id->instance_type, sizeof(id->instance_type), true);
+		r = get_into(c, "instance-type", id->instance_type, sizeof(id->instance_type),
+		             true);
 	if (r >= 0)
-		r = get_into(c, "instance-life-cycle", id->life_cycle, sizeof(id->life_cycle), true);
+		r = get_into(c, "instance-life-cycle", id->life_cycle, sizeof(id->life_cycle),
+		             true);
 	if (r < 0)
 		return r;
 	r = imds_get(c, "/latest/dynamic/instance-identity/document", &doc_text);
@@ -287,7 +293,7 @@ int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 	doc = json_loadb(strbuf_str(&doc_text), doc_text.len, 0, NULL);
 	if (!json_is_object(doc)) {
 		format_into(c->last_error, sizeof(c->last_error),
-			 "IMDS identity document is not a JSON object");
+		            "IMDS identity document is not a JSON object");
 		return -EPROTO;
 	}
 	copy_json_string(doc, "accountId", id->account_id, sizeof(id->account_id));
@@ -297,7 +303,7 @@ int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 	 * placement/region existed. */
 	copy_json_string(doc, "region", id->region, sizeof(id->region));
 	copy_json_string(doc, "availabilityZone", id->availability_zone,
-			 sizeof(id->availability_zone));
+	                 sizeof(id->availability_zone));
 	copy_json_string(doc, "instanceType", id->instance_type, sizeof(id->instance_type));
 	return id->region[0] ? 0 : -ENOENT;
 }

@@ -15,18 +15,18 @@
 #include "http.h"
 #include "strbuf.h"
 
-#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
+#define IMDS_DEFAULT_ENDPOINT    "http://169.254.169.254"
 #define IMDS_DEFAULT_TOKEN_TTL_S 21600 /* botocore's; the maximum (6 h) */
-#define IMDS_DEFAULT_TIMEOUT_MS 1000 /* AWS_METADATA_SERVICE_TIMEOUT default */
-#define IMDS_DEFAULT_ATTEMPTS 3
+#define IMDS_DEFAULT_TIMEOUT_MS  1000  /* AWS_METADATA_SERVICE_TIMEOUT default */
+#define IMDS_DEFAULT_ATTEMPTS    3
 
 struct imds_client {
 	struct http_client http; /* owned */
-	char *endpoint; /* owned, without trailing '/' */
-	bool disabled; /* AWS_EC2_METADATA_DISABLED=true */
+	char *endpoint;          /* owned, without trailing '/' */
+	bool disabled;           /* AWS_EC2_METADATA_DISABLED=true */
 	char token[512];
 	uint64_t token_expires_ms; /* monotonic; 0 when there is no token */
-	int token_ttl_s; /* requested TTL */
+	int token_ttl_s;           /* requested TTL */
 	long timeout_ms;
 	int attempts;
 	unsigned tokens_fetched; /* counters for status and tests */

@@ -16,39 +16,39 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: asg-agent [--config FILE] COMMAND [ARGS]\n"
-		"       asg-agent [--config FILE] --check-config\n"
-		"\n"
-		"The AWS side of an EC2 instance in an Auto Scaling group: publishes the\n"
-		"scaling metric to CloudWatch and talks to asg-health.\n"
-		"\n"
-		"Commands:\n"
-		"  run               run the daemon (systemd Type=notify)\n"
-		"  metadata [PATH]   read instance metadata through IMDSv2; PATH is under\n"
-		"                    /latest/meta-data/ unless it starts with '/'\n"
-		"  status            identity, group, last publish and last error of the\n"
-		"                    running daemon (JSON, from its status socket)\n"
-		"  doctor            check IMDS, region, credentials, AWS permissions,\n"
-		"                    asg-health and the config; print a fix for each failure\n"
-		"  drain             ask asg-health to fail its health check (drain)\n"
-		"  undrain           ask asg-health to pass it again\n"
-		"\n"
-		"Options:\n"
-		"  -c, --config FILE   configuration file (default %s)\n"
-		"      --check-config  validate the configuration and exit\n"
-		"  -V, --version       print the version\n"
-		"  -h, --help          this help\n",
-		AGENT_DEFAULT_CONFIG);
+	        "Usage: asg-agent [--config FILE] COMMAND [ARGS]\n"
+	        "       asg-agent [--config FILE] --check-config\n"
+	        "\n"
+	        "The AWS side of an EC2 instance in an Auto Scaling group: publishes the\n"
+	        "scaling metric to CloudWatch and talks to asg-health.\n"
+	        "\n"
+	        "Commands:\n"
+	        "  run               run the daemon (systemd Type=notify)\n"
+	        "  metadata [PATH]   read instance metadata through IMDSv2; PATH is under\n"
+	        "                    /latest/meta-data/ unless it starts with '/'\n"
+	        "  status            identity, group, last publish and last error of the\n"
+	        "                    running daemon (JSON, from its status socket)\n"
+	        "  doctor            check IMDS, region, credentials, AWS permissions,\n"
+	        "                    asg-health and the config; print a fix for each failure\n"
+	        "  drain             ask asg-health to fail its health check (drain)\n"
+	        "  undrain           ask asg-health to pass it again\n"
+	        "\n"
+	        "Options:\n"
+	        "  -c, --config FILE   configuration file (default %s)\n"
+	        "      --check-config  validate the configuration and exit\n"
+	        "  -V, --version       print the version\n"
+	        "  -h, --help          this help\n",
+	        AGENT_DEFAULT_CONFIG);
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check-config", no_argument, NULL, 'C' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	        {"config", required_argument, NULL, 'c'},
+	        {"check-config", no_argument, NULL, 'C'},
+	        {"version", no_argument, NULL, 'V'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct agent_config cfg;
 	const char *config_path = NULL, *cmd;

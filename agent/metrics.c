@@ -19,7 +19,10 @@
 #define METRICS_CALLS_PER_PUBLISH 10
 
 /* CloudWatch rejects values outside +-2^360 and NaN/Infinity. */
-static bool value_ok(double v) { return isfinite(v) && fabs(v) < 1e100; }
+static bool value_ok(double v)
+{
+	return isfinite(v) && fabs(v) < 1e100;
+}
 
 int metrics_init(struct metrics *m, const struct metrics_settings *s)
 {
@@ -39,9 +42,15 @@ void metrics_free(struct metrics *m)
 	m->queue = NULL;
 }
 
-void metrics_set_publishing(struct metrics *m, bool on) { m->publishing = on; }
+void metrics_set_publishing(struct metrics *m, bool on)
+{
+	m->publishing = on;
+}
 
-size_t metrics_backlog(const struct metrics *m) { return m->q_len; }
+size_t metrics_backlog(const struct metrics *m)
+{
+	return m->q_len;
+}
 
 const struct metric_period *metrics_queued(const struct metrics *m, size_t i)
 {
@@ -69,8 +78,8 @@ static void enqueue(struct metrics *m, const struct metric_period *p)
 		m->q_len--;
 		m->dropped++;
 		log_warning("metrics backlog full (%zu periods): dropped the period of %s; "
-			    "CloudWatch has been unreachable for as long, see `asg-agent status`",
-			    m->q_cap, ts);
+		            "CloudWatch has been unreachable for as long, see `asg-agent status`",
+		            m->q_cap, ts);
 	}
 	m->queue[(m->q_head + m->q_len) % m->q_cap] = *p;
 	m->q_len++;
@@ -95,7 +104,7 @@ bool metrics_roll(struct metrics *m, int64_t now_ms)
 }
 
 void metrics_add_sample(struct metrics *m, int64_t now_ms, enum metric_kind k, double value,
-			unsigned weight)
+                        unsigned weight)
 {
 	struct stat_values *v;
 	int64_t start = now_ms - (now_ms % m->s.period_ms);
@@ -140,7 +149,7 @@ static void format_timestamp(int64_t ms, char *buf, size_t len)
 }
 
 static void add_datum(const struct metrics *m, struct strbuf *form, int n,
-		      const struct metric_period *p, enum metric_kind k, bool with_instance)
+                      const struct metric_period *p, enum metric_kind k, bool with_instance)
 {
 	const struct stat_values *v = &p->v[k];
 	char name[96], num[40], ts[40];
@@ -151,16 +160,20 @@ static void add_datum(const struct metrics *m, struct strbuf *form, int n,
 	aws_form_add(form, FIELD("MetricName"), m->s.names[k]);
 	if (m->asg_name[0]) {
 		d++;
-		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Name", n, d);
+		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Name", n,
+		         d);
 		aws_form_add(form, name, "AutoScalingGroupName");
-		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Value", n, d);
+		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Value", n,
+		         d);
 		aws_form_add(form, name, m->asg_name);
 	}
 	if (with_instance) {
 		d++;
-		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Name", n, d);
+		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Name", n,
+		         d);
 		aws_form_add(form, name, "InstanceId");
-		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Value", n, d);
+		snprintf(name, sizeof(name), "MetricData.member.%d.Dimensions.member.%d.Value", n,
+		         d);
 		aws_form_add(form, name, m->instance_id);
 	}
 	aws_form_add(form, FIELD("Timestamp"), ts);
@@ -229,13 +242,15 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 	for (int calls = 0; calls < METRICS_CALLS_PER_PUBLISH && m->q_len; calls++) {
 		_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 		struct aws_response resp;
-		size_t n = m->q_len < METRICS_PERIODS_PER_CALL ? m->q_len : METRICS_PERIODS_PER_CALL;
+		size_t n =
+		        m->q_len < METRICS_PERIODS_PER_CALL ? m->q_len : METRICS_PERIODS_PER_CALL;
 		int r = metrics_build_put(m, n, &form);
 
 		if (r <= 0) {
 			if (r == 0)
-				format_into(m->last_error, sizeof(m->last_error),
-					    "not published: the Auto Scaling group is not known yet");
+				format_into(
+				        m->last_error, sizeof(m->last_error),
+				        "not published: the Auto Scaling group is not known yet");
 			return r;
 		}
 		m->last_publish_at = time(NULL);
@@ -248,11 +263,11 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 			continue;
 		}
 		format_into(m->last_error, sizeof(m->last_error),
-			    "PutMetricData failed after %d attempt(s): %s%s%s", resp.attempts,
-			    resp.code, resp.code[0] ? ": " : "", resp.message);
+		            "PutMetricData failed after %d attempt(s): %s%s%s", resp.attempts,
+		            resp.code, resp.code[0] ? ": " : "", resp.message);
 		if (r == -EREMOTEIO && error_is_permanent(resp.code)) {
 			log_error("%s; dropping %zu period(s) CloudWatch will never accept",
-				  m->last_error, n);
+			          m->last_error, n);
 			m->dropped += n;
 			m->q_head = (m->q_head + n) % m->q_cap;
 			m->q_len -= n;

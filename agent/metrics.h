@@ -39,12 +39,12 @@ struct metric_period {
 };
 
 struct metrics_settings {
-	const char *namespace; /* not owned */
+	const char *namespace;           /* not owned */
 	const char *names[METRIC_KINDS]; /* not owned */
 	bool enabled[METRIC_KINDS];
 	int64_t period_ms;
 	size_t backlog_max; /* periods kept while CloudWatch is unreachable */
-	bool per_instance; /* also publish with an InstanceId dimension */
+	bool per_instance;  /* also publish with an InstanceId dimension */
 };
 
 struct metrics {
@@ -56,10 +56,10 @@ struct metrics {
 	bool current_open;
 	struct metric_period *queue; /* owned ring of closed periods, oldest at head */
 	size_t q_cap, q_head, q_len;
-	uint64_t closed; /* periods closed so far, queued or not */
-	uint64_t dropped; /* periods dropped because the backlog was full */
-	uint64_t published; /* periods CloudWatch accepted */
-	time_t last_publish_at; /* wall clock of the last attempt, 0 if none */
+	uint64_t closed;         /* periods closed so far, queued or not */
+	uint64_t dropped;        /* periods dropped because the backlog was full */
+	uint64_t published;      /* periods CloudWatch accepted */
+	time_t last_publish_at;  /* wall clock of the last attempt, 0 if none */
 	int last_publish_result; /* 0 or -errno */
 	char last_error[512];
 };
@@ -76,7 +76,7 @@ void metrics_set_publishing(struct metrics *m, bool on);
  * covers several intervals (the loop was late): it counts as that many
  * samples of its mean, keeping Sum/SampleCount the time-weighted mean. */
 void metrics_add_sample(struct metrics *m, int64_t now_ms, enum metric_kind k, double value,
-			unsigned weight);
+                        unsigned weight);
 /* Closes the current period if now_ms is past its end.  Returns true when
  * a period was closed. */
 bool metrics_roll(struct metrics *m, int64_t now_ms);

@@ -20,21 +20,30 @@ static bool in_list(const char *code, const char *const *list, size_t n)
 bool retry_is_throttling_code(const char *code)
 {
 	static const char *const throttling[] = {
-		"Throttling", "ThrottlingException", "ThrottledException",
-		"RequestThrottledException", "TooManyRequestsException",
-		"ProvisionedThroughputExceededException", "TransactionInProgressException",
-		"RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException",
-		"RequestThrottled", "SlowDown", "PriorRequestNotComplete", "EC2ThrottledException",
+	        "Throttling",
+	        "ThrottlingException",
+	        "ThrottledException",
+	        "RequestThrottledException",
+	        "TooManyRequestsException",
+	        "ProvisionedThroughputExceededException",
+	        "TransactionInProgressException",
+	        "RequestLimitExceeded",
+	        "BandwidthLimitExceeded",
+	        "LimitExceededException",
+	        "RequestThrottled",
+	        "SlowDown",
+	        "PriorRequestNotComplete",
+	        "EC2ThrottledException",
 	};
 	return in_list(code, throttling, ARRAY_SIZE(throttling));
 }
 
 enum retry_class retry_classify(int transport_err, long status, const char *code, bool skewed)
 {
-	static const char *const transient[] = { "RequestTimeout", "RequestTimeoutException",
-						 "PriorRequestNotComplete" };
-	static const char *const skew[] = { "RequestTimeTooSkewed", "RequestExpired",
-					    "RequestInTheFuture", "InvalidSignatureException" };
+	static const char *const transient[] = {"RequestTimeout", "RequestTimeoutException",
+	                                        "PriorRequestNotComplete"};
+	static const char *const skew[] = {"RequestTimeTooSkewed", "RequestExpired",
+	                                   "RequestInTheFuture", "InvalidSignatureException"};
 
 	if (transport_err == -ETIMEDOUT)
 		return RETRY_TIMEOUT;
@@ -58,7 +67,10 @@ enum retry_class retry_classify(int transport_err, long status, const char *code
 	return RETRY_NONE;
 }
 
-void retry_quota_init(struct retry_quota *q) { q->available = RETRY_QUOTA_INITIAL; }
+void retry_quota_init(struct retry_quota *q)
+{
+	q->available = RETRY_QUOTA_INITIAL;
+}
 
 int retry_quota_acquire(struct retry_quota *q, enum retry_class cls)
 {

@@ -9,18 +9,18 @@
 #include <stdint.h>
 
 #define RETRY_DEFAULT_MAX_ATTEMPTS 3
-#define RETRY_QUOTA_INITIAL 500
-#define RETRY_COST 5
-#define RETRY_TIMEOUT_COST 10
-#define RETRY_NO_RETRY_INCREMENT 1
-#define RETRY_BASE_MS 1000
-#define RETRY_MAX_BACKOFF_MS 20000
+#define RETRY_QUOTA_INITIAL        500
+#define RETRY_COST                 5
+#define RETRY_TIMEOUT_COST         10
+#define RETRY_NO_RETRY_INCREMENT   1
+#define RETRY_BASE_MS              1000
+#define RETRY_MAX_BACKOFF_MS       20000
 
 enum retry_class {
-	RETRY_NONE, /* success or a terminal error */
-	RETRY_TRANSIENT, /* 500/502/503/504, RequestTimeout..., connection errors */
-	RETRY_TIMEOUT, /* a transport timeout: transient, but costs more quota */
-	RETRY_THROTTLE, /* Throttling, ThrottlingException, ... */
+	RETRY_NONE,       /* success or a terminal error */
+	RETRY_TRANSIENT,  /* 500/502/503/504, RequestTimeout..., connection errors */
+	RETRY_TIMEOUT,    /* a transport timeout: transient, but costs more quota */
+	RETRY_THROTTLE,   /* Throttling, ThrottlingException, ... */
 	RETRY_CLOCK_SKEW, /* RequestTimeTooSkewed & co: fix the clock, then retry */
 };
 

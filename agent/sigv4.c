@@ -37,11 +37,12 @@ void sigv4_sha256_hex(const void *data, size_t len, char out[65])
 }
 
 static int hmac_sha256(const void *key, size_t key_len, const char *msg,
-		       unsigned char out[SHA256_DIGEST_LENGTH])
+                       unsigned char out[SHA256_DIGEST_LENGTH])
 {
 	unsigned int n = SHA256_DIGEST_LENGTH;
 
-	if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, strlen(msg), out, &n))
+	if (!HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)msg, strlen(msg), out,
+	          &n))
 		return -EIO;
 	return 0;
 }
@@ -52,9 +53,17 @@ bool sigv4_header_is_unsigned(const char *name)
 	 * later versions added the hop-by-hop headers, which the agent never
 	 * sends anyway). */
 	static const char *const never[] = {
-		"expect", "user-agent", "x-amzn-trace-id", "connection", "keep-alive",
-		"proxy-authenticate", "proxy-authorization", "te", "trailer",
-		"transfer-encoding", "upgrade",
+	        "expect",
+	        "user-agent",
+	        "x-amzn-trace-id",
+	        "connection",
+	        "keep-alive",
+	        "proxy-authenticate",
+	        "proxy-authorization",
+	        "te",
+	        "trailer",
+	        "transfer-encoding",
+	        "upgrade",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(never); i++)
 		if (!strcasecmp(name, never[i]))
@@ -124,7 +133,7 @@ static int canonical_uri(const char *path, bool normalize, struct strbuf *out)
 /* --- Canonical query string --------------------------------------------- */
 
 struct query_param {
-	char *name; /* owned, URI-encoded */
+	char *name;  /* owned, URI-encoded */
 	char *value; /* owned, URI-encoded */
 };
 
@@ -149,8 +158,7 @@ static char *reencode(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		int hi, lo;
 
-		if (s[i] == '%' && i + 2 < n &&
-		    (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
+		if (s[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)s[i + 1])) >= 0 &&
 		    (lo = hexval((unsigned char)s[i + 2])) >= 0) {
 			strbuf_append_char(&raw, (char)(hi * 16 + lo));
 			i += 2;
@@ -224,9 +232,9 @@ out:
 /* --- Canonical headers -------------------------------------------------- */
 
 struct canon_header {
-	char *name; /* owned, lower-case */
+	char *name;          /* owned, lower-case */
 	struct strbuf value; /* owned: trimmed values joined with ',' */
-	size_t first; /* order of first appearance, for a stable sort */
+	size_t first;        /* order of first appearance, for a stable sort */
 };
 
 /* Trimall: strip, and collapse each run of whitespace (including the
@@ -290,8 +298,8 @@ static int add_header(struct canon_header *h, size_t *n, const char *name, const
 }
 
 static int canonical_headers(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-			     const struct sigv4_params *params, const struct sigv4_signature *sig,
-			     struct strbuf *out, struct strbuf *signed_headers)
+                             const struct sigv4_params *params, const struct sigv4_signature *sig,
+                             struct strbuf *out, struct strbuf *signed_headers)
 {
 	struct canon_header *h = calloc(req->n_headers + 3, sizeof(*h));
 	size_t n = 0;
@@ -329,7 +337,7 @@ static int canonical_headers(const struct sigv4_request *req, const struct sigv4
 /* --- The four steps ----------------------------------------------------- */
 
 static int derive_signing_key(const char *secret, const char *date, const char *region,
-			      const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
+                              const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
 {
 	_cleanup_strbuf_ struct strbuf k = STRBUF_INIT;
 	unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
@@ -360,7 +368,7 @@ void sigv4_signature_free(struct sigv4_signature *sig)
 }
 
 int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		       const struct sigv4_params *params, struct sigv4_signature *sig)
+                       const struct sigv4_params *params, struct sigv4_signature *sig)
 {
 	_cleanup_strbuf_ struct strbuf creq = STRBUF_INIT;
 	_cleanup_strbuf_ struct strbuf sts = STRBUF_INIT;
@@ -381,7 +389,7 @@ int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_crede
 	memcpy(date, sig->amz_date, 8);
 	date[8] = '\0';
 	sigv4_sha256_hex(req->body ? req->body : "", req->body ? req->body_len : 0,
-			 sig->payload_hash);
+	                 sig->payload_hash);
 
 	/* Step 1: canonical request. */
 	strbuf_printf(&creq, "%s\n", req->method);
@@ -400,12 +408,13 @@ int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_crede
 	/* Step 2: string to sign, no trailing newline. */
 	sigv4_sha256_hex(creq.data, creq.len, creq_hash);
 	strbuf_printf(&sts, SIGV4_ALGORITHM "\n%s\n%s/%s/%s/aws4_request\n%s", sig->amz_date, date,
-		      params->region, params->service, creq_hash);
+	              params->region, params->service, creq_hash);
 	if ((r = strbuf_error(&sts)) < 0)
 		return r;
 
 	/* Step 3: signing key and signature. */
-	r = derive_signing_key(creds->secret_access_key, date, params->region, params->service, key);
+	r = derive_signing_key(creds->secret_access_key, date, params->region, params->service,
+	                       key);
 	if (r >= 0)
 		r = hmac_sha256(key, sizeof(key), sts.data, mac);
 	explicit_bzero(key, sizeof(key));
@@ -415,10 +424,10 @@ int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_crede
 
 	/* Step 4: the Authorization header. */
 	strbuf_printf(&auth,
-		      SIGV4_ALGORITHM " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
-				      "Signature=%s",
-		      creds->access_key_id, date, params->region, params->service,
-		      strbuf_str(&signed_headers), sig->signature);
+	              SIGV4_ALGORITHM " Credential=%s/%s/%s/%s/aws4_request, SignedHeaders=%s, "
+	                              "Signature=%s",
+	              creds->access_key_id, date, params->region, params->service,
+	              strbuf_str(&signed_headers), sig->signature);
 	if ((r = strbuf_error(&auth)) < 0)
 		return r;
 	sig->canonical_request = strbuf_steal(&creq);

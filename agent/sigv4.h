@@ -11,14 +11,14 @@
 #include <time.h>
 
 struct sigv4_header {
-	const char *name; /* any case; signed lower-cased */
+	const char *name;  /* any case; signed lower-cased */
 	const char *value; /* raw; trimmed and whitespace-collapsed when signed */
 };
 
 struct sigv4_request {
 	const char *method;
-	const char *path; /* raw path, not yet URI-encoded, e.g. "/" */
-	const char *query; /* raw query string without '?', or NULL */
+	const char *path;                   /* raw path, not yet URI-encoded, e.g. "/" */
+	const char *query;                  /* raw query string without '?', or NULL */
 	const struct sigv4_header *headers; /* must include Host */
 	size_t n_headers;
 	const void *body;
@@ -46,12 +46,12 @@ struct sigv4_params {
 };
 
 struct sigv4_signature {
-	char amz_date[17]; /* X-Amz-Date value, "YYYYMMDDTHHMMSSZ" */
-	char payload_hash[65]; /* hex SHA-256 of the body (x-amz-content-sha256) */
-	char signature[65]; /* lower-case hex */
+	char amz_date[17];       /* X-Amz-Date value, "YYYYMMDDTHHMMSSZ" */
+	char payload_hash[65];   /* hex SHA-256 of the body (x-amz-content-sha256) */
+	char signature[65];      /* lower-case hex */
 	char *canonical_request; /* owned */
-	char *string_to_sign; /* owned */
-	char *authorization; /* owned: the Authorization header value */
+	char *string_to_sign;    /* owned */
+	char *authorization;     /* owned: the Authorization header value */
 };
 
 /* Signs req.  The caller then sends, besides req's headers: X-Amz-Date:
@@ -59,7 +59,7 @@ struct sigv4_signature {
  * x-amz-content-sha256 when params->sign_body, and Authorization.
  * Returns 0 or -ENOMEM/-EINVAL; on failure sig holds nothing to free. */
 int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds,
-		       const struct sigv4_params *params, struct sigv4_signature *sig);
+                       const struct sigv4_params *params, struct sigv4_signature *sig);
 void sigv4_signature_free(struct sigv4_signature *sig);
 
 /* Lower-case hex SHA-256 of data into out[65]. */

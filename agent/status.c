@@ -26,7 +26,7 @@
 
 int status_listen(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *dir = NULL;
 
@@ -51,7 +51,10 @@ int status_listen(const char *path)
 	return steal_fd(&fd);
 }
 
-static json_t *str_or_null(const char *s) { return s && *s ? json_string(s) : json_null(); }
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
 
 static json_t *time_or_null(time_t t)
 {
@@ -67,41 +70,47 @@ json_t *status_document(const struct agent *a)
 {
 	const struct agent_identity *id = &a->ident;
 	const struct metrics *m = &a->metrics;
-	bool imds_ok = id->imds == IMDS_OK;
-	json_t *doc;
+	const struct imds_identity *ii = id->imds == IMDS_OK ? &id->id : NULL;
+	json_t *doc = json_object(), *met = json_object();
+	json_t *result = json_null();
 
-	doc = json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}",
-			"version", PACKAGE_VERSION,
-			"uptime_s", (json_int_t)((now_mono_ms() - a->started_mono_ms) / 1000),
-			"imds", imds_state_name(id->imds),
-			"instance_id", str_or_null(imds_ok ? id->id.instance_id : NULL),
-			"instance_type", str_or_null(imds_ok ? id->id.instance_type : NULL),
-			"availability_zone", str_or_null(imds_ok ? id->id.availability_zone : NULL),
-			"life_cycle", str_or_null(imds_ok ? id->id.life_cycle : NULL),
-			"region", str_or_null(id->region),
-			"region_source", str_or_null(id->region_source),
-			"auto_scaling_group", str_or_null(id->asg_name),
-			"auto_scaling_group_source", str_or_null(id->asg_source),
-			"credentials", credentials_source_name(a->creds.current.source));
-	if (!doc)
+	if (!doc || !met) {
+		json_decref(doc);
+		json_decref(met);
 		return NULL;
-	json_object_set_new(doc, "metrics",
-			    json_pack("{s:s, s:s, s:I, s:b, s:I, s:I, s:I, s:o, s:o, s:o}",
-				      "namespace", a->cfg->namespace,
-				      "metric_name", a->cfg->cpu_metric_name,
-				      "period_ms", (json_int_t)m->s.period_ms,
-				      "publishing", m->publishing,
-				      "backlog", (json_int_t)m->q_len,
-				      "published", (json_int_t)m->published,
-				      "dropped", (json_int_t)m->dropped,
-				      "last_publish", time_or_null(m->last_publish_at),
-				      "last_publish_result",
-				      m->last_publish_at ? json_string(m->last_publish_result == 0
-									   ? "ok" : "error")
-							 : json_null(),
-				      "last_publish_error", str_or_null(m->last_error)));
+	}
+	if (m->last_publish_at)
+		result = json_string(m->last_publish_result == 0 ? "ok" : "error");
+	json_object_set_new(doc, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(
+	        doc, "uptime_s",
+	        json_integer((json_int_t)((now_mono_ms() - a->started_mono_ms) / 1000)));
+	json_object_set_new(doc, "imds", json_string(imds_state_name(id->imds)));
+	json_object_set_new(doc, "instance_id", str_or_null(ii ? ii->instance_id : NULL));
+	json_object_set_new(doc, "instance_type", str_or_null(ii ? ii->instance_type : NULL));
+	json_object_set_new(doc, "availability_zone",
+	                    str_or_null(ii ? ii->availability_zone : NULL));
+	json_object_set_new(doc, "life_cycle", str_or_null(ii ? ii->life_cycle : NULL));
+	json_object_set_new(doc, "region", str_or_null(id->region));
+	json_object_set_new(doc, "region_source", str_or_null(id->region_source));
+	json_object_set_new(doc, "auto_scaling_group", str_or_null(id->asg_name));
+	json_object_set_new(doc, "auto_scaling_group_source", str_or_null(id->asg_source));
+	json_object_set_new(doc, "credentials",
+	                    json_string(credentials_source_name(a->creds.current.source)));
 	json_object_set_new(doc, "last_error", str_or_null(a->last_error));
 	json_object_set_new(doc, "last_error_at", time_or_null(a->last_error_at));
+
+	json_object_set_new(met, "namespace", json_string(a->cfg->namespace));
+	json_object_set_new(met, "metric_name", json_string(a->cfg->cpu_metric_name));
+	json_object_set_new(met, "period_ms", json_integer((json_int_t)m->s.period_ms));
+	json_object_set_new(met, "publishing", json_boolean(m->publishing));
+	json_object_set_new(met, "backlog", json_integer((json_int_t)m->q_len));
+	json_object_set_new(met, "published", json_integer((json_int_t)m->published));
+	json_object_set_new(met, "dropped", json_integer((json_int_t)m->dropped));
+	json_object_set_new(met, "last_publish", time_or_null(m->last_publish_at));
+	json_object_set_new(met, "last_publish_result", result);
+	json_object_set_new(met, "last_publish_error", str_or_null(m->last_error));
+	json_object_set_new(doc, "metrics", met);
 	return doc;
 }
 

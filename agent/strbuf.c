@@ -43,9 +43,15 @@ void strbuf_append_len(struct strbuf *sb, const void *s, size_t n)
 	sb->data[sb->len] = '\0';
 }
 
-void strbuf_append(struct strbuf *sb, const char *s) { strbuf_append_len(sb, s, strlen(s)); }
+void strbuf_append(struct strbuf *sb, const char *s)
+{
+	strbuf_append_len(sb, s, strlen(s));
+}
 
-void strbuf_append_char(struct strbuf *sb, char c) { strbuf_append_len(sb, &c, 1); }
+void strbuf_append_char(struct strbuf *sb, char c)
+{
+	strbuf_append_len(sb, &c, 1);
+}
 
 void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
 {
@@ -85,7 +91,7 @@ void strbuf_append_uri_encoded(struct strbuf *sb, const char *s, size_t n, bool 
 		    c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
 			strbuf_append_char(sb, (char)c);
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 			strbuf_append_len(sb, e, 3);
 		}
 	}
@@ -107,9 +113,15 @@ void strbuf_free(struct strbuf *sb)
 	sb->failed = false;
 }
 
-int strbuf_error(const struct strbuf *sb) { return sb->failed ? -ENOMEM : 0; }
+int strbuf_error(const struct strbuf *sb)
+{
+	return sb->failed ? -ENOMEM : 0;
+}
 
-const char *strbuf_str(const struct strbuf *sb) { return sb->data ? sb->data : ""; }
+const char *strbuf_str(const struct strbuf *sb)
+{
+	return sb->data ? sb->data : "";
+}
 
 char *strbuf_steal(struct strbuf *sb)
 {

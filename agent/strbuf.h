@@ -16,7 +16,10 @@ struct strbuf {
 	bool failed; /* an allocation failed; content is incomplete */
 };
 
-#define STRBUF_INIT { NULL, 0, 0, false }
+#define STRBUF_INIT               \
+	{                         \
+		NULL, 0, 0, false \
+	}
 
 void strbuf_append(struct strbuf *sb, const char *s);
 void strbuf_append_len(struct strbuf *sb, const void *s, size_t n);
@@ -40,7 +43,10 @@ char *strbuf_steal(struct strbuf *sb);
  * texts, log fields): no -Wformat-truncation noise at every call. */
 void format_into(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static inline void strbuf_freep(struct strbuf *sb) { strbuf_free(sb); }
+static inline void strbuf_freep(struct strbuf *sb)
+{
+	strbuf_free(sb);
+}
 #define _cleanup_strbuf_ __attribute__((cleanup(strbuf_freep)))
 
 #endif

@@ -20,7 +20,10 @@ void watchdog_init(void)
 	last_ping_ms = now_mono_ms();
 }
 
-uint64_t watchdog_interval_ms(void) { return watchdog_usec / 2000; }
+uint64_t watchdog_interval_ms(void)
+{
+	return watchdog_usec / 2000;
+}
 
 void watchdog_ping(void)
 {

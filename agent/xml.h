@@ -8,11 +8,11 @@
 #include <stddef.h>
 
 struct xml_node {
-	char *name; /* owned, local name without namespace */
-	char *text; /* owned, trimmed character data ("" if none) */
-	struct xml_node *parent; /* not owned */
+	char *name;                /* owned, local name without namespace */
+	char *text;                /* owned, trimmed character data ("" if none) */
+	struct xml_node *parent;   /* not owned */
 	struct xml_node *children; /* owned list */
-	struct xml_node *next; /* owned by the parent's list */
+	struct xml_node *next;     /* owned by the parent's list */
 };
 
 /* Parses len bytes.  Returns 0 and the root element, -EBADMSG for

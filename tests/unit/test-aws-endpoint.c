@@ -21,7 +21,7 @@ static void clear_env(void)
 }
 
 static void expect_endpoint(enum aws_service svc, const char *region,
-			    const struct aws_endpoint_config *cfg, const char *want)
+                            const struct aws_endpoint_config *cfg, const char *want)
 {
 	char *got = NULL;
 
@@ -33,17 +33,19 @@ static void expect_endpoint(enum aws_service svc, const char *region,
 static void test_regional_defaults(void **state)
 {
 	clear_env();
-	expect_endpoint(AWS_CLOUDWATCH, "eu-west-1", NULL, "https://monitoring.eu-west-1.amazonaws.com");
-	expect_endpoint(AWS_AUTO_SCALING, "us-east-2", NULL, "https://autoscaling.us-east-2.amazonaws.com");
+	expect_endpoint(AWS_CLOUDWATCH, "eu-west-1", NULL,
+	                "https://monitoring.eu-west-1.amazonaws.com");
+	expect_endpoint(AWS_AUTO_SCALING, "us-east-2", NULL,
+	                "https://autoscaling.us-east-2.amazonaws.com");
 	expect_endpoint(AWS_ELBV2, "ap-south-1", NULL,
-			"https://elasticloadbalancing.ap-south-1.amazonaws.com");
+	                "https://elasticloadbalancing.ap-south-1.amazonaws.com");
 	expect_endpoint(AWS_CLOUDWATCH, "cn-north-1", NULL,
-			"https://monitoring.cn-north-1.amazonaws.com.cn");
+	                "https://monitoring.cn-north-1.amazonaws.com.cn");
 }
 
 static void test_overrides(void **state)
 {
-	struct aws_endpoint_config cfg = { "http://cfg-global", { "http://cfg-cw", NULL, NULL } };
+	struct aws_endpoint_config cfg = {"http://cfg-global", {"http://cfg-cw", NULL, NULL}};
 
 	clear_env();
 	expect_endpoint(AWS_CLOUDWATCH, "eu-west-1", &cfg, "http://cfg-cw");
@@ -56,16 +58,17 @@ static void test_overrides(void **state)
 	setenv("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2", "http://env-elb", 1);
 	expect_endpoint(AWS_ELBV2, "eu-west-1", &cfg, "http://env-elb");
 	setenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true", 1);
-	expect_endpoint(AWS_CLOUDWATCH, "eu-west-1", &cfg, "https://monitoring.eu-west-1.amazonaws.com");
+	expect_endpoint(AWS_CLOUDWATCH, "eu-west-1", &cfg,
+	                "https://monitoring.eu-west-1.amazonaws.com");
 	clear_env();
 }
 
 static void test_imds_credentials(void **state)
 {
 	static const char ok[] = "{\"Code\":\"Success\",\"LastUpdated\":\"2024-01-01T00:00:00Z\","
-				 "\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIA1\","
-				 "\"SecretAccessKey\":\"s3cr3t\",\"Token\":\"tok\","
-				 "\"Expiration\":\"2024-01-01T06:00:00Z\",\"UnknownField\":[1,2]}";
+	                         "\"Type\":\"AWS-HMAC\",\"AccessKeyId\":\"ASIA1\","
+	                         "\"SecretAccessKey\":\"s3cr3t\",\"Token\":\"tok\","
+	                         "\"Expiration\":\"2024-01-01T06:00:00Z\",\"UnknownField\":[1,2]}";
 	static const char failed[] = "{\"Code\":\"Failure\",\"Message\":\"no role\"}";
 	static const char missing[] = "{\"Code\":\"Success\",\"AccessKeyId\":\"A\"}";
 	struct credentials c;
@@ -104,10 +107,10 @@ static void test_environment_credentials(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_regional_defaults),
-		cmocka_unit_test(test_overrides),
-		cmocka_unit_test(test_imds_credentials),
-		cmocka_unit_test(test_environment_credentials),
+	        cmocka_unit_test(test_regional_defaults),
+	        cmocka_unit_test(test_overrides),
+	        cmocka_unit_test(test_imds_credentials),
+	        cmocka_unit_test(test_environment_credentials),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

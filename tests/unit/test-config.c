@@ -44,11 +44,11 @@ static void test_defaults(void **state)
 static void test_full(void **state)
 {
 	static const char text[] =
-		"{\"region\": \"eu-west-1\", \"auto_scaling_group_name\": \"web\",\n"
-		" \"period\": 10, \"sample_interval\": \"500ms\", \"namespace\": \"Custom/App\",\n"
-		" \"memory_metric\": true, \"disk_metric\": true, \"disk_path\": \"/var\",\n"
-		" \"endpoint_urls\": {\"cloudwatch\": \"http://127.0.0.1:1\"},\n"
-		" \"backlog\": \"30m\", \"publish_jitter\": \"2s\", \"imds_token_ttl\": 300}";
+	        "{\"region\": \"eu-west-1\", \"auto_scaling_group_name\": \"web\",\n"
+	        " \"period\": 10, \"sample_interval\": \"500ms\", \"namespace\": \"Custom/App\",\n"
+	        " \"memory_metric\": true, \"disk_metric\": true, \"disk_path\": \"/var\",\n"
+	        " \"endpoint_urls\": {\"cloudwatch\": \"http://127.0.0.1:1\"},\n"
+	        " \"backlog\": \"30m\", \"publish_jitter\": \"2s\", \"imds_token_ttl\": 300}";
 	struct agent_config cfg;
 	struct aws_endpoint_config eps;
 	char err[1024];
@@ -77,10 +77,11 @@ static void test_errors(void **state)
 	expect_error("{\"namespace\": \"\"}", "namespace: must not be empty");
 	expect_error("{\"endpoint_url\": \"ftp://x\"}", "endpoint_url: expected an http");
 	expect_error("{\"endpoint_urls\": {\"cloudwach\": \"http://x\"}}",
-		     "endpoint_urls.cloudwach: unknown key");
-	expect_error("{\"sample_interval\": \"10ms\"}", "sample_interval: duration 10ms is out of range");
+	             "endpoint_urls.cloudwach: unknown key");
+	expect_error("{\"sample_interval\": \"10ms\"}",
+	             "sample_interval: duration 10ms is out of range");
 	expect_error("{\"period\": 10, \"sample_interval\": \"20s\"}",
-		     "sample_interval: must not be longer than the period");
+	             "sample_interval: must not be longer than the period");
 	expect_error("{\"imds_token_ttl\": 0}", "imds_token_ttl: 0 is out of range");
 	expect_error("{\"log_level\": \"trace\"}", "log_level: must be");
 	expect_error("{\"memory_metric\": 1}", "memory_metric: expected true or false");
@@ -95,7 +96,8 @@ static void test_test_period(void **state)
 
 	setenv("ASG_AGENT_TEST_PERIOD_MS", "1000", 1);
 	assert_int_equal(agent_config_parse(&cfg, "agent.json", "{\"sample_interval\": \"100ms\"}",
-					    err, sizeof(err)), 0);
+	                                    err, sizeof(err)),
+	                 0);
 	assert_int_equal(cfg.period_ms, 1000);
 	agent_config_free(&cfg);
 	setenv("ASG_AGENT_TEST_PERIOD_MS", "5", 1);
@@ -108,18 +110,19 @@ static void test_missing_explicit_file(void **state)
 	struct agent_config cfg;
 	char err[1024];
 
-	assert_int_equal(agent_config_load(&cfg, "/nonexistent/agent.json", err, sizeof(err)), -ENOENT);
+	assert_int_equal(agent_config_load(&cfg, "/nonexistent/agent.json", err, sizeof(err)),
+	                 -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/agent.json"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_test_period),
-		cmocka_unit_test(test_missing_explicit_file),
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_errors),
+	        cmocka_unit_test(test_test_period),
+	        cmocka_unit_test(test_missing_explicit_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

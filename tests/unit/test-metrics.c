@@ -52,7 +52,7 @@ static void test_cpu_times(void **state)
 static void test_memory(void **state)
 {
 	char *p = write_temp("MemTotal:       1000 kB\nMemFree:         100 kB\n"
-			     "MemAvailable:    250 kB\n");
+	                     "MemAvailable:    250 kB\n");
 	double pct;
 
 	assert_int_equal(memory_used_percent(p, &pct), 0);
@@ -64,11 +64,11 @@ static void test_memory(void **state)
 static struct metrics_settings settings(int64_t period_ms, size_t backlog)
 {
 	struct metrics_settings s = {
-		.namespace = "ASGAgent",
-		.names = { "CPUUtilization", "MemoryUtilization", "DiskUtilization" },
-		.enabled = { true, true, false },
-		.period_ms = period_ms,
-		.backlog_max = backlog,
+	        .namespace = "ASGAgent",
+	        .names = {"CPUUtilization", "MemoryUtilization", "DiskUtilization"},
+	        .enabled = {true, true, false},
+	        .period_ms = period_ms,
+	        .backlog_max = backlog,
 	};
 	return s;
 }
@@ -82,7 +82,7 @@ static void test_aggregation(void **state)
 	assert_int_equal(metrics_init(&m, &s), 0);
 	metrics_add_sample(&m, 120000 + 1000, METRIC_CPU, 10, 1);
 	metrics_add_sample(&m, 120000 + 2000, METRIC_CPU, 30, 1);
-	metrics_add_sample(&m, 120000 + 5000, METRIC_CPU, 20, 3); /* a late tick */
+	metrics_add_sample(&m, 120000 + 5000, METRIC_CPU, 20, 3);  /* a late tick */
 	metrics_add_sample(&m, 120000 + 5000, METRIC_DISK, 50, 1); /* disabled */
 	metrics_add_sample(&m, 120000 + 5000, METRIC_MEMORY, 40, 1);
 	assert_false(metrics_roll(&m, 179999));
@@ -152,19 +152,18 @@ static void test_put_form(void **state)
 	assert_int_equal(metrics_build_put(&m, 1, &form), 0);
 	snprintf(m.asg_name, sizeof(m.asg_name), "web asg");
 	assert_int_equal(metrics_build_put(&m, 1, &form), 1);
-	assert_string_equal(
-		strbuf_str(&form),
-		"Namespace=ASGAgent"
-		"&MetricData.member.1.MetricName=CPUUtilization"
-		"&MetricData.member.1.Dimensions.member.1.Name=AutoScalingGroupName"
-		"&MetricData.member.1.Dimensions.member.1.Value=web%20asg"
-		"&MetricData.member.1.Timestamp=2023-11-14T22%3A13%3A20.000Z"
-		"&MetricData.member.1.Unit=Percent"
-		"&MetricData.member.1.StorageResolution=1"
-		"&MetricData.member.1.StatisticValues.SampleCount=2"
-		"&MetricData.member.1.StatisticValues.Sum=12.6"
-		"&MetricData.member.1.StatisticValues.Minimum=0.1"
-		"&MetricData.member.1.StatisticValues.Maximum=12.5");
+	assert_string_equal(strbuf_str(&form),
+	                    "Namespace=ASGAgent"
+	                    "&MetricData.member.1.MetricName=CPUUtilization"
+	                    "&MetricData.member.1.Dimensions.member.1.Name=AutoScalingGroupName"
+	                    "&MetricData.member.1.Dimensions.member.1.Value=web%20asg"
+	                    "&MetricData.member.1.Timestamp=2023-11-14T22%3A13%3A20.000Z"
+	                    "&MetricData.member.1.Unit=Percent"
+	                    "&MetricData.member.1.StorageResolution=1"
+	                    "&MetricData.member.1.StatisticValues.SampleCount=2"
+	                    "&MetricData.member.1.StatisticValues.Sum=12.6"
+	                    "&MetricData.member.1.StatisticValues.Minimum=0.1"
+	                    "&MetricData.member.1.StatisticValues.Maximum=12.5");
 	strbuf_free(&form);
 	metrics_free(&m);
 }
@@ -182,13 +181,13 @@ static void test_format_double(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cpu_times),
-		cmocka_unit_test(test_memory),
-		cmocka_unit_test(test_aggregation),
-		cmocka_unit_test(test_publishing_off_drops_periods),
-		cmocka_unit_test(test_backlog_drops_oldest),
-		cmocka_unit_test(test_put_form),
-		cmocka_unit_test(test_format_double),
+	        cmocka_unit_test(test_cpu_times),
+	        cmocka_unit_test(test_memory),
+	        cmocka_unit_test(test_aggregation),
+	        cmocka_unit_test(test_publishing_off_drops_periods),
+	        cmocka_unit_test(test_backlog_drops_oldest),
+	        cmocka_unit_test(test_put_form),
+	        cmocka_unit_test(test_format_double),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,10 +76,10 @@ static void test_max_attempts_env(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_backoff),
-		cmocka_unit_test(test_quota),
-		cmocka_unit_test(test_max_attempts_env),
+	        cmocka_unit_test(test_classify),
+	        cmocka_unit_test(test_backoff),
+	        cmocka_unit_test(test_quota),
+	        cmocka_unit_test(test_max_attempts_env),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

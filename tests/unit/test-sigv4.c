@@ -108,13 +108,14 @@ static void parse_request(char *text, size_t len, struct parsed_request *p)
 			assert_non_null(colon);
 			assert_true(p->n_headers < 32);
 			p->names[p->n_headers] = strndup(line, (size_t)(colon - line));
-			p->values[p->n_headers] = strndup(colon + 1, l - (size_t)(colon - line) - 1);
+			p->values[p->n_headers] =
+			        strndup(colon + 1, l - (size_t)(colon - line) - 1);
 			p->n_headers++;
 		}
 		line += l + (nl ? 1 : 0);
 	}
 	for (size_t i = 0; i < p->n_headers; i++)
-		p->headers[i] = (struct sigv4_header){ p->names[i], p->values[i] };
+		p->headers[i] = (struct sigv4_header){p->names[i], p->values[i]};
 }
 
 static bool json_flag(json_t *ctx, const char *key)
@@ -139,7 +140,7 @@ static void run_case(void **state)
 {
 	const char *dir = *state;
 	_cleanup_free_ char *req_text = NULL, *ctx_text = NULL, *creq = NULL, *sts = NULL,
-			    *sig = NULL, *auth = NULL;
+	                    *sig = NULL, *auth = NULL;
 	_cleanup_json_ json_t *ctx = NULL;
 	struct parsed_request p;
 	struct sigv4_signature out;
@@ -161,26 +162,31 @@ static void run_case(void **state)
 	ctx = json_loads(ctx_text, 0, NULL);
 	assert_non_null(ctx);
 	c = json_object_get(ctx, "credentials");
-	assert_int_equal(parse_iso8601(json_string_value(json_object_get(ctx, "timestamp")), &when), 0);
+	assert_int_equal(parse_iso8601(json_string_value(json_object_get(ctx, "timestamp")), &when),
+	                 0);
 
 	parse_request(req_text, len, &p);
 	struct sigv4_request req = {
-		.method = p.method, .path = p.path, .query = p.query,
-		.headers = p.headers, .n_headers = p.n_headers,
-		.body = p.body, .body_len = p.body_len,
+	        .method = p.method,
+	        .path = p.path,
+	        .query = p.query,
+	        .headers = p.headers,
+	        .n_headers = p.n_headers,
+	        .body = p.body,
+	        .body_len = p.body_len,
 	};
 	struct sigv4_credentials creds = {
-		.access_key_id = json_string_value(json_object_get(c, "access_key_id")),
-		.secret_access_key = json_string_value(json_object_get(c, "secret_access_key")),
-		.session_token = json_string_value(json_object_get(c, "token")),
+	        .access_key_id = json_string_value(json_object_get(c, "access_key_id")),
+	        .secret_access_key = json_string_value(json_object_get(c, "secret_access_key")),
+	        .session_token = json_string_value(json_object_get(c, "token")),
 	};
 	struct sigv4_params params = {
-		.region = json_string_value(json_object_get(ctx, "region")),
-		.service = json_string_value(json_object_get(ctx, "service")),
-		.when = when,
-		.normalize_path = json_flag(ctx, "normalize"),
-		.sign_body = json_flag(ctx, "sign_body"),
-		.omit_session_token = json_flag(ctx, "omit_session_token"),
+	        .region = json_string_value(json_object_get(ctx, "region")),
+	        .service = json_string_value(json_object_get(ctx, "service")),
+	        .when = when,
+	        .normalize_path = json_flag(ctx, "normalize"),
+	        .sign_body = json_flag(ctx, "sign_body"),
+	        .omit_session_token = json_flag(ctx, "omit_session_token"),
 	};
 	assert_int_equal(sigv4_sign_request(&req, &creds, &params, &out), 0);
 	assert_string_equal(out.canonical_request, creq);
@@ -196,26 +202,26 @@ static void run_case(void **state)
  * that the driver cannot pass by reading nothing. */
 static void test_get_vanilla_literal(void **state)
 {
-	struct sigv4_header h[] = { { "Host", "example.amazonaws.com" } };
-	struct sigv4_request req = { "GET", "/", NULL, h, 1, NULL, 0 };
-	struct sigv4_credentials creds = { "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-					   NULL };
-	struct sigv4_params params = { "us-east-1", "service", 1440938160, true, false, false };
+	struct sigv4_header h[] = {{"Host", "example.amazonaws.com"}};
+	struct sigv4_request req = {"GET", "/", NULL, h, 1, NULL, 0};
+	struct sigv4_credentials creds = {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	                                  NULL};
+	struct sigv4_params params = {"us-east-1", "service", 1440938160, true, false, false};
 	struct sigv4_signature out;
 
 	assert_int_equal(sigv4_sign_request(&req, &creds, &params, &out), 0);
 	assert_string_equal(out.amz_date, "20150830T123600Z");
 	assert_string_equal(out.signature,
-			    "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
+	                    "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
 	sigv4_signature_free(&out);
 }
 
 static void test_missing_host_rejected(void **state)
 {
-	struct sigv4_header h[] = { { "Content-Type", "text/plain" } };
-	struct sigv4_request req = { "GET", "/", NULL, h, 1, NULL, 0 };
-	struct sigv4_credentials creds = { "AKID", "SECRET", NULL };
-	struct sigv4_params params = { "us-east-1", "service", 0, true, false, false };
+	struct sigv4_header h[] = {{"Content-Type", "text/plain"}};
+	struct sigv4_request req = {"GET", "/", NULL, h, 1, NULL, 0};
+	struct sigv4_credentials creds = {"AKID", "SECRET", NULL};
+	struct sigv4_params params = {"us-east-1", "service", 0, true, false, false};
 	struct sigv4_signature out;
 
 	assert_int_equal(sigv4_sign_request(&req, &creds, &params, &out), -EINVAL);
@@ -223,15 +229,16 @@ static void test_missing_host_rejected(void **state)
 
 static void test_user_agent_not_signed(void **state)
 {
-	struct sigv4_header h[] = { { "Host", "h" }, { "User-Agent", "asg-agent/1" } };
-	struct sigv4_request req = { "POST", "/", NULL, h, 2, "a=b", 3 };
-	struct sigv4_credentials creds = { "AKID", "SECRET", "TOKEN" };
-	struct sigv4_params params = { "eu-west-1", "monitoring", 0, true, false, false };
+	struct sigv4_header h[] = {{"Host", "h"}, {"User-Agent", "asg-agent/1"}};
+	struct sigv4_request req = {"POST", "/", NULL, h, 2, "a=b", 3};
+	struct sigv4_credentials creds = {"AKID", "SECRET", "TOKEN"};
+	struct sigv4_params params = {"eu-west-1", "monitoring", 0, true, false, false};
 	struct sigv4_signature out;
 
 	assert_int_equal(sigv4_sign_request(&req, &creds, &params, &out), 0);
 	assert_null(strstr(out.canonical_request, "user-agent"));
-	assert_non_null(strstr(out.authorization, "SignedHeaders=host;x-amz-date;x-amz-security-token,"));
+	assert_non_null(
+	        strstr(out.authorization, "SignedHeaders=host;x-amz-date;x-amz-security-token,"));
 	sigv4_signature_free(&out);
 }
 
@@ -265,18 +272,19 @@ int main(void)
 		    !strcmp(de->d_name, "NOTICE"))
 			continue;
 		if (n_cases == SUITE_CASES) {
-			fprintf(stderr, "test-sigv4: more cases than the suite's %d\n", SUITE_CASES);
+			fprintf(stderr, "test-sigv4: more cases than the suite's %d\n",
+			        SUITE_CASES);
 			return 99;
 		}
 		if (asprintf(&dir, "%s/%s", suite_dir, de->d_name) < 0)
 			return 99;
-		tests[n++] = (struct CMUnitTest){ strdup(de->d_name), run_case, NULL, NULL, dir };
+		tests[n++] = (struct CMUnitTest){strdup(de->d_name), run_case, NULL, NULL, dir};
 		n_cases++;
 	}
 	closedir(d);
 	if (n_cases != SUITE_CASES) {
-		fprintf(stderr, "test-sigv4: found %zu cases in %s, expected %d\n", n_cases, suite_dir,
-			SUITE_CASES);
+		fprintf(stderr, "test-sigv4: found %zu cases in %s, expected %d\n", n_cases,
+		        suite_dir, SUITE_CASES);
 		return 99;
 	}
 	qsort(tests, n, sizeof(tests[0]), case_name_cmp);

@@ -11,10 +11,10 @@
 static void test_error_response(void **state)
 {
 	static const char body[] =
-		"<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\n"
-		"  <Error>\n    <Type>Sender</Type>\n    <Code>Throttling</Code>\n"
-		"    <Message>Rate exceeded &amp; more</Message>\n  </Error>\n"
-		"  <RequestId>abc-123</RequestId>\n</ErrorResponse>\n";
+	        "<ErrorResponse xmlns=\"http://monitoring.amazonaws.com/doc/2010-08-01/\">\n"
+	        "  <Error>\n    <Type>Sender</Type>\n    <Code>Throttling</Code>\n"
+	        "    <Message>Rate exceeded &amp; more</Message>\n  </Error>\n"
+	        "  <RequestId>abc-123</RequestId>\n</ErrorResponse>\n";
 	struct xml_node *root;
 
 	assert_int_equal(xml_parse(body, strlen(body), &root), 0);
@@ -28,14 +28,16 @@ static void test_error_response(void **state)
 
 static void test_member_list(void **state)
 {
-	static const char body[] =
-		"<DescribeAutoScalingInstancesResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">"
-		"<DescribeAutoScalingInstancesResult><AutoScalingInstances>"
-		"<member><InstanceId>i-1</InstanceId><AutoScalingGroupName>web</AutoScalingGroupName></member>"
-		"<member><InstanceId>i-2</InstanceId><AutoScalingGroupName>api</AutoScalingGroupName></member>"
-		"</AutoScalingInstances></DescribeAutoScalingInstancesResult>"
-		"<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
-		"</DescribeAutoScalingInstancesResponse>";
+	static const char body[] = "<DescribeAutoScalingInstancesResponse "
+	                           "xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\">"
+	                           "<DescribeAutoScalingInstancesResult><AutoScalingInstances>"
+	                           "<member><InstanceId>i-1</InstanceId><AutoScalingGroupName>web</"
+	                           "AutoScalingGroupName></member>"
+	                           "<member><InstanceId>i-2</InstanceId><AutoScalingGroupName>api</"
+	                           "AutoScalingGroupName></member>"
+	                           "</AutoScalingInstances></DescribeAutoScalingInstancesResult>"
+	                           "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
+	                           "</DescribeAutoScalingInstancesResponse>";
 	struct xml_node *root;
 	const struct xml_node *m;
 	int n = 0;
@@ -53,7 +55,7 @@ static void test_member_list(void **state)
 
 static void test_malformed(void **state)
 {
-	static const char *bad[] = { "", "<a>", "<a></b>", "not xml", "<a/><b/>" };
+	static const char *bad[] = {"", "<a>", "<a></b>", "not xml", "<a/><b/>"};
 	struct xml_node *root;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -75,10 +77,10 @@ static void test_depth_limit(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_response),
-		cmocka_unit_test(test_member_list),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_depth_limit),
+	        cmocka_unit_test(test_error_response),
+	        cmocka_unit_test(test_member_list),
+	        cmocka_unit_test(test_malformed),
+	        cmocka_unit_test(test_depth_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
