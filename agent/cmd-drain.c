@@ -26,7 +26,8 @@ int health_control(const char *socket_path, const char *method, const char *path
 	                           .url = url,
 	                           .unix_socket = socket_path,
 	                           .connect_timeout_ms = 2000,
-	                           .timeout_ms = 5000};
+	                           .timeout_ms = 5000,
+	                           .no_proxy = true};
 	r = http_perform(&http, &req, &resp);
 	if (r == 0) {
 		*status = resp.status;

@@ -153,9 +153,15 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-	/* Never follow redirects or use a proxy from the environment for
-	 * IMDS: the token PUT must reach the link-local address itself. */
+	/* Never follow redirects: a signed request or an IMDS token must go
+	 * nowhere but where it was sent. */
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	/* The SDKs never send IMDS traffic through an HTTP(S)_PROXY from the
+	 * environment: the token PUT must reach the link-local address
+	 * itself (and a proxy would add X-Forwarded-For, which IMDS
+	 * refuses).  AWS endpoints do honour the proxy variables. */
+	if (req->no_proxy)
+		curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
 	if (req->unix_socket)
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
 	if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {

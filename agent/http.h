@@ -23,6 +23,7 @@ struct http_request {
 	size_t body_len;
 	long connect_timeout_ms;
 	long timeout_ms; /* whole transfer */
+	bool no_proxy;   /* ignore HTTP(S)_PROXY from the environment */
 };
 
 struct http_response {

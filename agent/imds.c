@@ -120,7 +120,8 @@ static int fetch_token(struct imds_client *c)
 		                           .url = url,
 		                           .headers = hdrs,
 		                           .connect_timeout_ms = c->timeout_ms,
-		                           .timeout_ms = c->timeout_ms};
+		                           .timeout_ms = c->timeout_ms,
+		                           .no_proxy = true};
 
 		if (n && backoff((unsigned)n - 1) < 0)
 			return -EINTR;
@@ -186,7 +187,8 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 		                           .url = url,
 		                           .headers = hdrs,
 		                           .connect_timeout_ms = c->timeout_ms,
-		                           .timeout_ms = c->timeout_ms};
+		                           .timeout_ms = c->timeout_ms,
+		                           .no_proxy = true};
 
 		r = imds_ensure_token(c);
 		if (r < 0)

@@ -1,5 +1,5 @@
 """asg-agent's commands other than run: --version, --help, --check-config
-(file:line:col errors), metadata (through IMDSv2), drain/undrain (HTTP over
+(file:line:col errors), metadata (through IMDSv2, never through a proxy), drain/undrain (HTTP over
 asg-health's control socket, here a stand-in that records what it gets), and
 doctor (passing checks, then the container hop-limit trap and a missing
 cloudwatch:PutMetricData permission, each with its fix)."""
@@ -89,7 +89,9 @@ def test_metadata(tmp, imds, config):
     r = run_cli(env, "--config", config, "metadata")
     check(r.returncode == 0 and "instance-id: %s" % agentlib.INSTANCE_ID in r.stdout and
           "region: us-east-1" in r.stdout, "metadata: %r" % (r,))
-    r = run_cli(env, "--config", config, "metadata", "placement/availability-zone")
+    # A proxy from the environment is never used for IMDS.
+    proxied = dict(env, http_proxy="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
+    r = run_cli(proxied, "--config", config, "metadata", "placement/availability-zone")
     check(r.returncode == 0 and r.stdout == "us-east-1a\n", "metadata path: %r" % (r,))
     r = run_cli(env, "--config", config, "metadata", "/latest/dynamic/instance-identity/document")
     check(r.returncode == 0 and json.loads(r.stdout)["instanceId"] == agentlib.INSTANCE_ID,
