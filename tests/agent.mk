@@ -41,6 +41,12 @@ tests_unit_test_config_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_config_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-config
 
+check_PROGRAMS += tests/unit/test-credentials
+tests_unit_test_credentials_SOURCES = tests/unit/test-credentials.c
+tests_unit_test_credentials_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_credentials_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-credentials
+
 # Integration: the real daemon against tests/standins (IMDS and AWS),
 # with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
 AGENT_INTEGRATION_TESTS = \
