@@ -1,0 +1,65 @@
+#!/bin/bash
+# The packaged configuration files (conf/health.json, conf/agent.json):
+# both daemons accept them; health.json spells out exactly the compiled-in
+# defaults except where the package chooses otherwise (the root, the
+# checks); and asg-agent.json(5) documents every key each daemon accepts,
+# so a key added to the code without documentation fails here.
+set -uo pipefail
+: "${top_srcdir:?run by make check}" "${top_builddir:?run by make check}"
+health=$top_builddir/health/asg-health
+agent=$top_builddir/agent/asg-agent
+man5=$top_srcdir/man/asg-agent.json.5
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+"$health" --check-config --config "$top_srcdir/conf/health.json" >"$tmp/packaged.json" ||
+	fail "asg-health refuses conf/health.json"
+"$agent" --config "$top_srcdir/conf/agent.json" --check-config >/dev/null ||
+	fail "asg-agent refuses conf/agent.json"
+
+echo '{}' >"$tmp/empty.json"
+"$health" --check-config --config "$tmp/empty.json" >"$tmp/defaults.json" || fail "asg-health refuses {}"
+# Every effective value but root and checks equals the compiled default.
+/usr/bin/python3 - "$tmp/defaults.json" "$tmp/packaged.json" "$top_srcdir/conf/health.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+defaults, packaged, source = (json.load(open(p)) for p in sys.argv[1:4])
+bad = []
+for key, value in defaults.items():
+    if key in ("root", "checks"):
+        continue
+    if packaged.get(key) != value:
+        bad.append("%s: packaged %r, default %r" % (key, packaged.get(key), value))
+    if key not in source:
+        bad.append("%s: not spelled out in conf/health.json" % key)
+if packaged["root"] != "/usr/share/asg-agent/site":
+    bad.append("root is %r, not the packaged example site" % packaged["root"])
+for msg in bad:
+    print("FAIL: conf/health.json: " + msg, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+
+# The keys each daemon's config parser accepts, from its key list.
+keys_of() { # file array-name: the multi-line key array (one-line arrays are nested objects)
+	sed -n "/$2\[\] = {\$/,/NULL/p" "$1" | grep -o '"[a-z_]*"' | tr -d '"'
+}
+documented() { grep -q -E "^\.(B|BR|BI|TP) .*\b$1\b" "$man5"; }
+for spec in "$top_srcdir/health/config.c:keys" "$top_srcdir/agent/config.c:top_keys"; do
+	keys=$(keys_of "${spec%%:*}" "${spec##*:}")
+	[ -n "$keys" ] || fail "found no key list in ${spec%%:*}"
+	for k in $keys; do
+		documented "$k" || fail "asg-agent.json(5) does not document \"$k\" (${spec%%:*})"
+	done
+done
+# Every key the agent accepts and that has a default is in agent.json; the
+# others (region, endpoints, ...) default to "not set" and are documented.
+for k in $(keys_of "$top_srcdir/agent/config.c" top_keys); do
+	grep -q "\"$k\"" "$top_srcdir/conf/agent.json" && continue
+	sed -n "/^\.B.*\b$k\b/,/^\.TP/p" "$man5" | grep -q 'Not set by default' ||
+		fail "conf/agent.json lacks \"$k\" and asg-agent.json(5) does not say it is unset by default"
+done
+[ $failures -eq 0 ]

@@ -1,0 +1,248 @@
+"""The Debian package on a real systemd: boots a minimal Debian 12 root with
+systemd 252 as PID 1 (systemd-nspawn), installs the .deb that deb-build.sh
+made, and runs tests/package/in-container.sh inside as a oneshot unit.
+
+The root comes from debootstrap, once (about 40 s to 2 min from the Debian
+mirror), cached outside the tree in /var/cache/asg-agent-tests/bookworm and
+copied for each run so runs never change it.  The container shares the
+host's network: its asg-health.socket binds the host's port 80 (which must
+be free), and asg-agent inside talks to the IMDS and AWS stand-ins
+(tests/standins) that this script runs on the host's loopback.  It never
+reaches 169.254.169.254 or AWS.
+
+Needs root, debootstrap and systemd-container (scripts/deps test).  With no
+mirror to debootstrap from, it fails and says so.  ASG_TEST_NSPAWN_ARGS adds
+systemd-nspawn options (debugging); ASG_TEST_MIRROR picks the mirror.
+"""
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP_SRCDIR = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
+TOP_BUILDDIR = os.environ.get("top_builddir", TOP_SRCDIR)
+sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "integration"))
+import agentlib  # noqa: E402  (tests/integration/agentlib.py: stand-ins and the group's state)
+
+CACHE = os.environ.get("ASG_TEST_ROOT_CACHE", "/var/cache/asg-agent-tests/bookworm")
+MIRROR = os.environ.get("ASG_TEST_MIRROR", "http://deb.debian.org/debian")
+# What the package needs at run time, and curl for the checks.  The stamp
+# records this list: changing it rebuilds the cached root.
+INCLUDE = ("systemd,systemd-sysv,dbus,libmicrohttpd12,libcurl4,libjansson4,libexpat1,"
+           "libssl3,libnettle8,curl")
+BOOT_TIMEOUT = 240
+HERE = os.path.join(TOP_SRCDIR, "tests", "package")
+DEB_DIR = os.path.join(TOP_BUILDDIR, "tests", "package", "deb")
+
+
+def skip(why):
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def fail(why):
+    print("FAIL: " + why, file=sys.stderr)
+    sys.exit(1)
+
+
+def sanitized_build():
+    try:
+        with open(os.path.join(TOP_BUILDDIR, "config.status"), errors="replace") as f:
+            return "-fsanitize" in f.read()
+    except OSError:
+        return False
+
+
+def port80_free():
+    """asg-health.socket inside binds the host's port 80 (shared network)."""
+    for family, addr in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            if family == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((addr, 80))
+        except OSError as e:
+            holder = subprocess.run(["ss", "-ltnpH", "sport", "= :80"], capture_output=True,
+                                    text=True).stdout.strip()
+            fail("port 80 (%s) is in use on this host (%s): the container shares the host's "
+                 "network and its asg-health.socket needs the port; stop %s"
+                 % (addr, e.strerror, holder or "whatever holds it"))
+        finally:
+            s.close()
+
+
+def ensure_root():
+    stamp = os.path.join(CACHE, ".asg-agent-tests-stamp")
+    want = "bookworm minbase " + INCLUDE
+    try:
+        with open(stamp) as f:
+            if f.read().strip() == want:
+                return
+    except OSError:
+        pass
+    tmp = CACHE + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(CACHE), exist_ok=True)
+    print("debootstrap: building the cached Debian 12 root in %s (once)" % CACHE)
+    t0 = time.monotonic()
+    r = subprocess.run(["debootstrap", "--variant=minbase", "--include=" + INCLUDE, "bookworm",
+                        tmp, MIRROR], capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        fail("debootstrap of Debian 12 from %s failed (exit %d); this test needs the Debian "
+             "mirror once to build its cached root (set ASG_TEST_MIRROR for another "
+             "mirror):\n%s" % (MIRROR, r.returncode, (r.stderr or r.stdout)[-2000:]))
+    with open(os.path.join(tmp, ".asg-agent-tests-stamp"), "w") as f:
+        f.write(want + "\n")
+    shutil.rmtree(CACHE, ignore_errors=True)
+    os.rename(tmp, CACHE)
+    print("debootstrap: done in %.0f s" % (time.monotonic() - t0))
+
+
+TEST_UNIT = """[Unit]
+Description=asg-agent package test (tests/package/in-container.sh)
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/bash /out/in-container.sh
+StandardOutput=append:/out/test.log
+StandardError=append:/out/test.log
+TimeoutStartSec=200
+ExecStopPost=/bin/systemctl --no-block poweroff
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def prepare(root, out, deb, imds_url, aws_url):
+    shutil.copy(deb, os.path.join(out, "asg-agent.deb"))
+    shutil.copy(os.path.join(HERE, "in-container.sh"), os.path.join(out, "in-container.sh"))
+    with open(os.path.join(out, "env"), "w") as f:
+        f.write("IMDS_URL=%s\nAWS_URL=%s\n" % (imds_url, aws_url))
+    units = os.path.join(root, "etc", "systemd", "system")
+    with open(os.path.join(units, "asg-test.service"), "w") as f:
+        f.write(TEST_UNIT)
+    wants = os.path.join(units, "multi-user.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    os.symlink("/etc/systemd/system/asg-test.service", os.path.join(wants, "asg-test.service"))
+    # The packaged unit as it is, pointed at the stand-ins the way an
+    # operator would point it anywhere: a drop-in with the SDK variables.
+    dropin = os.path.join(units, "asg-agent.service.d")
+    os.makedirs(dropin, exist_ok=True)
+    with open(os.path.join(dropin, "test.conf"), "w") as f:
+        f.write("[Service]\n"
+                "Environment=AWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n"
+                "Environment=AWS_ENDPOINT_URL_CLOUDWATCH=%s\n"
+                "Environment=AWS_ENDPOINT_URL_AUTO_SCALING=%s\n"
+                "Environment=AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=%s\n"
+                "Environment=ASG_AGENT_TEST_PERIOD_MS=1000\n"
+                % (imds_url, aws_url, aws_url, aws_url))
+    # No console login prompt or first-boot questions in a test boot.
+    for name in ("console-getty.service", "systemd-firstboot.service"):
+        link = os.path.join(units, name)
+        if not os.path.lexists(link):
+            os.symlink("/dev/null", link)
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def main():
+    if os.environ.get("ASG_IN_PACKAGE_BUILD"):
+        skip("inside dpkg-buildpackage (this test builds and boots that package)")
+    if sanitized_build():
+        skip("sanitizer build: the package is built and booted once, by the plain build's run")
+    if os.geteuid() != 0:
+        fail("needs root (debootstrap, systemd-nspawn, port 80)")
+    for tool, pkg in (("systemd-nspawn", "systemd-container"), ("debootstrap", "debootstrap")):
+        if not shutil.which(tool):
+            fail("%s not found: install %s (scripts/deps test)" % (tool, pkg))
+    debs = sorted(f for f in os.listdir(DEB_DIR) if f.endswith("_amd64.deb")) \
+        if os.path.isdir(DEB_DIR) else []
+    if not debs:
+        fail("no .deb in %s: tests/package/deb-build.sh makes it" % DEB_DIR)
+    deb = os.path.join(DEB_DIR, debs[-1])
+    port80_free()
+    ensure_root()
+
+    work = tempfile.mkdtemp(prefix="asg-boot-", dir="/var/tmp")
+    root, out = os.path.join(work, "root"), os.path.join(work, "out")
+    os.makedirs(out)
+    t0 = time.monotonic()
+    subprocess.run(["cp", "-a", "--reflink=auto", CACHE, root], check=True)
+    copy_s = time.monotonic() - t0
+    failures = []
+    try:
+        with agentlib.client.start_imds() as imds, \
+                agentlib.client.start_aws(state=agentlib.AWS_STATE,
+                                          trust_imds=[imds.url]) as aws:
+            prepare(root, out, deb, imds.url, aws.url)
+            t1 = time.monotonic()
+            try:
+                boot = subprocess.run(
+                    ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no",
+                     "-D", root, "--bind=%s:/out" % out, "-b"]
+                    + os.environ.get("ASG_TEST_NSPAWN_ARGS", "").split(),
+                    stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                    timeout=BOOT_TIMEOUT)
+                console = boot.stdout + boot.stderr
+            except subprocess.TimeoutExpired as e:
+                console = "(timed out after %d s)\n%s" % (BOOT_TIMEOUT, e.stdout or "")
+                failures.append("the container did not power off within %d s" % BOOT_TIMEOUT)
+            boot_s = time.monotonic() - t1
+            metrics = agentlib.metric_points(aws)
+            calls = aws.calls()
+        results = read(os.path.join(out, "results")).splitlines()
+        for line in results:
+            print(line)
+        for line in read(os.path.join(out, "timings")).splitlines():
+            print("timing: " + line)
+        print("timing: root copy %.1f s, boot+test+poweroff %.1f s" % (copy_s, boot_s))
+        failures += [l for l in results if l.startswith("FAIL")]
+        if "done" not in results:
+            failures.append("in-container.sh did not finish")
+        if not any(l.startswith("ok ") for l in results):
+            failures.append("no check ran inside the container")
+        # The agent inside published to the stand-in with credentials it got
+        # from the stand-in IMDS, signed as botocore signs.
+        print("stand-in: %d AWS calls, %d CPUUtilization points" % (len(calls), len(metrics)))
+        if not metrics:
+            failures.append("asg-agent in the container published no CPUUtilization to the "
+                            "AWS stand-in (%d calls: %s)" % (
+                                len(calls), sorted({c.get("action") for c in calls})))
+        status = read(os.path.join(out, "agent-status.json"))
+        if agentlib.GROUP not in status:
+            failures.append("asg-agent status does not name the group %s: %s"
+                            % (agentlib.GROUP, status[:300]))
+        if failures:
+            print("---- console\n" + console[-3000:])
+            for name in ("test.log", "status.txt", "journal-health.txt", "journal-agent.txt"):
+                text = read(os.path.join(out, name))
+                if text:
+                    print("---- %s (last 40 lines)\n%s" % (
+                        name, "\n".join(text.splitlines()[-40:])))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        for f in failures:
+            print("FAIL: " + f, file=sys.stderr)
+        sys.exit(1)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
