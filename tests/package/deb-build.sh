@@ -97,6 +97,40 @@ dpkg-deb -x "$deb" "$work/root"
 "$work/root/usr/bin/asg-agent" --config "$work/root/etc/asg-agent/agent.json" --check-config >/dev/null ||
 	fail "asg-agent refuses the packaged agent.json"
 
+# Boot ordering next to cloud-init: cloud-final.service runs after
+# multi-user.target, which wants our units, so ordering them after it is a
+# cycle that systemd breaks by dropping a job at boot.  Build a unit tree of
+# this host's units (cloud-init's included), the package's, enabled as dh
+# enables them, and cloud-init.target wanted by multi-user.target as
+# cloud-init's generator does on EC2; then let systemd-analyze verify
+# start multi-user.target.  A drop-in ordering asg-agent after
+# cloud-final.service must show the cycle, or the check proves nothing.
+if [ ! -f /lib/systemd/system/cloud-final.service ]; then
+	fail "cloud-init's units are not installed: install cloud-init (scripts/deps test)"
+else
+	v=$work/units
+	mkdir -p "$v/lib/systemd" "$v/etc/systemd" "$v/bin"
+	cp -a /lib/systemd/system "$v/lib/systemd/"
+	cp -a /etc/systemd/system "$v/etc/systemd/"
+	cp /bin/sh "$v/bin/sh"
+	dpkg-deb -x "$deb" "$v"
+	w=$v/etc/systemd/system
+	mkdir -p "$w/multi-user.target.wants" "$w/sockets.target.wants"
+	ln -sf /lib/systemd/system/asg-health.service "$w/multi-user.target.wants/"
+	ln -sf /lib/systemd/system/asg-agent.service "$w/multi-user.target.wants/"
+	ln -sf /lib/systemd/system/asg-health.socket "$w/sockets.target.wants/"
+	ln -sf /lib/systemd/system/cloud-init.target "$w/multi-user.target.wants/"
+	cycles() { systemd-analyze verify --man=no --root="$v" multi-user.target 2>&1 | grep -i 'ordering cycle'; }
+	if c=$(cycles); then
+		fail "an ordering cycle at boot with cloud-init: $c"
+	else
+		echo "ordering: no cycle with cloud-init's units (multi-user.target)"
+	fi
+	mkdir -p "$w/asg-agent.service.d"
+	printf '[Unit]\nAfter=cloud-final.service\n' >"$w/asg-agent.service.d/cycle.conf"
+	cycles >/dev/null || fail "the cycle check does not see After=cloud-final.service's cycle"
+fi
+
 # Exposure scores, offline, on the units as packaged.
 score() { # root unit
 	systemd-analyze security --offline=true --no-pager ${1:+--root="$1"} "$2" 2>/dev/null |
