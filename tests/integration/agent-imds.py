@@ -3,7 +3,7 @@ IMDS stand-in: credentials refreshed ahead of Expiration (advisory window,
 15 min before), a token invalidated by IMDS (401) replaced at once, an IMDS
 outage at refresh time survived on the old credentials, new ones fetched
 once IMDS is back; and with a short token TTL, tokens renewed on expiry
-without a 401.  The stand-in never serves IMDSv1: a request without a token
+without a 401 (that agent learns its group from the IMDS instance tag).  The stand-in never serves IMDSv1: a request without a token
 would show up as 401 in its log."""
 
 import json
@@ -87,6 +87,9 @@ def token_expiry(tmp, proc, imds, aws):
     config = agentlib.base_config(sub, proc.path)
     config["imds_token_ttl"] = 2
     imds.control("DELETE", "log")
+    # With instance tags in IMDS, the group comes from aws:autoscaling:groupName.
+    imds.control("POST", "state", {"tags_enabled": True,
+                                   "tags": {"aws:autoscaling:groupName": "tagged-asg"}})
     agent = agentlib.Agent(sub, config, {
         "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
         "AWS_ENDPOINT_URL": aws.url,
@@ -94,6 +97,9 @@ def token_expiry(tmp, proc, imds, aws):
     try:
         check(agent.notify.wait_for("READY=1", 10), "no READY=1")
         time.sleep(4.5)
+        doc = json.loads(agent.cli("status").stdout)
+        check(doc["auto_scaling_group"] == "tagged-asg" and
+              doc["auto_scaling_group_source"] == "imds-tag", "status: %r" % doc)
         rc = agent.terminate()
         check(rc == 0, "exit status %s" % rc)
     finally:
