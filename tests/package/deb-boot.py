@@ -195,7 +195,10 @@ def main():
             try:
                 boot = subprocess.run(
                     ["systemd-nspawn", "--quiet", "--keep-unit", "--register=no",
-                     "-D", root, "--bind=%s:/out" % out, "-b"]
+                     "-D", root, "--bind=%s:/out" % out,
+                     # nspawn's own seccomp filter refuses bpf(2); the
+                     # systemd inside needs it for IPAddressDeny=.
+                     "--system-call-filter=bpf", "-b"]
                     + os.environ.get("ASG_TEST_NSPAWN_ARGS", "").split(),
                     stdin=subprocess.DEVNULL, capture_output=True, text=True,
                     timeout=BOOT_TIMEOUT)

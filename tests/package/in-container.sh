@@ -96,12 +96,12 @@ else
 fi
 deny=$(prop asg-health.service IPAddressDeny)
 if grep -q '169.254.169.254' <<<"$deny"; then ok health-imds-denied; else fail health-imds-denied "IPAddressDeny='$deny'"; fi
-# Whether this kernel and manager enforce IPAddressDeny= (a cgroup BPF
-# program): a transient unit denied 127.0.0.1 must not reach it.  Debian 12
-# on EC2 (unified cgroup hierarchy) does; some containers-in-VMs do not,
-# and then the deny above is configuration only: say so, do not pretend.
+# This systemd enforces IPAddressDeny= (a cgroup BPF program; the
+# container is started with bpf(2) allowed): a transient unit denied
+# 127.0.0.1 cannot reach it.  The test never sends anything to the real
+# metadata address.
 if systemd-run --wait --quiet -p IPAddressDeny=127.0.0.1 curl -s -o /dev/null --max-time 3 http://127.0.0.1/health 2>/dev/null; then
-	echo "note ip-firewall: IPAddressDeny= is not enforced on this host ($(stat -f -c %T /sys/fs/cgroup) at /sys/fs/cgroup); the IMDS deny is configured but unproven here" >>"$results"
+	fail ip-firewall-enforced "a unit with IPAddressDeny=127.0.0.1 still reached 127.0.0.1 (cgroup $(stat -f -c %T /sys/fs/cgroup)): the IMDS deny would not hold"
 else
 	if systemd-run --wait --quiet curl -s -o /dev/null --max-time 3 http://127.0.0.1/health; then
 		ok ip-firewall-enforced
