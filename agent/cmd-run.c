@@ -169,6 +169,20 @@ static void publish(struct agent *a)
 	notify_status(a);
 }
 
+struct idle_ctx {
+	struct agent *a;
+	int status_fd;
+};
+
+/* While an AWS or IMDS call blocks the loop, still answer `status`. */
+static void serve_status_while_blocked(void *p)
+{
+	struct idle_ctx *ic = p;
+
+	if (ic->status_fd >= 0)
+		status_serve(ic->a, ic->status_fd);
+}
+
 static uint64_t publish_jitter_ms(const struct agent_config *cfg)
 {
 	long long max = cfg->publish_jitter_ms;
@@ -226,6 +240,7 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 
 static void agent_stop(struct agent *a)
 {
+	watchdog_set_idle_hook(NULL, NULL);
 	metrics_free(&a->metrics);
 	if (a->aws_ready)
 		aws_client_free(&a->aws);
@@ -254,6 +269,9 @@ int cmd_run(const struct agent_config *cfg)
 	if (status_fd < 0)
 		log_warning("status socket %s unavailable: %s; `asg-agent status` will not work",
 		            cfg->status_socket, strerror(-status_fd));
+	struct idle_ctx ic = {&a, status_fd};
+	a.cfg = cfg; /* the status document reads it from the first HTTP call */
+	watchdog_set_idle_hook(serve_status_while_blocked, &ic);
 	r = agent_start(&a, cfg);
 	if (r < 0) {
 		agent_stop(&a);

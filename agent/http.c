@@ -65,12 +65,42 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
-/* Called often during a transfer: keep systemd's watchdog fed and give
- * up when SIGTERM is pending, so a slow endpoint cannot delay shutdown. */
-static int on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+/* Drives one transfer on the client's multi handle, waking at least every
+ * 100 ms to keep systemd's watchdog fed, do the loop's idle work (answer
+ * `asg-agent status`) and give up when SIGTERM is pending: a slow endpoint
+ * can neither starve the status socket nor delay shutdown. */
+static CURLcode perform(struct http_client *c)
 {
-	watchdog_ping();
-	return watchdog_stop_pending() ? 1 : 0;
+	CURLM *multi = c->multi;
+	CURLcode result = CURLE_OK;
+	CURLMsg *msg;
+	int running = 1, queued;
+
+	if (curl_multi_add_handle(multi, c->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		if (curl_multi_perform(multi, &running) != CURLM_OK) {
+			result = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		watchdog_idle();
+		if (watchdog_stop_pending()) {
+			result = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		if (curl_multi_poll(multi, NULL, 0, 100, NULL) != CURLM_OK) {
+			result = CURLE_FAILED_INIT;
+			break;
+		}
+	}
+	if (!running)
+		while ((msg = curl_multi_info_read(multi, &queued)))
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->curl)
+				result = msg->data.result;
+	curl_multi_remove_handle(multi, c->curl);
+	return result;
 }
 
 int http_client_init(struct http_client *c)
@@ -83,14 +113,22 @@ int http_client_init(struct http_client *c)
 		global_done = true;
 	}
 	c->curl = curl_easy_init();
-	return c->curl ? 0 : -ENOMEM;
+	c->multi = curl_multi_init();
+	if (!c->curl || !c->multi) {
+		http_client_free(c);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void http_client_free(struct http_client *c)
 {
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	c->curl = NULL;
+	c->multi = NULL;
 }
 
 void http_response_free(struct http_response *resp)
@@ -151,8 +189,6 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, resp);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, resp);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
 	/* Never follow redirects: a signed request or an IMDS token must go
 	 * nowhere but where it was sent. */
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -182,7 +218,7 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	if (!hdrs)
 		return -ENOMEM;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	rc = curl_easy_perform(curl);
+	rc = perform(c);
 	curl_slist_free_all(hdrs);
 	r = map_curl_error(rc);
 	if (r < 0) {

@@ -1,7 +1,8 @@
-/* The agent's one HTTP client (libcurl easy interface): IMDS, the AWS
- * Query APIs and asg-health's control socket all go through it.  A client
- * keeps its curl handle between requests so connections (and TLS
- * sessions) are reused. */
+/* The agent's one HTTP client (libcurl): IMDS, the AWS Query APIs and
+ * asg-health's control socket all go through it.  Calls are synchronous
+ * for the caller, but run on a multi handle that wakes every 100 ms for
+ * the main loop's idle work (watchdog.h).  A client keeps its handles
+ * between requests so connections (and TLS sessions) are reused. */
 #ifndef ASG_AGENT_HTTP_H
 #define ASG_AGENT_HTTP_H
 
@@ -11,7 +12,8 @@
 #include "strbuf.h"
 
 struct http_client {
-	void *curl; /* owned CURL easy handle */
+	void *curl;  /* owned CURL easy handle */
+	void *multi; /* owned CURLM: drives it, keeps the connection cache */
 };
 
 struct http_request {

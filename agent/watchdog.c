@@ -9,6 +9,9 @@
 
 static uint64_t watchdog_usec;
 static uint64_t last_ping_ms;
+static void (*idle_fn)(void *);
+static void *idle_ctx;
+static bool in_idle;
 
 void watchdog_init(void)
 {
@@ -35,6 +38,22 @@ void watchdog_ping(void)
 	last_ping_ms = now;
 }
 
+void watchdog_set_idle_hook(void (*fn)(void *), void *ctx)
+{
+	idle_fn = fn;
+	idle_ctx = ctx;
+}
+
+void watchdog_idle(void)
+{
+	watchdog_ping();
+	if (idle_fn && !in_idle) {
+		in_idle = true;
+		idle_fn(idle_ctx);
+		in_idle = false;
+	}
+}
+
 bool watchdog_stop_pending(void)
 {
 	sigset_t set;
@@ -51,7 +70,7 @@ int watchdog_sleep_ms(uint64_t ms)
 	for (;;) {
 		uint64_t now = now_mono_ms(), slice;
 
-		watchdog_ping();
+		watchdog_idle();
 		if (watchdog_stop_pending())
 			return -EINTR;
 		if (now >= end)

@@ -17,6 +17,12 @@ void watchdog_ping(void);
 bool watchdog_stop_pending(void);
 /* Sleeps ms, pinging the watchdog; -EINTR early when a stop is pending. */
 int watchdog_sleep_ms(uint64_t ms);
+/* Work to do while an inner wait blocks the loop (the daemon answers its
+ * status socket, so `asg-agent status` works during an AWS outage).  The
+ * hook must not block or call back into HTTP. */
+void watchdog_set_idle_hook(void (*fn)(void *), void *ctx);
+/* Pings the watchdog and runs the idle hook; for inner waits. */
+void watchdog_idle(void);
 /* Monotonic interval of pings in ms, 0 when disabled. */
 uint64_t watchdog_interval_ms(void);
 

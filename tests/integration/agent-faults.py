@@ -3,7 +3,8 @@ throttling (400 Throttling) and 503s are retried in the standard retry mode
 and nothing is lost; a skewed AWS clock (RequestTimeTooSkewed) is corrected
 from the response's Date header; AWS unreachable (connections reset) for
 several periods, after which every period is delivered, oldest first, with
-its own timestamp, exactly once."""
+its own timestamp, exactly once; `asg-agent status` answering while a call
+hangs."""
 
 import os
 import time
@@ -47,6 +48,17 @@ def exercise(tmp, proc, imds, aws):
         aws.control("POST", "clock", {"skew_seconds": 900, "error": "RequestTimeTooSkewed"})
         wait_puts_ok(aws, 1, 10)
         aws.control("POST", "clock", {"skew_seconds": 0})
+        wait_puts_ok(aws, 1, 10)
+
+        # A hanging endpoint blocks the loop in the call; `status` still
+        # answers meanwhile.
+        aws.inject({"action": "PutMetricData", "delay_ms": 3000, "count": 1})
+        agentlib.wait_until(lambda: not aws.control("GET", "inject")["rules"], 5, 0.02)
+        started = time.monotonic()
+        status = agent.cli("status")
+        took = time.monotonic() - started
+        check(status.returncode == 0 and took < 0.5,
+              "status during a blocked call: %.1fs %r" % (took, status))
         wait_puts_ok(aws, 1, 10)
 
         # Unreachable for several periods: every attempt reset.
