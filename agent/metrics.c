@@ -274,7 +274,18 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 			aws_response_free(&resp);
 			continue;
 		}
-		log_warning("%s; keeping %zu period(s) to send later", m->last_error, m->q_len);
+		{
+			char code[160], backlog[48];
+			const char *fields[] = {code, backlog, "AWS_ACTION=PutMetricData", NULL};
+
+			/* Journal fields, so `journalctl AWS_ERROR_CODE=Throttling`
+			 * finds them. */
+			format_into(code, sizeof(code), "AWS_ERROR_CODE=%s",
+			            resp.code[0] ? resp.code : "transport");
+			format_into(backlog, sizeof(backlog), "METRICS_BACKLOG=%zu", m->q_len);
+			log_fields(LOG_WARNING, fields, "%s; keeping %zu period(s) to send later",
+			           m->last_error, m->q_len);
+		}
 		aws_response_free(&resp);
 		return r;
 	}
