@@ -1,16 +1,19 @@
 #!/bin/bash
 # Runs inside the booted Debian 12 container (systemd 252 as PID 1), as the
-# oneshot unit asg-test.service that deb-boot.py installs.  It installs the
-# package and checks what the issue asks of it on a real systemd.  One line
-# per check on /out/results: "ok NAME" or "FAIL NAME: detail"; a last line
-# "done" says the script ran to its end.  The host (deb-boot.py) reads it.
+# oneshot unit asg-test.service that deb-boot.py installs, in two boots of
+# the same root.  Boot 1 installs the package and checks it; boot 2 is a
+# reboot with nothing run but the boot itself (what a warm-pool instance
+# does: user data does not run again), checks that the units did all the
+# start-up work, then purges the package.  One line per check on
+# /out/results: "ok NAME" or "FAIL NAME: detail"; "boot1 done" and "done"
+# say each boot's part ran to its end.  The host (deb-boot.py) reads it.
 #
-# Inputs in /out: asg-agent.deb, env (IMDS_URL, AWS_URL, HTTP_PORT=80).
+# Inputs in /out: asg-agent.deb, env (IMDS_URL, AWS_URL).
 set -u
 # shellcheck source=/dev/null
 . /out/env
 results=/out/results
-: >"$results"
+phase=$(cat /out/phase 2>/dev/null || echo 1)
 
 ok() { echo "ok $1" >>"$results"; }
 fail() { echo "FAIL $1: $2" >>"$results"; }
@@ -43,6 +46,49 @@ snapshot() {
 		-o -path /etc/systemd/system/multi-user.target.wants/asg-test.service \
 		-o -path /etc/ld.so.cache -o -path /var/lib/private -o -path /run/credentials \) -prune -o -print | sort
 }
+# --- dpkg --purge leaves nothing behind -----------------------------------------
+purge_and_compare() {
+	rm -rf /etc/systemd/system/asg-agent.service.d
+	systemctl daemon-reload
+	check dpkg-purge dpkg --purge asg-agent
+	check port80-closed sh -c '! curl -s -o /dev/null --max-time 3 http://127.0.0.1/'
+	left=$(systemctl list-units --all --no-legend 'asg-health*' 'asg-agent*' 2>&1; systemctl list-unit-files --no-legend 'asg-health*' 'asg-agent*' 2>&1)
+	if [ -z "$left" ]; then ok units-gone; else fail units-gone "$left"; fi
+	snapshot >/out/files.after
+	getent passwd >/out/passwd.after
+	getent group >/out/group.after
+	new=$(comm -13 /out/files.before /out/files.after; comm -13 /out/passwd.before /out/passwd.after; comm -13 /out/group.before /out/group.after)
+	if [ -z "$new" ]; then ok purge-leaves-nothing; else fail purge-leaves-nothing "$(echo "$new" | tr '\n' ' ' | cut -c1-400)"; fi
+	leftover=$(ls -d /var/lib/systemd/deb-systemd-helper-enabled/*asg* /var/lib/systemd/deb-systemd-helper-masked/*asg* \
+		/var/lib/private/asg* /var/lib/dpkg/info/asg-agent.* 2>/dev/null)
+	if [ -z "$leftover" ]; then ok purge-state-gone; else fail purge-state-gone "$leftover"; fi
+}
+
+dump_logs() {
+	journalctl -u asg-agent.service -o short-precise --no-pager >/out/journal-agent.txt 2>&1
+	journalctl -u asg-health.service -u asg-health.socket -o short-precise --no-pager >/out/journal-health.txt 2>&1
+}
+
+if [ "$phase" = 2 ]; then
+	# --- after a reboot: the units did the start-up work ---------------------
+	for u in asg-health.socket asg-health.service asg-agent.service; do
+		if systemctl is-active --quiet "$u"; then ok "reboot-$u-active"; else fail "reboot-$u-active" "$(prop "$u" ActiveState)"; fi
+	done
+	dir=$(stat -c '%a %U %G' /run/asg-agent 2>&1)
+	if [ "$dir" = "750 asg-agent asg-agent" ]; then ok reboot-runtime-dir; else fail reboot-runtime-dir "$dir"; fi
+	check reboot-port80 wait_for 10 health_is 200
+	check reboot-agent-drains runuser -u asg-agent -- asg-agent drain
+	check reboot-drained-503 wait_for 5 health_is 503
+	check reboot-agent-undrains runuser -u asg-agent -- asg-agent undrain
+	st=$(prop asg-agent.service StatusText)
+	if [ -n "$st" ]; then ok reboot-agent-ready; else fail reboot-agent-ready "no StatusText"; fi
+	dump_logs
+	purge_and_compare
+	echo "done" >>"$results"
+	exit 0
+fi
+
+: >"$results"
 getent passwd >/out/passwd.before
 getent group >/out/group.before
 snapshot >/out/files.before
@@ -190,25 +236,41 @@ rm -f /usr/share/asg-agent/site/big.bin /out/big.bin
 # The socket is still there: the next request starts the service again.
 check socket-reactivates wait_for 10 health_is 200
 
+# --- reinstall, an upgrade's path: edits kept, no connection refused -------
+# dpkg keeps an edited conffile; postinst restarts the units.  Requests sent
+# all along must all be answered: systemd holds port 80 while asg-health
+# restarts.
+sed -i 's/"threads": 0/"threads": 2/' /etc/asg-agent/health.json
+hpid=$(prop asg-health.service MainPID)
+: >/out/upgrade-codes
+(
+	while [ ! -e /out/upgrade-stop ]; do
+		curl -s -o /dev/null -w '%{http_code}\n' --max-time 5 http://127.0.0.1/ >>/out/upgrade-codes
+		sleep 0.02
+	done
+) &
+looppid=$!
+sleep 0.3
+check reinstall dpkg -i /out/asg-agent.deb
+sleep 0.5
+touch /out/upgrade-stop
+wait "$looppid"
+rm -f /out/upgrade-stop
+n=$(wc -l </out/upgrade-codes)
+bad=$(grep -vc '^200$' /out/upgrade-codes)
+echo "reinstall_requests $n (not 200: $bad)" >>/out/timings
+if [ "$n" -ge 10 ] && [ "$bad" = 0 ]; then ok reinstall-no-refused; else fail reinstall-no-refused "$bad of $n requests not 200: $(sort /out/upgrade-codes | uniq -c | tr '\n' ' ')"; fi
+if grep -q '"threads": 2' /etc/asg-agent/health.json; then ok reinstall-keeps-conffile; else fail reinstall-keeps-conffile "the edit to health.json is gone"; fi
+if [ "$(prop asg-health.service MainPID)" != "$hpid" ] && systemctl is-active --quiet asg-health.service asg-agent.service; then
+	ok reinstall-restarts
+else
+	fail reinstall-restarts "asg-health MainPID $(prop asg-health.service MainPID) (was $hpid)"
+fi
+
 # --- asg-agent stops cleanly ----------------------------------------------------
 check agent-stop systemctl stop asg-agent.service
 if [ "$(prop asg-agent.service Result)" = success ]; then ok agent-stop-result; else fail agent-stop-result "$(prop asg-agent.service Result)"; fi
-journalctl -u asg-agent.service -o short-precise --no-pager >/out/journal-agent.txt 2>&1
-journalctl -u asg-health.service -o short-precise --no-pager >/out/journal-health.txt 2>&1
+dump_logs
+echo 2 >/out/phase
+echo "boot1 done" >>"$results"
 
-# --- dpkg --purge leaves nothing behind -----------------------------------------
-rm -rf /etc/systemd/system/asg-agent.service.d
-systemctl daemon-reload
-check dpkg-purge dpkg --purge asg-agent
-check port80-closed sh -c '! curl -s -o /dev/null --max-time 3 http://127.0.0.1/'
-left=$(systemctl list-units --all --no-legend 'asg-health*' 'asg-agent*' 2>&1; systemctl list-unit-files --no-legend 'asg-health*' 'asg-agent*' 2>&1)
-if [ -z "$left" ]; then ok units-gone; else fail units-gone "$left"; fi
-snapshot >/out/files.after
-getent passwd >/out/passwd.after
-getent group >/out/group.after
-new=$(comm -13 /out/files.before /out/files.after; comm -13 /out/passwd.before /out/passwd.after; comm -13 /out/group.before /out/group.after)
-if [ -z "$new" ]; then ok purge-leaves-nothing; else fail purge-leaves-nothing "$(echo "$new" | tr '\n' ' ' | cut -c1-400)"; fi
-leftover=$(ls -d /var/lib/systemd/deb-systemd-helper-enabled/*asg* /var/lib/systemd/deb-systemd-helper-masked/*asg* \
-	/var/lib/private/asg* /var/lib/dpkg/info/asg-agent.* 2>/dev/null)
-if [ -z "$leftover" ]; then ok purge-state-gone; else fail purge-state-gone "$leftover"; fi
-echo "done" >>"$results"
