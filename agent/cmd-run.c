@@ -232,9 +232,6 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 		          "published until then",
 		          cfg->path ? cfg->path : AGENT_DEFAULT_CONFIG);
 	ensure_aws(a);
-	if (identity_find_asg(a) == -EINTR)
-		return -EINTR;
-	a->asg_retry_at_ms = now_mono_ms() + (uint64_t)cfg->period_ms;
 	return 0;
 }
 
@@ -295,6 +292,11 @@ int cmd_run(const struct agent_config *cfg)
 	           imds_state_name(a.ident.imds));
 	log_info("running: namespace %s, metric %s, period %lld ms, publish jitter %llu ms",
 	         cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter);
+	/* After READY=1: the group lookup is an AWS call that may retry for
+	 * a while, and systemd should not wait on it.  Retried once a period
+	 * while unknown. */
+	identity_find_asg(&a);
+	a.asg_retry_at_ms = now_mono_ms() + (uint64_t)cfg->period_ms;
 
 	while (running) {
 		struct pollfd pfd[3] = {
