@@ -11,6 +11,7 @@
 #include "aws.h"
 #include "cleanup.h"
 #include "credentials.h"
+#include "log.h"
 #include "random.h"
 #include "sigv4.h"
 #include "timeutil.h"
@@ -364,9 +365,16 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 			/* Sign the retry with AWS's clock; a deterministic fix
 			 * needs no backoff. */
 			c->clock_offset_s += skew;
+			log_notice("%s: AWS's clock differs from ours by %ld s (%s); signing with "
+			           "AWS's time from now on",
+			           action, skew, out->code);
 			continue;
 		}
-		if (watchdog_sleep_ms(retry_backoff_ms((unsigned)(n - 1), random_unit())) < 0)
+		uint64_t delay = retry_backoff_ms((unsigned)(n - 1), random_unit());
+		log_debug("%s: retrying after %s (attempt %d of %d) in %llu ms", action,
+		          out->code[0] ? out->code : out->message, n + 1, c->max_attempts,
+		          (unsigned long long)delay);
+		if (watchdog_sleep_ms(delay) < 0)
 			return -EINTR;
 	}
 }

@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "credentials.h"
 #include "imds.h"
+#include "log.h"
 #include "random.h"
 #include "strbuf.h"
 #include "timeutil.h"
@@ -194,9 +195,18 @@ static int refresh(struct credentials_provider *p, time_t now)
 		return now < p->usable_until ? 0 : -EKEYEXPIRED;
 	r = fetch_instance_profile(p, &fresh);
 	if (r == 0) {
+		char exp[32];
+
 		credentials_clear(&p->current);
 		p->current = fresh;
 		schedule(p, now);
+		format_iso8601(p->current.expiration, exp, sizeof(exp));
+		/* The key id is not a secret (it shows in CloudTrail); it tells
+		 * an operator which set is in use. */
+		log_fields(p->refresh_failing ? LOG_NOTICE : LOG_DEBUG, NULL,
+		           "instance profile credentials refreshed: role %s, key %s, expire %s",
+		           p->current.role, p->current.access_key_id, exp);
+		p->refresh_failing = false;
 		return 0;
 	}
 	if (r == -EINTR)
@@ -210,6 +220,17 @@ static int refresh(struct credentials_provider *p, time_t now)
 		p->usable_until = p->current.expiration + CREDENTIALS_EXTENSION_BASE_S +
 		                  CREDENTIALS_EXTENSION_JITTER_MIN_S +
 		                  (time_t)random_below(CREDENTIALS_EXTENSION_JITTER_S + 1);
+	if (!p->refresh_failing) {
+		char until[32];
+
+		format_iso8601(p->usable_until, until, sizeof(until));
+		/* Once per outage: the next success logs the recovery. */
+		log_warning(
+		        "credential refresh failed (%s); using the current ones until %s at the "
+		        "latest, retrying every %lld s",
+		        p->last_error, until, (long long)p->retry_interval_s);
+		p->refresh_failing = true;
+	}
 	return now < p->usable_until ? 0 : -EKEYEXPIRED;
 }
 

@@ -51,6 +51,7 @@ struct credentials_provider {
 	 * 30 s; the daemon lowers it to its period, the rate it needs
 	 * credentials at). */
 	time_t retry_interval_s;
+	bool refresh_failing; /* a refresh failed and none succeeded since (logged once) */
 	/* Clock for tests: time(NULL) unless set. */
 	time_t (*now)(void);
 	char last_error[256];

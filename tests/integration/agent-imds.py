@@ -73,6 +73,10 @@ def refresh_and_outage(tmp, proc, imds, aws):
         rc = agent.terminate()
         check(rc == 0, "exit status %s" % rc)
         stderr = agent.stderr()
+        check(stderr.count("credential refresh failed") == 1,
+              "the outage was not logged exactly once: %s" % stderr)
+        check("instance profile credentials refreshed" in stderr,
+              "the recovery was not logged: %s" % stderr)
         for creds in imds.control("GET", "credentials"):
             check(creds["SecretAccessKey"] not in stderr and creds["Token"] not in stderr,
                   "a secret was logged")
