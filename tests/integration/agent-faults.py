@@ -47,7 +47,7 @@ def exercise(tmp, proc, imds, aws):
         # skewed, the retry is signed with AWS's time.
         aws.control("POST", "clock", {"skew_seconds": 900, "error": "RequestTimeTooSkewed"})
         wait_puts_ok(aws, 1, 10)
-        aws.control("POST", "clock", {"skew_seconds": 0})
+        aws.control("POST", "clock", {"skew_seconds": 0, "error": "SignatureDoesNotMatch"})
         wait_puts_ok(aws, 1, 10)
 
         # A hanging endpoint blocks the loop in the call; `status` still
@@ -89,9 +89,12 @@ def test(tmp):
     check(errors.count("ServiceUnavailable") == 2, "503 not retried: %r" % errors)
     check("RequestTimeTooSkewed" in errors, "no skew error seen: %r" % errors)
     check(sum(1 for c in calls if c["status"] == 0) == 6, "resets: %r" % errors)
+    # Back to AWS's real time, the learned offset is now wrong the other
+    # way: SignatureDoesNotMatch while the Date header disagrees is a skew.
+    check("SignatureDoesNotMatch" in errors, "no skewed SignatureDoesNotMatch: %r" % errors)
     # A skew error is followed by an accepted call: corrected, not given up.
     for i, c in enumerate(calls):
-        if c.get("error") == "RequestTimeTooSkewed":
+        if c.get("error") in ("RequestTimeTooSkewed", "SignatureDoesNotMatch"):
             check(i + 1 < len(calls) and calls[i + 1]["status"] == 200,
                   "skew not corrected: %r" % calls[i:i + 3])
     check(any(len(c["params"]["MetricData"]) > 1 for c in calls if c["status"] == 200),
