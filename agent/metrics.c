@@ -77,9 +77,12 @@ static void enqueue(struct metrics *m, const struct metric_period *p)
 		m->q_head = (m->q_head + 1) % m->q_cap;
 		m->q_len--;
 		m->dropped++;
-		log_warning("metrics backlog full (%zu periods): dropped the period of %s; "
-		            "CloudWatch has been unreachable for as long, see `asg-agent status`",
-		            m->q_cap, ts);
+		/* Once per episode, not every period: the count is in status. */
+		if (!m->overflowing)
+			log_warning("metrics backlog full (%zu periods): dropping the oldest, from "
+			            "%s on, until a publish succeeds; see `asg-agent status`",
+			            m->q_cap, ts);
+		m->overflowing = true;
 	}
 	m->queue[(m->q_head + m->q_len) % m->q_cap] = *p;
 	m->q_len++;
@@ -258,6 +261,7 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 		m->last_publish_result = r;
 		if (r == 0) {
 			pop(m, n);
+			m->overflowing = false;
 			m->last_error[0] = '\0';
 			aws_response_free(&resp);
 			continue;

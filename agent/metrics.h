@@ -57,6 +57,7 @@ struct metrics {
 	struct metric_period *queue; /* owned ring of closed periods, oldest at head */
 	size_t q_cap, q_head, q_len;
 	uint64_t closed;         /* periods closed so far, queued or not */
+	bool overflowing;        /* the backlog is dropping periods (logged once) */
 	uint64_t dropped;        /* periods dropped because the backlog was full */
 	uint64_t published;      /* periods CloudWatch accepted */
 	time_t last_publish_at;  /* wall clock of the last attempt, 0 if none */

@@ -133,6 +133,7 @@ static void test_backlog_drops_oldest(void **state)
 	metrics_close_current(&m);
 	assert_int_equal(metrics_backlog(&m), 3);
 	assert_int_equal(m.dropped, 2);
+	assert_true(m.overflowing);
 	assert_int_equal(metrics_queued(&m, 0)->start_ms, 20000);
 	assert_int_equal(metrics_queued(&m, 2)->start_ms, 40000);
 	metrics_free(&m);
