@@ -82,6 +82,12 @@ if [ "$phase" = 2 ]; then
 	check reboot-agent-undrains runuser -u asg-agent -- asg-agent undrain
 	st=$(prop asg-agent.service StatusText)
 	if [ -n "$st" ]; then ok reboot-agent-ready; else fail reboot-agent-ready "no StatusText"; fi
+	# The packaged "maintenance" check: the flag file takes the instance out
+	# of service (fall 2 x interval 5 s) and its removal brings it back.
+	touch /etc/asg-agent/maintenance
+	check maintenance-flag-503 wait_for 15 health_is 503
+	rm -f /etc/asg-agent/maintenance
+	check maintenance-cleared-200 wait_for 15 health_is 200
 	dump_logs
 	purge_and_compare
 	echo "done" >>"$results"
