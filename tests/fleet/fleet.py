@@ -1,0 +1,554 @@
+"""A fleet on one machine: "instances" on their own loopback addresses
+(127.0.1.N), each running the real asg-health (and asg-agent against its
+own IMDS stand-in), one AWS stand-in playing the Auto Scaling group and its
+target group, and HAProxy from Debian as the ALB in front.
+
+The ALB's two jobs are split the way AWS splits them:
+- health checks: HAProxy probes GET /health with the ELB-HealthChecker
+  user agent, fall/rise at a time-scaled interval;
+- target group membership: a reconciler mirrors the AWS stand-in's target
+  group into HAProxy through its runtime API (registered: ready;
+  deregistered and draining: drain, no new requests but in-flight ones
+  finish; gone: maint), the way the ALB stops routing to a deregistered
+  target.  It also ends an instance's processes once the stand-in has
+  terminated it.
+"""
+
+import csv
+import http.client
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP_SRCDIR = os.environ.get("top_srcdir", os.path.abspath(os.path.join(HERE, "..", "..")))
+TOP_BUILDDIR = os.environ.get("top_builddir", os.path.join(TOP_SRCDIR, "build"))
+sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
+sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
+
+import client  # noqa: E402  (the stand-ins' helpers)
+
+HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
+AGENT_BIN = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
+SITE = os.path.join(TOP_SRCDIR, "examples", "site")
+GROUP = "web-asg"
+TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"
+MAX_SLOTS = 9
+STATIC_KEY = {"AccessKeyId": "AKIDFLEETSTATIC00001", "SecretAccessKey": "fleet-secret-key-not-real"}
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(pred, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(interval)
+    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+
+
+def instance_id(slot):
+    return "i-%017x" % (0xf1ee7000 + slot)
+
+
+class Instance:
+    """One EC2 instance: its address, IMDS stand-in, asg-health and asg-agent."""
+
+    def __init__(self, fleet, slot):
+        self.fleet = fleet
+        self.slot = slot
+        self.addr = "127.0.1.%d" % slot
+        self.id = instance_id(slot)
+        self.dir = os.path.join(fleet.tmp, "i%d" % slot)
+        self.root = os.path.join(self.dir, "site")
+        self.control = os.path.join(self.dir, "health.sock")
+        self.flag = os.path.join(self.dir, "maintenance")
+        self.health = self.agent = self.imds = None
+        os.makedirs(self.dir)
+        shutil.copytree(SITE, self.root)
+
+    def health_config(self, extra=None):
+        cfg = {
+            "root": self.root,
+            "listen": ["%s:8080" % self.addr],
+            "control_socket": self.control,
+            "cache_revalidate": "200ms",
+            "shutdown_timeout": "10s",
+            "lb_unhealthy_threshold": 2,
+            "checks": [
+                {"name": "maintenance", "type": "file", "path": self.flag, "must_exist": False,
+                 "interval": "100ms", "timeout": "100ms", "rise": 2, "fall": 2},
+                {"name": "shared-db", "type": "tcp", "host": "127.0.0.1",
+                 "port": self.fleet.db_port, "critical": False,
+                 "interval": "200ms", "timeout": "100ms", "rise": 1, "fall": 1},
+            ],
+        }
+        cfg.update(extra or {})
+        return cfg
+
+    def write_health_config(self, extra=None):
+        path = os.path.join(self.dir, "health.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(self.health_config(extra), f, indent=2)
+        os.rename(path + ".tmp", path)
+        return path
+
+    def start_imds(self):
+        self.imds = client.start_imds(listen="%s:0" % self.addr, state={
+            "instance_id": self.id, "local_ipv4": self.addr, "region": "us-east-1",
+            "availability_zone": "us-east-1%s" % "abc"[self.slot % 3],
+            "tags_enabled": True, "tags": {"aws:autoscaling:groupName": GROUP},
+            "iam": {"role": "fleet-role"},
+        })
+
+    def start_health(self):
+        cfg = self.write_health_config()
+        self.health_log = open(os.path.join(self.dir, "asg-health.log"), "ab")
+        self.health = subprocess.Popen([HEALTH_BIN, "--config", cfg], stdout=self.health_log,
+                                       stderr=subprocess.STDOUT)
+        wait_for(self._health_live, 10, "asg-health of %s" % self.id)
+
+    def _health_live(self):
+        if self.health.poll() is not None:
+            raise AssertionError("asg-health of %s exited %s" % (self.id, self.health.returncode))
+        try:
+            c = http.client.HTTPConnection(self.addr, 8080, timeout=1)
+            c.request("GET", "/health/live")
+            ok = c.getresponse().status == 200
+            c.close()
+            return ok
+        except OSError:
+            return False
+
+    def start_agent(self):
+        if not self.fleet.with_agents:
+            return
+        cfg = {
+            "health_socket": self.control,
+            "status_socket": os.path.join(self.dir, "agent.sock"),
+            "period": 10,
+        }
+        cfg.update(self.fleet.agent_config(self))
+        path = os.path.join(self.dir, "agent.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f, indent=2)
+        env = dict(os.environ)
+        for k in ("AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "NOTIFY_SOCKET"):
+            env.pop(k, None)
+        # Static keys from the environment (the chain's first link) rather
+        # than each instance's role: one AWS stand-in trusts them all.
+        env.update({
+            "AWS_ACCESS_KEY_ID": STATIC_KEY["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": STATIC_KEY["SecretAccessKey"],
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+            "AWS_ENDPOINT_URL": self.fleet.aws.url,
+            "ASG_AGENT_TEST_PERIOD_MS": "1000",
+        })
+        self.agent_log = open(os.path.join(self.dir, "asg-agent.log"), "ab")
+        self.agent = subprocess.Popen([AGENT_BIN, "--config", path, "run"], env=env,
+                                      stdout=self.agent_log, stderr=subprocess.STDOUT)
+
+    def health_status(self):
+        conn = client_unix(self.control)
+        conn.request("GET", "/status")
+        doc = json.loads(conn.getresponse().read())
+        conn.close()
+        return doc
+
+    def alive(self):
+        return self.health is not None and self.health.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        for p in (self.agent, self.health):
+            if p and p.poll() is None:
+                p.send_signal(sig)
+        for p in (self.agent, self.health):
+            if p:
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        if self.imds:
+            self.imds.stop()
+            self.imds = None
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=5)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(5)
+        self.sock.connect(self.path)
+
+
+def client_unix(path):
+    return UnixConnection(path)
+
+
+class HAProxy:
+    """HAProxy as the ALB: ELB-like health checks and a runtime API."""
+
+    def __init__(self, tmp, port, inter_ms):
+        self.stats = os.path.join(tmp, "haproxy.sock")
+        self.port = port
+        lines = [
+            "global",
+            "  stats socket %s mode 600 level admin" % self.stats,
+            "  maxconn 4096",
+            "defaults",
+            "  mode http",
+            "  timeout connect 1s",
+            "  timeout client 30s",
+            "  timeout server 30s",
+            # ALB keeps back-end connections and reuses them (aws.md 1)
+            "  http-reuse safe",
+            "frontend alb",
+            "  bind 127.0.0.1:%d" % port,
+            "  default_backend web",
+            "backend web",
+            "  balance roundrobin",
+            "  option httpchk",
+            "  http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.0.1.17:8080 "
+            "hdr User-Agent ELB-HealthChecker/2.0",
+            "  http-check expect status 200",
+            "  default-server inter %dms fall 2 rise 2" % inter_ms,
+            "  http-response set-header X-Served-By %s",
+        ]
+        for slot in range(1, MAX_SLOTS + 1):
+            lines.append("  server i%d 127.0.1.%d:8080 check disabled" % (slot, slot))
+        cfg = os.path.join(tmp, "haproxy.cfg")
+        with open(cfg, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.log = open(os.path.join(tmp, "haproxy.log"), "ab")
+        self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        wait_for(lambda: os.path.exists(self.stats), 10, "haproxy's stats socket")
+
+    def command(self, cmd):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(self.stats)
+            s.sendall(cmd.encode() + b"\n")
+            out = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                out += b
+        return out.decode()
+
+    def servers(self):
+        """{slot: (admin/op status text, e.g. 'UP', 'DOWN', 'MAINT', 'DRAIN')}"""
+        text = self.command("show stat").lstrip("# ")
+        out = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            if row["pxname"] == "web" and row["svname"].startswith("i"):
+                out[int(row["svname"][1:])] = row["status"]
+        return out
+
+    def set_state(self, slot, state):
+        self.command("set server web/i%d state %s" % (slot, state))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Load:
+    """Bounded load through the load balancer: keep-alive clients counting
+    every error, reset and non-2xx response, and what each served."""
+
+    def __init__(self, port, paths=("/",), clients=4, check=None):
+        self.port = port
+        self.paths = paths
+        self.check = check  # check(path, body) -> error text or None
+        self.lock = threading.Lock()
+        self.ok = 0
+        self.failures = []  # (time, description)
+        self.by_server = {}
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
+                        for i in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, n):
+        conn = None
+        i = n
+        while not self.stopping.is_set():
+            path = self.paths[i % len(self.paths)]
+            i += 1
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", path)
+                r = conn.getresponse()
+                body = r.read()
+                server = r.getheader("X-Served-By", "?")
+                err = None
+                if r.status != 200:
+                    err = "%s %d from %s" % (path, r.status, server)
+                elif self.check:
+                    err = self.check(path, body)
+                with self.lock:
+                    if err:
+                        self.failures.append((time.monotonic(), err))
+                    else:
+                        self.ok += 1
+                        self.by_server[server] = self.by_server.get(server, 0) + 1
+                if r.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = None
+            except (OSError, http.client.HTTPException) as e:
+                with self.lock:
+                    self.failures.append((time.monotonic(), "%s: %s" % (path, e.__class__.__name__)))
+                if conn:
+                    conn.close()
+                conn = None
+        if conn:
+            conn.close()
+
+    def snapshot(self):
+        with self.lock:
+            return self.ok, len(self.failures)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join(15)
+        return self.ok, list(self.failures)
+
+
+class Fleet:
+    def __init__(self, n=3, lb_port=None, inter_ms=400, with_agents=True, events=None,
+                 agent_config=None):
+        self.tmp = tempfile.mkdtemp(prefix="asg-fleet.")
+        self.inter_ms = inter_ms
+        self.with_agents = with_agents and os.access(AGENT_BIN, os.X_OK)
+        self.agent_config = agent_config or (lambda inst: {})
+        self.events = events or (lambda line: None)
+        self.instances = {}
+        self.lock = threading.Lock()
+        # A "shared database" every instance checks (informational): a
+        # listening socket the scenarios can close and reopen.
+        self.db = None
+        self.db_port = free_port()
+        self.db_up()
+        self.aws = client.start_aws(state=self._world(), credentials=[STATIC_KEY])
+        self.lb = HAProxy(self.tmp, lb_port or free_port(), inter_ms)
+        self.stopping = threading.Event()
+        self.reconciler = threading.Thread(target=self._reconcile_loop, daemon=True)
+        self.reconciler.start()
+        for slot in range(1, n + 1):
+            self.launch(slot, initial=True)
+
+    def _world(self):
+        return {
+            "account_id": "123456789012",
+            "replace_unhealthy": False,
+            "auto_scaling_groups": [{
+                "AutoScalingGroupName": GROUP, "MinSize": 1, "MaxSize": MAX_SLOTS,
+                "DesiredCapacity": 3, "HealthCheckType": "ELB", "HealthCheckGracePeriod": 0,
+                "AvailabilityZones": ["us-east-1a", "us-east-1b", "us-east-1c"],
+                "TargetGroupARNs": [TG_ARN]}],
+            "instances": [],
+            "lifecycle_hooks": [
+                {"LifecycleHookName": "web-launch", "AutoScalingGroupName": GROUP,
+                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                 "HeartbeatTimeout": 60, "DefaultResult": "ABANDON"},
+                {"LifecycleHookName": "web-terminate", "AutoScalingGroupName": GROUP,
+                 "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
+                 "HeartbeatTimeout": 60, "DefaultResult": "CONTINUE"}],
+            "target_groups": [{
+                "TargetGroupArn": TG_ARN, "Port": 8080, "HealthCheckPath": "/health",
+                # time-scaled: the ALB's deregistration delay, 300 s by default
+                "deregistration_delay_seconds": 2, "initial_seconds": 0, "targets": []}],
+        }
+
+    # --- the shared dependency ---------------------------------------
+    def db_up(self):
+        if self.db is None:
+            self.db = socket.socket()
+            self.db.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.db.bind(("127.0.0.1", self.db_port))
+            self.db.listen(64)
+            threading.Thread(target=self._db_accept, args=(self.db,), daemon=True).start()
+
+    def _db_accept(self, s):
+        while True:
+            try:
+                c, _ = s.accept()
+                c.close()
+            except OSError:
+                return
+
+    def db_down(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    # --- instances -----------------------------------------------------
+    def live_instances(self):
+        return [i for _, i in sorted(self.instances.items()) if i.alive()]
+
+    def free_slot(self):
+        for slot in range(1, MAX_SLOTS + 1):
+            if slot not in self.instances or not self.instances[slot].alive():
+                if slot not in self.instances or self.instance_state(slot) in (None, "Terminated"):
+                    return slot
+        raise AssertionError("no free instance slot")
+
+    def launch(self, slot, initial=False, hold_checks=0.0):
+        """Scale-out: start the instance's processes, then tell the group.
+        hold_checks keeps its critical check failing that long, so the
+        launch gate has something to wait for."""
+        old = self.instances.get(slot)
+        if old:
+            old.stop()
+        inst = Instance(self, slot)
+        with self.lock:
+            self.instances[slot] = inst
+        inst.checks_pass_from = 0.0
+        if hold_checks:
+            open(inst.flag, "w").close()
+            inst.checks_pass_from = time.time() + hold_checks
+
+            def release():
+                time.sleep(hold_checks)
+                os.unlink(inst.flag)
+            threading.Thread(target=release, daemon=True).start()
+        inst.start_imds()
+        inst.start_health()
+        if self.with_agents:
+            self.aws.control("POST", "launch", {"InstanceId": inst.id, "AutoScalingGroupName": GROUP,
+                                                "imds_url": inst.imds.url,
+                                                "private_ip": inst.addr,
+                                                "AvailabilityZone": "us-east-1%s" % "abc"[slot % 3]})
+            inst.start_agent()
+        else:
+            # Without agents nothing completes the launch hook: enter the
+            # group directly, as a group without hooks would.
+            self.aws.control("POST", "instances", {"InstanceId": inst.id,
+                                                   "AutoScalingGroupName": GROUP,
+                                                   "LifecycleState": "InService",
+                                                   "private_ip": inst.addr})
+            state = self.aws.state()
+            tg = state["target_groups"][0]
+            tg["targets"] = [t for t in tg["targets"] if t["Id"] != inst.id] + [
+                {"Id": inst.id, "Port": 8080, "State": "healthy"}]
+            self.aws.control("POST", "state", {"target_groups": state["target_groups"]})
+        self.events("launch   i%d %s at %s:8080" % (slot, inst.id, inst.addr))
+        return inst
+
+    def terminate(self, slot):
+        """Scale-in through the group: deregistration, then the hook."""
+        inst = self.instances[slot]
+        self.aws.control("POST", "terminate", {"InstanceId": inst.id, "cause": "scale-in"})
+        self.events("scale-in i%d %s" % (slot, inst.id))
+
+    def launch_gate_respected(self, inst):
+        """True if the launch hook was completed only after the instance's
+        checks could pass."""
+        for c in self.aws.calls(action="CompleteLifecycleAction"):
+            p = c.get("params") or {}
+            if p.get("InstanceId") == inst.id and p.get("LifecycleHookName") == "web-launch":
+                t = time.mktime(time.strptime(c["time"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+                return p.get("LifecycleActionResult") == "CONTINUE" and t >= int(inst.checks_pass_from)
+        return False
+
+    def reclaim(self, slot):
+        """EC2 takes the instance away (a spot interruption's deadline)."""
+        inst = self.instances[slot]
+        inst.stop(signal.SIGKILL)
+        state = self.aws.state()
+        for tg in state["target_groups"]:
+            tg["targets"] = [t for t in tg["targets"] if t["Id"] != inst.id]
+        self.aws.control("POST", "state", {"target_groups": state["target_groups"]})
+        self.aws.control("POST", "instances", {"InstanceId": inst.id, "LifecycleState": "Terminated"})
+        self.events("ec2      i%d reclaimed" % slot)
+
+    def instance_state(self, slot):
+        inst = self.instances.get(slot)
+        if not inst:
+            return None
+        for i in self.aws.state().get("instances", []):
+            if i["InstanceId"] == inst.id:
+                return i.get("LifecycleState")
+        return None
+
+    # --- the ALB's target group, mirrored into HAProxy -----------------
+    def _reconcile_loop(self):
+        applied = {}
+        while not self.stopping.is_set():
+            try:
+                applied = self._reconcile(applied)
+            except Exception as e:  # the stand-in may be restarting
+                self.events("reconcile: %s" % e)
+            time.sleep(0.05)
+
+    def _reconcile(self, applied):
+        state = self.aws.state()
+        by_id = {inst.id: slot for slot, inst in list(self.instances.items())}
+        want = {}
+        for tg in state.get("target_groups", []):
+            for t in tg.get("targets", []):
+                slot = by_id.get(t["Id"])
+                if slot is not None:
+                    want[slot] = "drain" if t.get("State") == "draining" else "ready"
+        for slot in range(1, MAX_SLOTS + 1):
+            w = want.get(slot, "maint")
+            if applied.get(slot) != w:
+                self.lb.set_state(slot, w)
+                if slot in self.instances or applied.get(slot):
+                    self.events("alb      i%d %s" % (slot, {"ready": "registered",
+                                                              "drain": "draining (deregistered)",
+                                                              "maint": "not registered"}[w]))
+                applied[slot] = w
+        for i in state.get("instances", []):
+            slot = by_id.get(i["InstanceId"])
+            if slot is not None and i.get("LifecycleState") == "Terminated":
+                inst = self.instances[slot]
+                if inst.alive():
+                    self.events("ec2      i%d terminated: stopping its processes" % slot)
+                    threading.Thread(target=inst.stop, daemon=True).start()
+        return applied
+
+    def haproxy_status(self, slot):
+        return self.lb.servers().get(slot)
+
+    def wait_up(self, slots, timeout=20):
+        wait_for(lambda: all(self.haproxy_status(s) == "UP" for s in slots), timeout,
+                 "HAProxy to mark %s UP" % slots)
+
+    def close(self):
+        self.stopping.set()
+        self.reconciler.join(5)
+        for inst in list(self.instances.values()):
+            inst.stop()
+        self.lb.stop()
+        self.aws.stop()
+        self.db_down()
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,202 @@
+"""The fleet scenarios of issue 5.  Each runs under bounded load through
+the load balancer and returns a Result whose line carries its figures."""
+
+import os
+import signal
+import time
+
+from fleet import Load, wait_for
+
+FALL = 2
+
+
+class Result:
+    def __init__(self, name, ok, failed, line, allowed=0, details=None):
+        self.name = name
+        self.requests = ok + failed
+        self.failed = failed
+        self.allowed = allowed
+        self.line = "%-10s %s; %d requests, %d failed" % (name + ":", line, self.requests, failed)
+        self.details = details or []
+
+    @property
+    def passed(self):
+        return self.failed <= self.allowed
+
+
+def _finish(load, name, line, allowed=0):
+    ok, failures = load.stop()
+    return Result(name, ok, len(failures), line, allowed, [f[1] for f in failures[:10]])
+
+
+def _steady(fleet, seconds):
+    time.sleep(seconds)
+
+
+def crash(fleet, slot):
+    """kill -9 one asg-health: HAProxy ejects it within fall x interval;
+    only requests in flight on that instance may fail."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port)
+    _steady(fleet, 1.0)
+    t0 = time.monotonic()
+    inst.health.send_signal(signal.SIGKILL)
+    inst.health.wait()
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").startswith("DOWN"), 10,
+             "HAProxy to eject i%d" % slot)
+    ejected = time.monotonic() - t0
+    _steady(fleet, 1.0)
+    # The instance's health server comes back (systemd's Restart=), and the
+    # load balancer takes it back after rise checks.
+    inst.start_health()
+    fleet.wait_up([slot])
+    back = time.monotonic() - t0
+    bound = FALL * fleet.inter_ms / 1000.0
+    return _finish(load, "crash", "i%d killed, ejected after %.2f s (fall x interval = %.2f s), "
+                   "back after %.2f s" % (slot, ejected, bound, back),
+                   allowed=len(load.threads))
+
+
+def dependency(fleet, slot):
+    """A critical check fails on one instance: 503, ejected; it recovers:
+    back after rise.  An informational check failing everywhere ejects
+    nobody."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port)
+    _steady(fleet, 0.5)
+    t0 = time.monotonic()
+    open(inst.flag, "w").close()
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").startswith("DOWN"), 10,
+             "i%d to be ejected" % slot)
+    ejected = time.monotonic() - t0
+    os.unlink(inst.flag)
+    t0 = time.monotonic()
+    fleet.wait_up([slot])
+    restored = time.monotonic() - t0
+    # the shared database goes down: every instance reports it, none fails
+    fleet.db_down()
+    wait_for(lambda: all(i.health_status()["checks"]["shared-db"]["state"] == "fail"
+                         for i in fleet.live_instances()), 10,
+             "every instance to see the shared database down")
+    _steady(fleet, 3 * fleet.inter_ms / 1000.0 * FALL)
+    still_up = all(fleet.haproxy_status(i.slot) == "UP" for i in fleet.live_instances())
+    fleet.db_up()
+    res = _finish(load, "dependency", "critical check on i%d: ejected after %.2f s, back %.2f s "
+                  "after recovery; shared dependency down on all: %s" %
+                  (slot, ejected, restored, "nobody ejected" if still_up else "EJECTED"))
+    if not still_up:
+        res.allowed = -1
+    return res
+
+
+def reload_under_load(fleet, slot):
+    """SIGHUP with a new config and a site rewrite on one instance: no
+    failed request, and no response mixes old and new content."""
+    inst = fleet.instances[slot]
+    old = {"/version.txt": b"OLD\n" * 2048, "/index.html": None}
+    with open(os.path.join(inst.root, "index.html"), "rb") as f:
+        old["/index.html"] = f.read()
+    new = {"/version.txt": b"NEW!\n" * 3000,
+           "/index.html": old["/index.html"].replace(b"</body>", b"<p>v2</p></body>")}
+    # every instance serves the same site, as after a deploy
+    for i in fleet.live_instances():
+        with open(os.path.join(i.root, "version.txt"), "wb") as f:
+            f.write(old["/version.txt"])
+    seen_new = []
+
+    def check(path, body):
+        if body == old.get(path) or path not in old:
+            return None
+        if body == new.get(path):
+            seen_new.append(path)
+            return None
+        return "%s: %d bytes that are neither the old nor the new file" % (path, len(body))
+
+    load = Load(fleet.lb.port, paths=("/index.html", "/version.txt"), check=check)
+    _steady(fleet, 1.0)
+    inst.write_health_config({"cache_control": [{"extension": "txt", "value": "no-cache"}]})
+    inst.health.send_signal(signal.SIGHUP)
+    for path, data in new.items():
+        target = os.path.join(inst.root, path.lstrip("/"))
+        with open(target + ".new", "wb") as f:
+            f.write(data)
+        os.rename(target + ".new", target)  # the deploy way: atomic per file
+    wait_for(lambda: len(seen_new) > 20, 10, "the new content to be served")
+    _steady(fleet, 1.0)
+    return _finish(load, "reload", "SIGHUP + site rewrite on i%d, new content served %d times, "
+                   "mixed responses: counted as failures" % (slot, len(seen_new)))
+
+
+def scale_in(fleet, slot):
+    """The group terminates an instance: deregistration, then the hook;
+    the agent drains and completes it exactly once."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port)
+    _steady(fleet, 1.0)
+    t0 = time.monotonic()
+    fleet.terminate(slot)
+    wait_for(lambda: fleet.instance_state(slot) == "Terminated", 60,
+             "i%d to be terminated" % slot)
+    took = time.monotonic() - t0
+    completes = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
+                 if c["params"] and c["params"].get("InstanceId") == inst.id and c["status"] == 200]
+    res = _finish(load, "scale-in", "i%d drained and terminated in %.1f s, "
+                  "CompleteLifecycleAction x%d" % (slot, took, len(completes)))
+    if len(completes) != 1:
+        res.allowed = -1
+    return res
+
+
+def rolling_replacement(fleet):
+    """Every instance replaced one after another: the replacement first,
+    through the launch gate only once its checks pass, then the old one
+    scaled in."""
+    load = Load(fleet.lb.port)
+    _steady(fleet, 1.0)
+    old_slots = sorted(s for s, i in fleet.instances.items() if i.alive())
+    gates = []
+    for old in old_slots:
+        new = fleet.free_slot()
+        t0 = time.monotonic()
+        inst = fleet.launch(new, hold_checks=1.0)
+        wait_for(lambda: fleet.instance_state(new) == "InService", 60,
+                 "i%d to pass the launch gate" % new)
+        gates.append(time.monotonic() - t0)
+        fleet.wait_up([new])
+        fleet.terminate(old)
+        wait_for(lambda: fleet.instance_state(old) == "Terminated", 60,
+                 "i%d to be terminated" % old)
+        if not fleet.launch_gate_respected(inst):
+            load.failures.append((time.monotonic(), "i%d entered service before its checks "
+                                  "passed" % new))
+    return _finish(load, "rolling", "%d instances replaced, launch gates %s s" %
+                   (len(old_slots), ", ".join("%.1f" % g for g in gates)))
+
+
+def spot_interruption(fleet, slot, notice_s=12.0):
+    """A spot interruption notice (two minutes, time-scaled): deregistered
+    and drained well before the deadline."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port)
+    _steady(fleet, 1.0)
+    t0 = time.monotonic()
+    deadline = time.time() + notice_s
+    inst.imds.control("POST", "state", {"spot_instance_action": {
+        "action": "terminate",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(deadline))}})
+    wait_for(lambda: any(c["params"] and inst.id in str(c["params"].get("Targets"))
+                         for c in fleet.aws.calls(action="DeregisterTargets")), notice_s,
+             "DeregisterTargets for i%d" % slot)
+    deregistered = time.monotonic() - t0
+    wait_for(lambda: inst.health_status()["draining"] and inst.health_status()["in_flight"] == 0,
+             notice_s, "i%d to drain" % slot)
+    drained = time.monotonic() - t0
+    # EC2 reclaims the instance at the deadline
+    time.sleep(max(0.0, deadline - time.time()))
+    fleet.reclaim(slot)
+    _steady(fleet, 1.0)
+    res = _finish(load, "spot", "notice on i%d: deregistered after %.1f s, drained after %.1f s, "
+                  "deadline %.0f s" % (slot, deregistered, drained, notice_s))
+    if drained > notice_s:
+        res.allowed = -1
+    return res
