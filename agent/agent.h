@@ -14,6 +14,7 @@
 #include "cpu.h"
 #include "credentials.h"
 #include "imds.h"
+#include "lifecycle.h"
 #include "metrics.h"
 
 enum imds_state {
@@ -46,6 +47,7 @@ struct agent {
 	uint64_t started_mono_ms;
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
 	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
+	struct lifecycle lc;       /* lifecycle.c: hooks, interruptions, drains */
 	char last_error[512];      /* the last error worth showing in status */
 	time_t last_error_at;
 };

@@ -111,17 +111,20 @@ static void sample(struct agent *a)
 static void notify_status(struct agent *a)
 {
 	const struct metrics *m = &a->metrics;
+	char lc[256];
 
+	/* The lifecycle phase first: it is what an operator asks about. */
+	lifecycle_summary(&a->lc, lc, sizeof(lc));
 	if (!m->last_publish_at)
-		sd_notifyf(0, "STATUS=sampling; group %s; first publish pending",
+		sd_notifyf(0, "STATUS=%s; group %s; first publish pending", lc,
 		           a->ident.asg_name[0] ? a->ident.asg_name : "unknown");
 	else if (m->last_publish_result == 0)
-		sd_notifyf(0, "STATUS=published %llu period(s) to %s; backlog %zu; group %s",
+		sd_notifyf(0, "STATUS=%s; published %llu period(s) to %s; backlog %zu; group %s", lc,
 		           (unsigned long long)m->published, a->cfg->namespace, m->q_len,
 		           a->ident.asg_name);
 	else
-		sd_notifyf(0, "STATUS=publish failing, backlog %zu period(s): %.200s", m->q_len,
-		           m->last_error);
+		sd_notifyf(0, "STATUS=%s; publish failing, backlog %zu period(s): %.200s", lc,
+		           m->q_len, m->last_error);
 }
 
 static void ensure_aws(struct agent *a)
@@ -249,7 +252,7 @@ int cmd_run(const struct agent_config *cfg)
 {
 	_cleanup_close_ int sfd = -1, tfd = -1, status_fd = -1;
 	struct agent a;
-	uint64_t jitter, publish_at = 0;
+	uint64_t jitter, publish_at = 0, lifecycle_at = 0;
 	bool running = true;
 	int r;
 
@@ -285,20 +288,17 @@ int cmd_run(const struct agent_config *cfg)
 	}
 	jitter = publish_jitter_ms(cfg);
 	sample(&a); /* the baseline reading */
-	sd_notifyf(0,
-	           "READY=1\nSTATUS=sampling every %lld ms, publishing every %lld ms (+%llu ms "
-	           "jitter); IMDS %s",
-	           cfg->sample_interval_ms, cfg->period_ms, (unsigned long long)jitter,
-	           imds_state_name(a.ident.imds));
-	log_info("running: namespace %s, metric %s, period %lld ms, publish jitter %llu ms",
-	         cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter);
-	/* After READY=1: the group lookup is an AWS call that may retry for
-	 * a while, and systemd should not wait on it.  Retried once a period
+	log_info("running: namespace %s, metric %s, period %lld ms, publish jitter %llu ms; IMDS %s",
+	         cfg->namespace, cfg->cpu_metric_name, cfg->period_ms, (unsigned long long)jitter,
+	         imds_state_name(a.ident.imds));
+	/* READY=1 comes from the lifecycle once it has left booting: the
+	 * launch gate is decided (lifecycle.h).  Retried once a period
 	 * while unknown. */
+	lifecycle_init(&a);
 	identity_find_asg(&a);
 	a.asg_retry_at_ms = now_mono_ms() + (uint64_t)cfg->period_ms;
 
-	while (running) {
+	while (running || !lifecycle_may_exit(&a)) {
 		struct pollfd pfd[3] = {
 		        {.fd = sfd, .events = POLLIN},
 		        {.fd = tfd, .events = POLLIN},
@@ -309,6 +309,8 @@ int cmd_run(const struct agent_config *cfg)
 
 		if (publish_at)
 			timeout = publish_at > now ? (int)(publish_at - now) : 0;
+		if (timeout < 0 || lifecycle_at <= now + (uint64_t)timeout)
+			timeout = lifecycle_at > now ? (int)(lifecycle_at - now) : 0;
 		if (watchdog_interval_ms() &&
 		    (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms()))
 			timeout = (int)watchdog_interval_ms();
@@ -319,10 +321,14 @@ int cmd_run(const struct agent_config *cfg)
 		watchdog_ping();
 		if (pfd[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				log_info("received %s; flushing the current period and exiting",
-				         strsignal((int)si.ssi_signo));
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) && running) {
 				running = false;
+				/* A drain under way is finished first, within
+				 * systemd's stop timeout. */
+				if (lifecycle_stop(&a))
+					log_info("received %s; flushing the current period and "
+					         "exiting",
+					         strsignal((int)si.ssi_signo));
 			}
 		}
 		if (pfd[1].revents & POLLIN) {
@@ -343,6 +349,8 @@ int cmd_run(const struct agent_config *cfg)
 			publish_at = 0;
 			publish(&a);
 		}
+		if (now_mono_ms() >= lifecycle_at)
+			lifecycle_at = lifecycle_tick(&a);
 	}
 
 	sd_notify(0, "STOPPING=1\nSTATUS=flushing the current period");

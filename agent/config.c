@@ -15,8 +15,19 @@ static const char *const top_keys[] = {
         "memory_metric", "memory_metric_name",      "disk_metric",   "disk_metric_name",
         "disk_path",     "per_instance_metrics",    "period",        "sample_interval",
         "backlog",       "publish_jitter",          "proc_stat",     "proc_meminfo",
-        "status_socket", "health_socket",           "log_level",     NULL,
+        "status_socket", "health_socket",           "log_level",     "lifecycle",
+        NULL,
 };
+
+static const char *const lifecycle_keys[] = {
+        "watch_interval",   "launch_timeout",     "launch_timeout_action",
+        "launch_rise",      "drain_timeout",      "drain_d",
+        "drain_d_timeout",  "stop_timeout",       "hooks",
+        "target_groups",    "on_spot_interruption", "on_scheduled_event",
+        "on_rebalance",     "state_dir",          NULL,
+};
+
+static const char *const hook_keys[] = {"launching", "terminating", NULL};
 
 static const char *const endpoint_keys[] = {
         "cloudwatch",
@@ -43,6 +54,20 @@ static int set_defaults(struct agent_config *cfg)
 	cfg->status_socket = strdup(AGENT_DEFAULT_STATUS_SOCKET);
 	cfg->health_socket = strdup(AGENT_DEFAULT_HEALTH_SOCKET);
 	cfg->log_level = strdup("info");
+	cfg->lc.watch_interval_ms = 5000;
+	cfg->lc.launch_timeout_ms = 10 * 60 * 1000;
+	cfg->lc.launch_timeout_abandon = true;
+	cfg->lc.launch_rise = 2;
+	cfg->lc.drain_timeout_ms = 60 * 1000;
+	cfg->lc.drain_d = strdup(AGENT_DEFAULT_DRAIN_D);
+	cfg->lc.drain_d_timeout_ms = 30 * 1000;
+	/* systemd's DefaultTimeoutStopSec, and the packaged unit's value. */
+	cfg->lc.stop_timeout_ms = 90 * 1000;
+	cfg->lc.on_spot_interruption = true;
+	cfg->lc.on_scheduled_event = true;
+	cfg->lc.state_dir = strdup(AGENT_DEFAULT_STATE_DIR);
+	if (!cfg->lc.drain_d || !cfg->lc.state_dir)
+		return -ENOMEM;
 	if (!cfg->namespace || !cfg->cpu_metric_name || !cfg->memory_metric_name ||
 	    !cfg->disk_metric_name || !cfg->disk_path || !cfg->proc_stat || !cfg->proc_meminfo ||
 	    !cfg->status_socket || !cfg->health_socket || !cfg->log_level)
@@ -135,6 +160,115 @@ static int parse_period(struct conf_doc *doc, struct agent_config *cfg)
 	return 0;
 }
 
+/* A lifecycle hook name: 1-255 of [A-Za-z0-9-_/] (CompleteLifecycleAction). */
+static int check_hook_name(struct conf_doc *doc, const char *keypath, const char *v)
+{
+	if (!v)
+		return 0;
+	if (strlen(v) > 255 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                 "0123456789-_/") != strlen(v))
+		return conf_fail(doc, keypath, "a hook name is 1-255 of A-Z a-z 0-9 - _ /");
+	return 0;
+}
+
+static int parse_target_groups(struct conf_doc *doc, json_t *lc, struct lifecycle_config *c)
+{
+	json_t *tgs = json_object_get(lc, "target_groups"), *v;
+	char p[64];
+	size_t i;
+
+	if (!tgs)
+		return 0;
+	if (!json_is_array(tgs))
+		return conf_fail(doc, "lifecycle.target_groups", "expected an array of ARNs");
+	if (json_array_size(tgs) > LIFECYCLE_MAX_TARGET_GROUPS)
+		return conf_fail(doc, "lifecycle.target_groups", "at most %d target groups",
+		                 LIFECYCLE_MAX_TARGET_GROUPS);
+	json_array_foreach(tgs, i, v)
+	{
+		format_into(p, sizeof(p), "lifecycle.target_groups[%zu]", i);
+		if (!json_is_string(v) ||
+		    strncmp(json_string_value(v), "arn:", 4) ||
+		    !strstr(json_string_value(v), ":targetgroup/"))
+			return conf_fail(doc, p, "expected a target group ARN");
+		c->target_groups[c->n_target_groups] = strdup(json_string_value(v));
+		if (!c->target_groups[c->n_target_groups++])
+			return -ENOMEM;
+	}
+	c->target_groups_configured = true;
+	return 0;
+}
+
+static int parse_lifecycle(struct conf_doc *doc, struct agent_config *cfg)
+{
+	struct lifecycle_config *c = &cfg->lc;
+	json_t *lc = json_object_get(doc->root, "lifecycle"), *hooks;
+	const char *action = NULL, *test = getenv("ASG_AGENT_TEST_WATCH_MS");
+	long long rise = c->launch_rise;
+	int r;
+
+	if (lc && !json_is_object(lc))
+		return conf_fail(doc, "lifecycle", "expected an object");
+	if (lc) {
+		if ((r = conf_check_keys(doc, lc, "lifecycle", lifecycle_keys)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "watch_interval", 1000, 60000,
+		                              &c->watch_interval_ms)) < 0 ||
+		    /* The hook's own limit: 48 h at most in a wait state. */
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "launch_timeout", 100,
+		                              48 * 3600 * 1000LL, &c->launch_timeout_ms)) < 0 ||
+		    (r = conf_get_string(doc, lc, "lifecycle", "launch_timeout_action", &action)) <
+		            0 ||
+		    (r = conf_get_int(doc, lc, "lifecycle", "launch_rise", 1, 100, &rise)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_timeout", 0,
+		                              2 * 3600 * 1000LL, &c->drain_timeout_ms)) < 0 ||
+		    (r = get_str(doc, lc, "lifecycle", "drain_d", &c->drain_d, false)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_d_timeout", 10,
+		                              2 * 3600 * 1000LL, &c->drain_d_timeout_ms)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "stop_timeout", 100,
+		                              24 * 3600 * 1000LL, &c->stop_timeout_ms)) < 0 ||
+		    (r = conf_get_bool(doc, lc, "lifecycle", "on_spot_interruption",
+		                       &c->on_spot_interruption)) < 0 ||
+		    (r = conf_get_bool(doc, lc, "lifecycle", "on_scheduled_event",
+		                       &c->on_scheduled_event)) < 0 ||
+		    (r = conf_get_bool(doc, lc, "lifecycle", "on_rebalance", &c->on_rebalance)) <
+		            0 ||
+		    (r = get_str(doc, lc, "lifecycle", "state_dir", &c->state_dir, false)) < 0 ||
+		    (r = parse_target_groups(doc, lc, c)) < 0)
+			return r;
+		c->launch_rise = (int)rise;
+		if (action && !strcmp(action, "CONTINUE"))
+			c->launch_timeout_abandon = false;
+		else if (action && strcmp(action, "ABANDON"))
+			return conf_fail(doc, "lifecycle.launch_timeout_action",
+			                 "must be \"ABANDON\" or \"CONTINUE\"");
+		hooks = json_object_get(lc, "hooks");
+		if (hooks) {
+			if (!json_is_object(hooks))
+				return conf_fail(doc, "lifecycle.hooks", "expected an object");
+			if ((r = conf_check_keys(doc, hooks, "lifecycle.hooks", hook_keys)) < 0 ||
+			    (r = get_str(doc, hooks, "lifecycle.hooks", "launching",
+			                 &c->launching_hook, false)) < 0 ||
+			    (r = check_hook_name(doc, "lifecycle.hooks.launching",
+			                         c->launching_hook)) < 0 ||
+			    (r = get_str(doc, hooks, "lifecycle.hooks", "terminating",
+			                 &c->terminating_hook, false)) < 0 ||
+			    (r = check_hook_name(doc, "lifecycle.hooks.terminating",
+			                         c->terminating_hook)) < 0)
+				return r;
+			c->hooks_configured = true;
+		}
+	}
+	/* Test-only, like ASG_AGENT_TEST_PERIOD_MS: a faster IMDS watch. */
+	if (test && *test) {
+		long long ms = atoll(test);
+		if (ms < 10 || ms > 60000)
+			return conf_fail(doc, "lifecycle.watch_interval",
+			                 "ASG_AGENT_TEST_WATCH_MS must be 10..60000");
+		c->watch_interval_ms = ms;
+	}
+	return 0;
+}
+
 static int parse(struct conf_doc *doc, struct agent_config *cfg)
 {
 	json_t *root = doc->root;
@@ -179,6 +313,8 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 	    (r = get_str(doc, root, "", "status_socket", &cfg->status_socket, false)) < 0 ||
 	    (r = get_str(doc, root, "", "health_socket", &cfg->health_socket, false)) < 0 ||
 	    (r = get_str(doc, root, "", "log_level", &cfg->log_level, false)) < 0)
+		return r;
+	if ((r = parse_lifecycle(doc, cfg)) < 0)
 		return r;
 	if (strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug"))
 		return conf_fail(doc, "log_level", "must be \"info\" or \"debug\"");
@@ -235,6 +371,8 @@ int agent_config_load(struct agent_config *cfg, const char *path, char *err, siz
 			r = conf_doc_parse(&empty, path, "{}");
 			if (r >= 0)
 				r = parse_period(&empty, cfg);
+			if (r >= 0)
+				r = parse_lifecycle(&empty, cfg);
 			return finish(cfg, &empty, r, err, err_len);
 		}
 		return r;
@@ -270,6 +408,10 @@ void agent_config_free(struct agent_config *cfg)
 	        &cfg->status_socket,
 	        &cfg->health_socket,
 	        &cfg->log_level,
+	        &cfg->lc.drain_d,
+	        &cfg->lc.launching_hook,
+	        &cfg->lc.terminating_hook,
+	        &cfg->lc.state_dir,
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
 		free(*strs[i]);
@@ -279,6 +421,11 @@ void agent_config_free(struct agent_config *cfg)
 		free(cfg->endpoint_urls[i]);
 		cfg->endpoint_urls[i] = NULL;
 	}
+	for (int i = 0; i < cfg->lc.n_target_groups; i++) {
+		free(cfg->lc.target_groups[i]);
+		cfg->lc.target_groups[i] = NULL;
+	}
+	cfg->lc.n_target_groups = 0;
 }
 
 void agent_config_endpoints(const struct agent_config *cfg, struct aws_endpoint_config *out)

@@ -17,6 +17,31 @@
 #define AGENT_DEFAULT_CONFIG        SYSCONFDIR "/asg-agent/agent.json"
 #define AGENT_DEFAULT_STATUS_SOCKET "/run/asg-agent/agent.sock"
 #define AGENT_DEFAULT_HEALTH_SOCKET "/run/asg-agent/health.sock"
+#define AGENT_DEFAULT_STATE_DIR     "/run/asg-agent"
+#define AGENT_DEFAULT_DRAIN_D       SYSCONFDIR "/asg-agent/drain.d"
+#define LIFECYCLE_MAX_TARGET_GROUPS 16
+
+/* The "lifecycle" object: hooks, interruptions and the drain (lifecycle.h). */
+struct lifecycle_config {
+	long long watch_interval_ms;   /* IMDS polling (AWS: every 5 s) */
+	long long launch_timeout_ms;   /* the launch gate's patience */
+	bool launch_timeout_abandon;   /* ABANDON (default) or CONTINUE after it */
+	int launch_rise;               /* passes each critical check needs */
+	long long drain_timeout_ms;    /* waiting for in-flight requests */
+	char *drain_d;                 /* owned: run-parts directory */
+	long long drain_d_timeout_ms;  /* per executable */
+	long long stop_timeout_ms;     /* systemd's TimeoutStopSec for this unit */
+	char *launching_hook;          /* owned or NULL: discovered */
+	char *terminating_hook;        /* owned or NULL: discovered */
+	bool hooks_configured;         /* "hooks" given: no DescribeLifecycleHooks */
+	char *target_groups[LIFECYCLE_MAX_TARGET_GROUPS]; /* owned ARNs */
+	int n_target_groups;
+	bool target_groups_configured; /* no DescribeAutoScalingGroups */
+	bool on_spot_interruption;
+	bool on_scheduled_event;
+	bool on_rebalance;
+	char *state_dir; /* owned */
+};
 
 struct agent_config {
 	char *path; /* owned; the file read, or NULL when running on defaults */
@@ -46,6 +71,7 @@ struct agent_config {
 	char *status_socket; /* owned */
 	char *health_socket; /* owned */
 	char *log_level;     /* owned: "info" or "debug" */
+	struct lifecycle_config lc;
 };
 
 /* Loads path (NULL: the default file, which may be absent: defaults then

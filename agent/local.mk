@@ -20,6 +20,11 @@ agent_libasgagent_a_SOURCES = \
 	agent/config.c agent/config.h \
 	agent/agent.h \
 	agent/identity.c \
+	agent/watch.c agent/watch.h \
+	agent/hooks.c agent/hooks.h \
+	agent/drain.c agent/drain.h \
+	agent/state-file.c agent/state-file.h \
+	agent/lifecycle.c agent/lifecycle.h \
 	agent/status.c \
 	agent/commands.h \
 	agent/cmd-run.c \

@@ -54,6 +54,8 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-faults.py \
 	tests/integration/agent-imds.py \
 	tests/integration/agent-imds-absent.py \
-	tests/integration/agent-cli.py
+	tests/integration/agent-cli.py \
+	tests/integration/agent-lifecycle-launch.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
-EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py
+EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
+	tests/integration/lifecyclelib.py

@@ -1,0 +1,283 @@
+/* asg-health control and drain.d (see drain.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cleanup.h"
+#include "commands.h"
+#include "drain.h"
+#include "log.h"
+#include "strbuf.h"
+#include "timeutil.h"
+#include "watchdog.h"
+
+static void add_failing(struct health_view *v, const char *name, const char *why)
+{
+	size_t len = strlen(v->failing);
+
+	snprintf(v->failing + len, sizeof(v->failing) - len, "%s%s (%s)", len ? ", " : "", name,
+	         why);
+}
+
+int health_read(const char *socket_path, int rise, struct health_view *v)
+{
+	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
+	_cleanup_json_ json_t *doc = NULL;
+	json_t *checks, *c, *lb;
+	const char *name;
+	long status = 0;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	r = health_control(socket_path, "GET", "/status", &status, &body);
+	if (r < 0)
+		return r;
+	if (status != 200 || !(doc = json_loads(strbuf_str(&body), 0, NULL)) ||
+	    !json_is_object(doc))
+		return -EPROTO;
+	format_into(v->status, sizeof(v->status), "%s",
+	            json_string_value(json_object_get(doc, "status"))
+	                    ? json_string_value(json_object_get(doc, "status"))
+	                    : "");
+	v->draining = json_is_true(json_object_get(doc, "draining"));
+	v->in_flight = (long)json_integer_value(json_object_get(doc, "in_flight"));
+	lb = json_object_get(doc, "load_balancer");
+	v->drain_confirmed = json_is_true(json_object_get(lb, "drain_confirmed"));
+	v->probers = (int)json_integer_value(json_object_get(lb, "recent"));
+	/* asg-health's own verdict says a critical check passes once it
+	 * passed `rise` times after a failure, but its first result counts
+	 * at once; the launch gate wants `rise` real passes. */
+	v->checks_ready = true;
+	checks = json_object_get(doc, "checks");
+	json_object_foreach(checks, name, c)
+	{
+		const char *st = json_string_value(json_object_get(c, "state"));
+		json_int_t passes = json_integer_value(json_object_get(c, "consecutive_passes"));
+
+		if (!json_is_true(json_object_get(c, "critical")))
+			continue;
+		if (!st || strcmp(st, "pass")) {
+			v->checks_ready = false;
+			add_failing(v, name, st ? st : "no state");
+		} else if (passes < rise) {
+			v->checks_ready = false;
+			add_failing(v, name, "passed fewer than rise times");
+		}
+	}
+	if (!strcmp(v->status, "unhealthy"))
+		v->checks_ready = false;
+	return 0;
+}
+
+int health_set_drain(const char *socket_path, bool drain)
+{
+	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
+	long status = 0;
+	int r = health_control(socket_path, "POST", drain ? "/drain" : "/undrain", &status, &body);
+
+	if (r < 0)
+		return r;
+	return status >= 200 && status < 300 ? 0 : -EPROTO;
+}
+
+/* run-parts(8)'s default name filter (the LSB namespaces): a name with a
+ * dot, such as foo.dpkg-old or foo.sh~, is not run. */
+static bool run_parts_name(const char *n)
+{
+	if (!*n)
+		return false;
+	for (; *n; n++)
+		if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') ||
+		      (*n >= '0' && *n <= '9') || *n == '_' || *n == '-'))
+			return false;
+	return true;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void drain_d_free(char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int drain_d_list(const char *dir, char ***names, int *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v;
+	int count = 0;
+
+	*names = NULL;
+	*n = 0;
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	v = calloc(DRAIN_D_MAX, sizeof(*v));
+	if (!v) {
+		closedir(d);
+		return -ENOMEM;
+	}
+	while ((de = readdir(d)) && count < DRAIN_D_MAX) {
+		struct stat st;
+		if (!run_parts_name(de->d_name))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode) ||
+		    faccessat(dirfd(d), de->d_name, X_OK, 0) < 0)
+			continue;
+		v[count] = strdup(de->d_name);
+		if (!v[count]) {
+			closedir(d);
+			drain_d_free(v, count);
+			return -ENOMEM;
+		}
+		count++;
+	}
+	closedir(d);
+	qsort(v, (size_t)count, sizeof(*v), cmp_names);
+	*names = v;
+	*n = count;
+	return 0;
+}
+
+/* Logs complete lines of buf as the script's output; keeps the rest. */
+static void log_lines(const char *name, struct strbuf *buf, bool all)
+{
+	char *start = buf->data;
+	size_t left = buf->len;
+	const char *fields[] = {"DRAIN_D=1", NULL, NULL};
+	char f[300];
+
+	format_into(f, sizeof(f), "DRAIN_D_SCRIPT=%s", name);
+	fields[1] = f;
+	while (left) {
+		char *nl = memchr(start, '\n', left);
+		size_t len;
+		if (!nl && !all)
+			break;
+		len = nl ? (size_t)(nl - start) : left;
+		log_fields(LOG_INFO, fields, "drain.d/%s: %.*s", name, (int)len, start);
+		left -= nl ? len + 1 : len;
+		start += nl ? len + 1 : len;
+	}
+	memmove(buf->data, start, left);
+	buf->len = left;
+}
+
+static void kill_group(pid_t pid)
+{
+	int status;
+
+	kill(-pid, SIGTERM);
+	for (int i = 0; i < 10; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			kill(-pid, SIGKILL); /* what it left behind */
+			return;
+		}
+		sleep_ms(100);
+	}
+	kill(-pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+int drain_d_run(const char *dir, const char *name, const char *const *env, long long timeout_ms)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
+	int p[2], status = 0;
+	uint64_t end = now_mono_ms() + (uint64_t)timeout_ms;
+	bool open_pipe = true;
+	pid_t pid;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int r = -errno;
+		close(p[0]);
+		close(p[1]);
+		return r;
+	}
+	if (pid == 0) {
+		sigset_t none;
+		/* Its own process group, killed whole on timeout; the signals
+		 * the agent blocks and ignores are the child's again. */
+		setpgid(0, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		dup2(p[1], STDOUT_FILENO);
+		dup2(p[1], STDERR_FILENO);
+		int devnull = open("/dev/null", O_RDONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		for (const char *const *e = env; e && *e; e++)
+			putenv((char *)*e);
+		execl(path, path, (char *)NULL);
+		dprintf(STDERR_FILENO, "cannot execute %s: %m\n", path);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	close(p[1]);
+	for (;;) {
+		uint64_t now = now_mono_ms();
+		pid_t w;
+
+		if (open_pipe) {
+			struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+			if (poll(&pfd, 1, 100) > 0) {
+				char buf[4096];
+				ssize_t n = read(p[0], buf, sizeof(buf));
+				if (n > 0) {
+					strbuf_append_len(&out, buf, (size_t)n);
+					log_lines(name, &out, out.len > 8192);
+				} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+					open_pipe = false;
+				}
+			}
+		} else {
+			sleep_ms(50);
+		}
+		watchdog_idle();
+		w = waitpid(pid, &status, WNOHANG);
+		if (w == pid && !open_pipe)
+			break;
+		if (w == pid) {
+			/* Exited; a grandchild may hold the pipe: read what is
+			 * there and stop. */
+			open_pipe = false;
+			char buf[4096];
+			ssize_t n;
+			fcntl(p[0], F_SETFL, O_NONBLOCK);
+			while ((n = read(p[0], buf, sizeof(buf))) > 0)
+				strbuf_append_len(&out, buf, (size_t)n);
+			break;
+		}
+		if (now >= end) {
+			close(p[0]);
+			log_lines(name, &out, true);
+			kill_group(pid);
+			return -ETIME;
+		}
+	}
+	close(p[0]);
+	log_lines(name, &out, true);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}

@@ -1,0 +1,43 @@
+/* What a drain does on the instance itself: asg-health through its
+ * control socket (drain, undrain, its checks and in-flight requests, and
+ * whether the load balancer has seen the drain), and the executables of
+ * /etc/asg-agent/drain.d run in order with run-parts semantics. */
+#ifndef ASG_AGENT_DRAIN_H
+#define ASG_AGENT_DRAIN_H
+
+#include <stdbool.h>
+
+/* asg-health's GET /status, as the lifecycle needs it. */
+struct health_view {
+	char status[16];    /* "healthy", "unhealthy", "draining" */
+	bool draining;
+	long in_flight;     /* requests being answered now */
+	bool drain_confirmed; /* every recent ELB prober had its 503s */
+	int probers;        /* ELB probers seen recently */
+	bool checks_ready;  /* every critical check passes, each >= rise times */
+	char failing[512];  /* critical checks not (yet) ready, comma-separated */
+};
+
+/* Reads the status; rise is the number of consecutive passes a critical
+ * check needs.  0, or -errno when asg-health cannot be reached or answers
+ * nonsense (-EPROTO). */
+int health_read(const char *socket_path, int rise, struct health_view *v);
+/* POST /drain or /undrain. */
+int health_set_drain(const char *socket_path, bool drain);
+
+#define DRAIN_D_MAX 64
+
+/* The names run-parts would run, in its order: regular executable files
+ * (symlinks followed) whose names are only [A-Za-z0-9_-], sorted in the C
+ * locale.  *names is owned by the caller (drain_d_free).  A missing
+ * directory is an empty list. */
+int drain_d_list(const char *dir, char ***names, int *n);
+void drain_d_free(char **names, int n);
+/* Runs dir/name with extra environment entries ("KEY=value", NULL-
+ * terminated), its output logged line by line, for at most timeout_ms:
+ * then its process group gets SIGTERM, and SIGKILL a second later.
+ * Returns its exit status (0..255), -ETIME on timeout, -errno when it
+ * could not be started. */
+int drain_d_run(const char *dir, const char *name, const char *const *env, long long timeout_ms);
+
+#endif

@@ -1,0 +1,133 @@
+"""asg-agent's launch gate against the stand-ins and a real asg-health: an
+instance in Pending:Wait under a launching hook is held until asg-health's
+critical check has passed `rise` times, heartbeats keep a short hook alive
+meanwhile, then CompleteLifecycleAction CONTINUE (with InstanceId) exactly
+once and only then metrics; a check that never passes ends in ABANDON
+after launch_timeout with the failing check logged; CompleteLifecycleAction
+failing with 503s for a while is retried until it succeeds; and a group
+without hooks sees no hook call at all, even on scale-in."""
+
+import os
+import time
+
+import agentlib
+import lifecyclelib
+from agentlib import check, wait_until
+from lifecyclelib import LAUNCH_HOOK, INSTANCE_ID
+
+
+def gated_then_continue(tmp):
+    # HeartbeatTimeout 2 s: without heartbeats the hook would time out
+    # (ABANDON) during the 3 s the check keeps failing.
+    s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=2, flag=False)
+    try:
+        s.start_agent()
+        check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 once the gate was decided")
+        s.wait_state("warming", 5)
+        check(s.lifecycle()["phase"] == "gating launch", "phase %r" % s.lifecycle())
+        time.sleep(3)
+        check(not s.aws.calls(action="CompleteLifecycleAction"),
+              "hook completed while the check fails")
+        check(not agentlib.metric_points(s.aws), "metrics published while gating")
+        hb = s.ok_calls("RecordLifecycleActionHeartbeat")
+        check(len(hb) >= 2, "heartbeats on a long wait: %r" % hb)
+        check(all(c["params"]["InstanceId"] == INSTANCE_ID and
+                  c["params"]["LifecycleHookName"] == LAUNCH_HOOK for c in hb), repr(hb))
+        check(not s.completed(), "hook resolved early: %r" % s.completed())
+        check(s.instance()["LifecycleState"] == "Pending:Wait", repr(s.instance()))
+
+        t_flag = time.time()
+        open(s.flag, "w").close()
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 8)
+        check(done, "no CompleteLifecycleAction after the check passed")
+        c = done[0]["params"]
+        check(c == {"AutoScalingGroupName": agentlib.GROUP, "LifecycleHookName": LAUNCH_HOOK,
+                    "LifecycleActionResult": "CONTINUE", "InstanceId": INSTANCE_ID},
+              "parameters %r" % c)
+        # rise 2 at a 100 ms interval: not before the second pass.
+        check(lifecyclelib.call_time(done[0]) >= t_flag + 0.1,
+              "completed before two passes")
+        s.wait_state("ready", 5)
+        check(wait_until(lambda: s.instance()["LifecycleState"] == "InService", 5),
+              "instance not InService: %r" % s.instance())
+        pts = wait_until(lambda: agentlib.metric_points(s.aws), 6)
+        check(pts, "no metrics once ready")
+        time.sleep(1)
+        comp = s.completed(LAUNCH_HOOK)
+        check(len(comp) == 1 and comp[0]["result"] == "CONTINUE" and
+              comp[0]["by"] == "CompleteLifecycleAction", "completions %r" % comp)
+        check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1, "completed twice")
+        check(s.agent.notify.wait_for("STATUS=serving", 2), "no STATUS=serving")
+        rc = s.agent.terminate()
+        check(rc == 0, "exit status %s" % rc)
+        log = s.agent.stderr()
+        check("warming -> ready" in log and "CompleteLifecycleAction web-launch CONTINUE" in log,
+              log)
+    finally:
+        s.close()
+
+
+def never_ready_abandon(tmp):
+    s = lifecyclelib.Setup(tmp, state="Pending:Wait", flag=False)
+    try:
+        s.start_agent({"launch_timeout": "1500ms"})
+        ok = wait_until(lambda: s.completed(LAUNCH_HOOK), 8)
+        check(ok, "no completion after the launch timeout")
+        check(ok[0]["result"] == "ABANDON" and ok[0]["by"] == "CompleteLifecycleAction",
+              "completion %r" % ok)
+        s.wait_state("drained", 3)
+        check(not agentlib.metric_points(s.aws), "metrics from an abandoned instance")
+        log = s.agent.stderr()
+        check("not ready after" in log and "app-ready" in log,
+              "the failing check is not logged: %s" % log)
+    finally:
+        s.close()
+
+
+def aws_failing_then_recovers(tmp):
+    s = lifecyclelib.Setup(tmp, state="Pending:Wait")
+    try:
+        s.aws.inject({"action": "CompleteLifecycleAction", "status": 503, "count": 4})
+        s.start_agent()
+        ok = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 20)
+        check(ok, "never completed after AWS recovered: %r" %
+              s.aws.calls(action="CompleteLifecycleAction"))
+        calls = s.aws.calls(action="CompleteLifecycleAction")
+        check(len([c for c in calls if c["status"] == 503]) == 4, "calls %r" % calls)
+        s.wait_state("ready", 3)
+        time.sleep(0.5)
+        check(len(s.ok_calls("CompleteLifecycleAction")) == 1, "completed more than once")
+        comp = s.completed(LAUNCH_HOOK)
+        check(len(comp) == 1 and comp[0]["result"] == "CONTINUE", repr(comp))
+    finally:
+        s.close()
+
+
+def no_hooks(tmp):
+    s = lifecyclelib.Setup(tmp, hooks=False)
+    try:
+        s.start_agent()
+        s.wait_state("ready", 8)
+        check(wait_until(lambda: agentlib.metric_points(s.aws), 6), "no metrics")
+        # Scale-in without hooks: drained, but no hook call.
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        s.wait_state("drained", 8)
+        check(s.health_status()["draining"], "asg-health not drained")
+        for action in ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat",
+                       "DeregisterTargets"):
+            check(not s.aws.calls(action=action), "%s called without hooks" % action)
+    finally:
+        s.close()
+
+
+def main(tmp):
+    for name, fn in (("gate", gated_then_continue), ("abandon", never_ready_abandon),
+                     ("aws-failing", aws_failing_then_recovers), ("no-hooks", no_hooks)):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        t0 = time.monotonic()
+        fn(d)
+        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
+
+
+agentlib.run(main)
