@@ -25,6 +25,7 @@ NAMES = {
     "asg-health": "asg-health",
     "lighttpd": "lighttpd",
     "lighttpd-w2": "lighttpd, 2 workers",
+    "lighttpd-copy": "lighttpd (copy)",
     "nginx-sendfile": "nginx, sendfile on",
     "nginx-nosendfile": "nginx, sendfile off",
 }
