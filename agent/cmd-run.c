@@ -113,18 +113,17 @@ static void notify_status(struct agent *a)
 	const struct metrics *m = &a->metrics;
 	char lc[256];
 
-	/* The lifecycle phase first: it is what an operator asks about. */
 	lifecycle_summary(&a->lc, lc, sizeof(lc));
 	if (!m->last_publish_at)
-		sd_notifyf(0, "STATUS=%s; group %s; first publish pending", lc,
-		           a->ident.asg_name[0] ? a->ident.asg_name : "unknown");
+		sd_notifyf(0, "STATUS=sampling; group %s; first publish pending; %s",
+		           a->ident.asg_name[0] ? a->ident.asg_name : "unknown", lc);
 	else if (m->last_publish_result == 0)
-		sd_notifyf(0, "STATUS=%s; published %llu period(s) to %s; backlog %zu; group %s", lc,
+		sd_notifyf(0, "STATUS=published %llu period(s) to %s; backlog %zu; group %s; %s",
 		           (unsigned long long)m->published, a->cfg->namespace, m->q_len,
-		           a->ident.asg_name);
+		           a->ident.asg_name, lc);
 	else
-		sd_notifyf(0, "STATUS=%s; publish failing, backlog %zu period(s): %.200s", lc,
-		           m->q_len, m->last_error);
+		sd_notifyf(0, "STATUS=publish failing, backlog %zu period(s): %.200s; %s", m->q_len,
+		           m->last_error, lc);
 }
 
 static void ensure_aws(struct agent *a)

@@ -386,6 +386,22 @@ static int min_heartbeat_s(const struct lifecycle *lc, bool launching)
 	return m;
 }
 
+/* The instance's LifecycleState is one that comes before a hook's wait
+ * state (Pending, Terminating, Warmed:Pending...), by
+ * DescribeAutoScalingInstances; false when that cannot be known. */
+static bool before_wait_state(struct agent *a)
+{
+	struct aws_response resp;
+	char group[256], state[64] = "";
+	int r;
+
+	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, group, sizeof(group),
+	                               state, sizeof(state), &resp);
+	aws_response_free(&resp);
+	return r == 0 && (!strcmp(state, "Pending") || !strcmp(state, "Terminating") ||
+	                  !strcmp(state, "Warmed:Pending") || !strcmp(state, "Warmed:Terminating"));
+}
+
 /* Completes every hook of the transition.  0 when all are done (or had
  * nothing pending), -EAGAIN to try again later. */
 static int complete_hooks(struct agent *a, bool launching, bool abandon)
@@ -409,7 +425,15 @@ static int complete_hooks(struct agent *a, bool launching, bool abandon)
 			           "(%d attempt(s))",
 			           h->name, abandon ? "ABANDON" : "CONTINUE", a->ident.id.instance_id,
 			           (double)(now_mono_ms() - t0) / 1000, resp.attempts);
-		else if (r == -ENOENT)
+		else if (r == -ENOENT && before_wait_state(a)) {
+			/* Scale-in deregisters from the target groups (the
+			 * deregistration delay) before Terminating:Wait: the
+			 * action is not there yet. */
+			log_info("lifecycle: hook %s: %s is not in its wait state yet; retrying",
+			         h->name, a->ident.id.instance_id);
+			a->lc.next_call_mono = now_mono_ms() + RETRY_PACE_MS / 4;
+			r = -EAGAIN;
+		} else if (r == -ENOENT)
 			log_info("lifecycle: hook %s: no active lifecycle action for %s; nothing "
 			         "pending",
 			         h->name, a->ident.id.instance_id);
@@ -502,13 +526,13 @@ static void update_deadline(struct agent *a)
 		consider_deadline(lc, (int64_t)lc->ev.spot_time * 1000, "spot-action");
 	if (lc->causes & LC_CAUSE_SCHEDULED && lc->ev.scheduled)
 		consider_deadline(lc, (int64_t)lc->ev.scheduled_time * 1000, "scheduled-event");
+	/* Heartbeats restart the hook's timeout, up to its global timeout:
+	 * 48 h or 100 heartbeat timeouts, whichever is smaller. */
 	if (lc->causes & LC_CAUSE_TERMINATION && hb)
 		consider_deadline(lc,
-		                  (lc->last_heartbeat_ms > lc->drain_started_ms
-		                           ? lc->last_heartbeat_ms
-		                           : lc->drain_started_ms) +
-		                          (int64_t)hb * 1000,
-		                  "hook-timeout");
+		                  lc->drain_started_ms +
+		                          (hb < 1728 ? (int64_t)hb * 100 : 172800) * 1000,
+		                  "hook-global-timeout");
 	if (lc->stop_deadline_ms)
 		consider_deadline(lc, lc->stop_deadline_ms, "stop-timeout");
 }
@@ -606,9 +630,12 @@ static bool maybe_cancel(struct agent *a, unsigned wanted)
 {
 	struct lifecycle *lc = &a->lc;
 
-	if (wanted || lc->causes & ~(unsigned)(LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE) ||
-	    lc->step >= LC_STEP_DRAIN_D)
+	if (wanted || !lc->causes ||
+	    lc->causes & ~(unsigned)(LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE))
 		return false;
+	/* drain.d is not undone: its scripts see ASG_AGENT_DRAIN_CAUSE. */
+	if (lc->state == LC_DRAINED || lc->step > LC_STEP_DRAIN_D)
+		log_warning("lifecycle: the interruption was canceled after drain.d ran");
 	if (lc->deregistered) {
 		if (!a->aws_ready || now_mono_ms() < lc->next_call_mono)
 			return true; /* re-register first; retried */
@@ -938,6 +965,9 @@ static void drained_tick(struct agent *a)
 {
 	struct lifecycle *lc = &a->lc;
 	unsigned wanted = wanted_causes(a);
+
+	if (maybe_cancel(a, wanted))
+		return;
 
 	if (lc->causes & LC_CAUSE_WARM_POOL && lc->ev.target_known &&
 	    !strcmp(lc->ev.target_state, "InService")) {

@@ -1,0 +1,163 @@
+"""asg-agent's termination drain against the stand-ins and a real
+asg-health.  Scale-in (target-lifecycle-state Terminated): asg-health is
+drained, a slow download in flight is allowed to finish, drain.d runs in
+run-parts order (a name with a dot is skipped), heartbeats keep a short
+hook alive, then CompleteLifecycleAction CONTINUE exactly once.  And an
+agent killed (SIGKILL) in the middle of drain.d and started again resumes
+from its state file and completes the hook once."""
+
+import os
+import signal
+import socket
+import threading
+import time
+
+import agentlib
+import lifecyclelib
+from agentlib import check, wait_until
+from lifecyclelib import INSTANCE_ID, TERM_HOOK
+
+BIG = 12 * 1024 * 1024
+
+
+class SlowDownload(threading.Thread):
+    """GET /big.bin, read at 4 MiB/s (about 3 s in all; the
+    last few MB sit in the kernel's socket buffers, so asg-health counts
+    the request done somewhat earlier)."""
+
+    def __init__(self, health):
+        super().__init__(daemon=True)
+        self.health = health
+        self.received = 0
+        self.finished_at = None
+        self.started = threading.Event()
+
+    def run(self):
+        with socket.create_connection((self.health.host, self.health.port), timeout=20) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(4096)
+            head, _, body = data.partition(b"\r\n\r\n")
+            self.received = len(body)
+            self.started.set()
+            t0 = time.monotonic()
+            while self.received < BIG:
+                allowed = int(4 * 1024 * 1024 * (time.monotonic() - t0))
+                if self.received >= allowed:
+                    time.sleep(0.02)
+                    continue
+                chunk = s.recv(min(allowed - self.received, 256 * 1024))
+                if not chunk:
+                    break
+                self.received += len(chunk)
+        self.finished_at = time.time()
+
+
+def termination(tmp):
+    s = lifecyclelib.Setup(tmp, term_hb=2)
+    try:
+        with open(os.path.join(s.health.root, "big.bin"), "wb") as f:
+            f.write(os.urandom(BIG))
+        lifecyclelib.mark_script(s, "10-first")
+        lifecyclelib.mark_script(s, "20-second")
+        lifecyclelib.mark_script(s, "15-skipped.sh")  # run-parts skips names with a dot
+        with open(os.path.join(s.drain_d, "05-not-executable"), "w") as f:
+            f.write("#!/bin/sh\necho never\n")
+        s.start_agent()
+        s.wait_state("ready", 8)
+        dl = SlowDownload(s.health)
+        dl.start()
+        check(dl.started.wait(5), "download did not start")
+        # The last moment asg-health reported the download in flight.
+        busy_until = [None]
+        watching = threading.Event()
+
+        def watch():
+            while not watching.is_set():
+                if s.health_status()["in_flight"] > 0:
+                    busy_until[0] = time.time()
+                time.sleep(0.02)
+        threading.Thread(target=watch, daemon=True).start()
+        t_term = time.time()
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        check(wait_until(lambda: s.health_status()["draining"], 3), "asg-health not drained")
+        check(wait_until(lambda: s.lifecycle().get("phase") == "waiting for in-flight", 3),
+              "not waiting for in-flight: %r" % s.lifecycle())
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
+        check(done, "hook never completed: %r" % s.lifecycle())
+        dl.join(5)
+        watching.set()
+        check(dl.received == BIG, "download cut short: %d of %d" % (dl.received, BIG))
+        marks = lifecyclelib.read_marks(s.marks)
+        check([m[0] for m in marks] == ["10-first", "20-second"], "drain.d order %r" % marks)
+        check(busy_until[0] and busy_until[0] <= marks[0][1],
+              "drain.d ran while asg-health had the download in flight (%.2f > %.2f)" % (
+                  busy_until[0] or 0, marks[0][1]))
+        check(marks[0][1] - t_term > 1.0, "drain.d did not wait for the download (%.2f s)" %
+              (marks[0][1] - t_term))
+        t_complete = lifecyclelib.call_time(done[0])
+        check(t_complete >= marks[-1][1] - 0.05, "completed before drain.d finished")
+        check(done[0]["params"]["LifecycleHookName"] == TERM_HOOK and
+              done[0]["params"]["LifecycleActionResult"] == "CONTINUE", repr(done[0]))
+        # HeartbeatTimeout 2 s and a drain of more than 2 s.
+        check(s.ok_calls("RecordLifecycleActionHeartbeat"), "no heartbeat on a long drain")
+        s.wait_state("drained", 3)
+        time.sleep(0.5)
+        check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
+              "CompleteLifecycleAction called more than once: %r" %
+              s.aws.calls(action="CompleteLifecycleAction"))
+        comp = s.completed(TERM_HOOK)
+        check(len(comp) == 1 and comp[0]["by"] == "CompleteLifecycleAction", repr(comp))
+        check(not s.aws.calls(action="DeregisterTargets"),
+              "scale-in: the group deregisters, not the agent")
+        log = s.agent.stderr()
+        check("drain.d/10-first: 10-first ran for termination" in log, log)
+        check("never" not in log, "a non-executable file ran")
+        check(s.agent.notify.wait_for("STATUS=completed", 2), "no STATUS=completed")
+    finally:
+        s.close()
+
+
+def restart_mid_drain(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        lifecyclelib.mark_script(s, "10-slow", sleep=2)
+        lifecyclelib.mark_script(s, "20-after")
+        s.start_agent()
+        s.wait_state("ready", 8)
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        check(wait_until(lambda: s.lifecycle().get("phase") == "running drain.d", 5),
+              "drain.d not reached: %r" % s.lifecycle())
+        s.agent.proc.send_signal(signal.SIGKILL)
+        s.agent.proc.wait()
+        check(not s.aws.calls(action="CompleteLifecycleAction"), "completed before the kill")
+        s.agent.terminate()
+        os.unlink(s.agent.notify.path)
+        s.start_agent()
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
+        check(done, "the restarted agent never completed the hook")
+        s.wait_state("drained", 3)
+        time.sleep(1)
+        check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
+              "completed %d times" % len(s.aws.calls(action="CompleteLifecycleAction")))
+        comp = s.completed(TERM_HOOK)
+        check(len(comp) == 1 and comp[0]["by"] == "CompleteLifecycleAction", repr(comp))
+        names = [m[0] for m in lifecyclelib.read_marks(s.marks)]
+        check(names[-1] == "20-after" and names.count("20-after") == 1, "marks %r" % names)
+        check("resuming draining" in s.agent.stderr(), s.agent.stderr())
+    finally:
+        s.close()
+
+
+def main(tmp):
+    for name, fn in (("termination", termination), ("restart", restart_mid_drain)):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        t0 = time.monotonic()
+        fn(d)
+        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
+
+
+agentlib.run(main)
