@@ -55,7 +55,9 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-imds.py \
 	tests/integration/agent-imds-absent.py \
 	tests/integration/agent-cli.py \
-	tests/integration/agent-lifecycle-launch.py
+	tests/integration/agent-lifecycle-launch.py \
+	tests/integration/agent-lifecycle-drain.py \
+	tests/integration/agent-lifecycle-interrupt.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py

@@ -1,0 +1,109 @@
+"""asg-agent and interruptions the ALB does not know about, against the
+stand-ins and a real asg-health (time-scaled).  A Spot interruption notice
+8 s ahead: asg-health drained and the instance deregistered from its target
+group at once (DeregisterTargets), in-flight and drain.d done, the drain
+finished before the deadline; the group's termination that follows has its
+hook completed once.  A scheduled event that is then canceled: drained and
+deregistered, then undrained and registered again, serving and publishing.
+A rebalance recommendation is ignored by default."""
+
+import os
+import time
+
+import agentlib
+import lifecyclelib
+from agentlib import check, wait_until
+from lifecyclelib import INSTANCE_ID, TERM_HOOK, TG_ARN
+
+
+def targets(s):
+    for tg in s.aws.state()["target_groups"]:
+        if tg["TargetGroupArn"] == TG_ARN:
+            return [t["Id"] for t in tg.get("targets", [])
+                    if t.get("State") not in ("draining",)]
+    return []
+
+
+def spot(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        lifecyclelib.mark_script(s, "10-stop-app", sleep=0.5)
+        s.start_agent()
+        s.wait_state("ready", 8)
+        # A rebalance recommendation alone does nothing (on_rebalance false).
+        s.imds.set_state({"rebalance_recommendation": {"noticeTime": lifecyclelib.iso(time.time())}})
+        time.sleep(0.6)
+        check(s.lifecycle().get("state") == "ready", "rebalance acted on: %r" % s.lifecycle())
+
+        deadline = int(time.time()) + 8
+        t0 = time.time()
+        s.imds.set_state({"spot_instance_action": {"action": "terminate",
+                                                   "time": lifecyclelib.iso(deadline)}})
+        dereg = wait_until(lambda: s.ok_calls("DeregisterTargets"), 3)
+        check(dereg, "no DeregisterTargets after a Spot notice")
+        check(dereg[0]["params"]["TargetGroupArn"] == TG_ARN and
+              dereg[0]["params"]["Targets"] == [{"Id": INSTANCE_ID}], repr(dereg[0]))
+        check(lifecyclelib.call_time(dereg[0]) - t0 < 1.5, "deregistered late")
+        check(s.health_status()["draining"], "asg-health not drained")
+        s.wait_state("drained", 6)
+        t_drained = time.time()
+        check(t_drained < deadline, "drain finished after the Spot deadline")
+        check(lifecyclelib.read_marks(s.marks), "drain.d did not run")
+        lc = s.lifecycle()
+        check(lc["deadline_source"] == "spot-action", repr(lc))
+        check(not s.aws.calls(action="CompleteLifecycleAction"), "a hook completed for Spot")
+        check(s.agent.notify.wait_for("STATUS=completed", 1), "no STATUS=completed")
+        # The group then terminates the interrupted instance: its hook is
+        # completed at once, once.
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 8)
+        check(done and done[0]["params"]["LifecycleHookName"] == TERM_HOOK, repr(done))
+        time.sleep(0.5)
+        check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1, "completed twice")
+        check(len(s.completed(TERM_HOOK)) == 1, repr(s.completed()))
+    finally:
+        s.close()
+
+
+def scheduled_canceled(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        s.start_agent()
+        s.wait_state("ready", 8)
+        event = {"Code": "instance-stop", "EventId": "instance-event-0123456789abcdef0",
+                 "Description": "The instance is scheduled for stop",
+                 "NotBefore": lifecyclelib.event_time(time.time() + 600),
+                 "NotAfter": lifecyclelib.event_time(time.time() + 4000), "State": "active"}
+        s.imds.set_state({"scheduled_events": [event]})
+        check(wait_until(lambda: s.ok_calls("DeregisterTargets"), 3), "not deregistered")
+        check(wait_until(lambda: s.health_status()["draining"], 2), "asg-health not drained")
+        check(wait_until(lambda: INSTANCE_ID not in targets(s), 3),
+              "still a target: %r" % targets(s))
+        lc = s.lifecycle()
+        check(lc.get("causes") == "scheduled-event" and
+              lc.get("deadline_source") == "scheduled-event", repr(lc))
+        # Canceled: the event leaves .../scheduled for .../history.
+        event["State"] = "canceled"
+        s.imds.set_state({"scheduled_events": [event]})
+        s.wait_state("ready", 5)
+        check(not s.health_status()["draining"], "asg-health still drained")
+        check(s.ok_calls("RegisterTargets"), "not registered again")
+        check(wait_until(lambda: INSTANCE_ID in targets(s), 3), "not a target again")
+        n = len(agentlib.metric_points(s.aws))
+        check(wait_until(lambda: len(agentlib.metric_points(s.aws)) > n, 5),
+              "no metrics after the cancel")
+        check(not s.aws.calls(action="CompleteLifecycleAction"), "a hook was completed")
+    finally:
+        s.close()
+
+
+def main(tmp):
+    for name, fn in (("spot", spot), ("scheduled-canceled", scheduled_canceled)):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        t0 = time.monotonic()
+        fn(d)
+        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
+
+
+agentlib.run(main)
