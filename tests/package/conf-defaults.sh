@@ -48,7 +48,8 @@ keys_of() { # file array-name: the multi-line key array (one-line arrays are nes
 	sed -n "/$2\[\] = {\$/,/NULL/p" "$1" | grep -o '"[a-z_]*"' | tr -d '"'
 }
 documented() { grep -q -E "^\.(B|BR|BI|TP) .*\b$1\b" "$man5"; }
-for spec in "$top_srcdir/health/config.c:keys" "$top_srcdir/agent/config.c:top_keys"; do
+for spec in "$top_srcdir/health/config.c:keys" "$top_srcdir/agent/config.c:top_keys" \
+	"$top_srcdir/agent/config.c:lifecycle_keys"; do
 	keys=$(keys_of "${spec%%:*}" "${spec##*:}")
 	[ -n "$keys" ] || fail "found no key list in ${spec%%:*}"
 	for k in $keys; do
@@ -57,9 +58,16 @@ for spec in "$top_srcdir/health/config.c:keys" "$top_srcdir/agent/config.c:top_k
 done
 # Every key the agent accepts and that has a default is in agent.json; the
 # others (region, endpoints, ...) default to "not set" and are documented.
-for k in $(keys_of "$top_srcdir/agent/config.c" top_keys); do
+for k in $(keys_of "$top_srcdir/agent/config.c" top_keys) $(keys_of "$top_srcdir/agent/config.c" lifecycle_keys); do
 	grep -q "\"$k\"" "$top_srcdir/conf/agent.json" && continue
 	sed -n "/^\.B.*\b$k\b/,/^\.TP/p" "$man5" | grep -q 'Not set by default' ||
 		fail "conf/agent.json lacks \"$k\" and asg-agent.json(5) does not say it is unset by default"
 done
+# The agent plans a drain interrupted by SIGTERM to end within its
+# lifecycle.stop_timeout: that must be the unit's TimeoutStopSec.
+stop=$(sed -n 's/.*"stop_timeout": "\([0-9]*\)s".*/\1/p' "$top_srcdir/conf/agent.json")
+unit=$(sed -n 's/^TimeoutStopSec=\([0-9]*\)s$/\1/p' "$top_srcdir/systemd/asg-agent.service")
+if [ -z "$stop" ] || [ "$stop" != "$unit" ]; then
+	fail "lifecycle.stop_timeout (${stop:-?} s) differs from asg-agent.service's TimeoutStopSec (${unit:-?} s)"
+fi
 [ $failures -eq 0 ]

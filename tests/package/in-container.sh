@@ -15,8 +15,8 @@ set -u
 results=/out/results
 phase=$(cat /out/phase 2>/dev/null || echo 1)
 
-ok() { echo "ok $1" >>"$results"; }
-fail() { echo "FAIL $1: $2" >>"$results"; }
+ok() { echo "ok $1 [${SECONDS}s]" >>"$results"; }
+fail() { echo "FAIL $1 [${SECONDS}s]: $2" >>"$results"; }
 check() { # name command...: ok if the command succeeds
 	local name=$1
 	shift
