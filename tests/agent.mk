@@ -47,6 +47,12 @@ tests_unit_test_credentials_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_credentials_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-credentials
 
+check_PROGRAMS += tests/unit/test-lifecycle
+tests_unit_test_lifecycle_SOURCES = tests/unit/test-lifecycle.c
+tests_unit_test_lifecycle_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_lifecycle_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-lifecycle
+
 # Integration: the real daemon against tests/standins (IMDS and AWS),
 # with a 1 s test period (ASG_AGENT_TEST_PERIOD_MS) and a fake /proc/stat.
 AGENT_INTEGRATION_TESTS = \

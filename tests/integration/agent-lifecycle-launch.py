@@ -18,19 +18,20 @@ from lifecyclelib import LAUNCH_HOOK, INSTANCE_ID
 
 def gated_then_continue(tmp):
     # HeartbeatTimeout 2 s: without heartbeats the hook would time out
-    # (ABANDON) during the 3 s the check keeps failing.
+    # (ABANDON) while the check keeps failing.
     s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=2, flag=False)
     try:
         s.start_agent()
         check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 once the gate was decided")
         s.wait_state("warming", 5)
         check(s.lifecycle()["phase"] == "gating launch", "phase %r" % s.lifecycle())
-        time.sleep(3)
+        # Longer than the hook's timeout: alive only through heartbeats.
+        hb = wait_until(lambda: len(s.ok_calls("RecordLifecycleActionHeartbeat")) >= 3, 8)
+        hb = s.ok_calls("RecordLifecycleActionHeartbeat")
+        check(len(hb) >= 3, "heartbeats on a long wait: %r" % hb)
         check(not s.aws.calls(action="CompleteLifecycleAction"),
               "hook completed while the check fails")
         check(not agentlib.metric_points(s.aws), "metrics published while gating")
-        hb = s.ok_calls("RecordLifecycleActionHeartbeat")
-        check(len(hb) >= 2, "heartbeats on a long wait: %r" % hb)
         check(all(c["params"]["InstanceId"] == INSTANCE_ID and
                   c["params"]["LifecycleHookName"] == LAUNCH_HOOK for c in hb), repr(hb))
         check(not s.completed(), "hook resolved early: %r" % s.completed())

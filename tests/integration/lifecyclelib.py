@@ -125,6 +125,15 @@ class Setup:
     def close(self):
         if self.agent:
             self.agent.terminate()
+        # Next to the scenario's directory, where agentlib.run() shows
+        # *.stderr files when the test fails.
+        base = os.path.join(os.path.dirname(self.tmp), os.path.basename(self.tmp))
+        if self.agent:
+            with open(base + "-agent.stderr", "w") as f:
+                f.write(self.agent.stderr())
+        self.health.stop()
+        with open(base + "-health.stderr", "w") as f:
+            f.write(self.health.logs())
         self.health.close()
         self.proc_stat.stop()
         self.aws.stop()
