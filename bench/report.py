@@ -23,6 +23,7 @@ END = "<!-- bench/run: end -->"
 
 NAMES = {
     "asg-health": "asg-health",
+    "asg-health-alt": "asg-health-alt",
     "lighttpd": "lighttpd",
     "lighttpd-w2": "lighttpd, 2 workers",
     "lighttpd-copy": "lighttpd (copy)",
@@ -163,7 +164,7 @@ def collect(results):
 
 def render(results):
     meta, servers, per, rows, errors = collect(results)
-    peers = [s for s in servers if s != ANCHOR]
+    peers = [s for s in servers if not s.startswith(ANCHOR)]
     have_anchor = ANCHOR in servers
     out = []
     out.append("Measured on %s: %s, %s cores, Linux %s; nginx %s, lighttpd %s, asg-health %s." % (
@@ -174,6 +175,8 @@ def render(results):
         out.append("Load average (1, 5, 15 min) %s (this run's own load included): other "
                    "work on the machine shared its cores, so compare ratios, which come from "
                    "the same minutes, rather than absolute numbers across runs." % meta["loadavg"])
+    if "asg-health-alt" in meta:
+        out.append("asg-health-alt: %s." % meta["asg-health-alt"])
     out.append("Load: %s, servers alternating within each round; each cell is the median "
                "over rounds. System calls: `strace -c -f` over exactly %s keep-alive "
                "requests (`ab -k -c %s`). Regenerate with `bench/run`." % (
