@@ -448,13 +448,28 @@ static int complete_hooks(struct agent *a, bool launching, bool abandon)
 
 /* RecordLifecycleActionHeartbeat at half the hook's HeartbeatTimeout
  * (a heartbeat restarts the whole timeout, aws.md section 2). */
+/* Wall-clock time of this boot: a launching hook's timer starts with the
+ * instance (or its start from a warm pool), before the agent runs. */
+static int64_t boot_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return wall_ms() - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
 static void heartbeat(struct agent *a, bool launching, int64_t started_ms)
 {
 	struct lifecycle *lc = &a->lc;
 	int hb = min_heartbeat_s(lc, launching);
-	int64_t now = wall_ms(), last = lc->last_heartbeat_ms > started_ms ? lc->last_heartbeat_ms
-	                                                                      : started_ms;
+	int64_t now = wall_ms(), last;
 	bool any = false;
+
+	/* The terminating hook's timer starts after we saw Terminated (the
+	 * group deregisters first); the launching one's at boot. */
+	if (launching && started_ms > boot_wall_ms())
+		started_ms = boot_wall_ms();
+	last = lc->last_heartbeat_ms > started_ms ? lc->last_heartbeat_ms : started_ms;
 
 	if (!hb || now - last < (int64_t)hb * 500 || !a->aws_ready || !a->ident.asg_source ||
 	    now_mono_ms() < lc->next_call_mono)
@@ -471,7 +486,7 @@ static void heartbeat(struct agent *a, bool launching, int64_t started_ms)
 		if (r == 0) {
 			any = true;
 			log_info("lifecycle: heartbeat for hook %s (%s for %.1f s)", h->name,
-			         lifecycle_phase(lc), (double)(now - started_ms) / 1000);
+			         lifecycle_phase(lc), (double)(now - lc->since_ms) / 1000);
 		} else if (r != -ENOENT && r != -EINTR) {
 			call_failed(a, "RecordLifecycleActionHeartbeat", r, &resp);
 		}
