@@ -15,6 +15,7 @@ mirror to debootstrap from, it fails and says so.  ASG_TEST_NSPAWN_ARGS adds
 systemd-nspawn options (debugging); ASG_TEST_MIRROR picks the mirror.
 """
 
+import fcntl
 import json
 import os
 import re
@@ -29,6 +30,7 @@ TOP_SRCDIR = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__)
 TOP_BUILDDIR = os.environ.get("top_builddir", TOP_SRCDIR)
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "integration"))
 import agentlib  # noqa: E402  (tests/integration/agentlib.py: stand-ins and the group's state)
+import lifecyclelib  # noqa: E402  (the group with lifecycle hooks and a target group)
 
 CACHE = os.environ.get("ASG_TEST_ROOT_CACHE", "/var/cache/asg-agent-tests/bookworm")
 MIRROR = os.environ.get("ASG_TEST_MIRROR", "http://deb.debian.org/debian")
@@ -37,6 +39,10 @@ MIRROR = os.environ.get("ASG_TEST_MIRROR", "http://deb.debian.org/debian")
 INCLUDE = ("systemd,systemd-sysv,dbus,libmicrohttpd12,libcurl4,libjansson4,libexpat1,"
            "libssl3,libnettle8,curl")
 BOOT_TIMEOUT = 240
+# Port 80 and the cached root are one per machine: concurrent runs (two
+# `make check`s) take turns on this lock rather than fail each other.
+LOCK = os.path.join(os.path.dirname(CACHE), "boot.lock")
+LOCK_WAIT = 600
 HERE = os.path.join(TOP_SRCDIR, "tests", "package")
 DEB_DIR = os.path.join(TOP_BUILDDIR, "tests", "package", "deb")
 
@@ -127,7 +133,8 @@ def prepare(root, out, deb, imds_url, aws_url):
     shutil.copy(deb, os.path.join(out, "asg-agent.deb"))
     shutil.copy(os.path.join(HERE, "in-container.sh"), os.path.join(out, "in-container.sh"))
     with open(os.path.join(out, "env"), "w") as f:
-        f.write("IMDS_URL=%s\nAWS_URL=%s\n" % (imds_url, aws_url))
+        f.write("IMDS_URL=%s\nAWS_URL=%s\nINSTANCE_ID=%s\n"
+                % (imds_url, aws_url, agentlib.INSTANCE_ID))
     units = os.path.join(root, "etc", "systemd", "system")
     with open(os.path.join(units, "asg-test.service"), "w") as f:
         f.write(TEST_UNIT)
@@ -145,6 +152,7 @@ def prepare(root, out, deb, imds_url, aws_url):
                 "Environment=AWS_ENDPOINT_URL_AUTO_SCALING=%s\n"
                 "Environment=AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2=%s\n"
                 "Environment=ASG_AGENT_TEST_PERIOD_MS=1000\n"
+                "Environment=ASG_AGENT_TEST_WATCH_MS=500\n"
                 % (imds_url, aws_url, aws_url, aws_url))
     # No console login prompt or first-boot questions in a test boot.
     for name in ("console-getty.service", "systemd-firstboot.service"):
@@ -176,6 +184,19 @@ def main():
     if not debs:
         fail("no .deb in %s: tests/package/deb-build.sh makes it" % DEB_DIR)
     deb = os.path.join(DEB_DIR, debs[-1])
+    os.makedirs(os.path.dirname(LOCK), exist_ok=True)
+    lock = open(LOCK, "w")
+    t0 = time.monotonic()
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() - t0 > LOCK_WAIT:
+                fail("another package boot test has held %s for %d s" % (LOCK, LOCK_WAIT))
+            time.sleep(1)
+    if time.monotonic() - t0 > 1:
+        print("waited %.0f s for another package boot test (%s)" % (time.monotonic() - t0, LOCK))
     port80_free()
     ensure_root()
 
@@ -188,7 +209,7 @@ def main():
     failures = []
     try:
         with agentlib.client.start_imds() as imds, \
-                agentlib.client.start_aws(state=agentlib.AWS_STATE,
+                agentlib.client.start_aws(state=lifecyclelib.world(imds.url),
                                           trust_imds=[imds.url]) as aws:
             prepare(root, out, deb, imds.url, aws.url)
             console, boot_s = "", []
@@ -216,6 +237,7 @@ def main():
                     break
             metrics = agentlib.metric_points(aws)
             calls = aws.calls()
+            completed = aws.state().get("completed_lifecycle_actions", [])
         results = read(os.path.join(out, "results")).splitlines()
         for line in results:
             print(line)
@@ -236,6 +258,14 @@ def main():
             failures.append("asg-agent in the container published no CPUUtilization to the "
                             "AWS stand-in (%d calls: %s)" % (
                                 len(calls), sorted({c.get("action") for c in calls})))
+        # The terminating hook was completed by the agent, not by a timeout.
+        done_by_agent = [c for c in completed
+                         if c.get("LifecycleHookName") == lifecyclelib.TERM_HOOK
+                         and c.get("by") == "CompleteLifecycleAction"]
+        print("stand-in: completed lifecycle actions %s" % json.dumps(completed)[:400])
+        if not done_by_agent:
+            failures.append("the terminating hook %s was not completed by the agent"
+                            % lifecyclelib.TERM_HOOK)
         status = read(os.path.join(out, "agent-status.json"))
         if agentlib.GROUP not in status:
             failures.append("asg-agent status does not name the group %s: %s"

@@ -88,6 +88,36 @@ if [ "$phase" = 2 ]; then
 	check maintenance-flag-503 wait_for 15 health_is 503
 	rm -f /etc/asg-agent/maintenance
 	check maintenance-cleared-200 wait_for 15 health_is 200
+
+	# --- the group terminates the instance: a drain, with a drain hook -----
+	# The hook runs under the packaged unit's sandbox: as asg-agent, with a
+	# read-only /etc, writing only to /run/asg-agent.
+	hook=/etc/asg-agent/drain.d/50-package-test
+	cat >"$hook" <<'HOOK'
+#!/bin/sh
+{
+	echo "user=$(id -un)"
+	echo "cause=$ASG_AGENT_DRAIN_CAUSE"
+	if touch /etc/asg-agent/hook-probe 2>/dev/null; then echo "etc=writable"; else echo "etc=read-only"; fi
+} >/run/asg-agent/hook-ran
+HOOK
+	chmod 755 "$hook"
+	curl -s --max-time 5 -H 'Content-Type: application/json' -X POST \
+		-d "{\"InstanceId\": \"$INSTANCE_ID\"}" "$AWS_URL/_control/terminate" >/out/terminate.json
+	check termination-drains wait_for 20 health_is 503
+	check drain-hook-ran wait_for 40 test -s /run/asg-agent/hook-ran
+	cp /run/asg-agent/hook-ran /out/hook-ran 2>/dev/null
+	if grep -qx 'user=asg-agent' /out/hook-ran && grep -qx 'etc=read-only' /out/hook-ran &&
+		grep -q '^cause=.*termination' /out/hook-ran; then
+		ok drain-hook-sandboxed
+	else
+		fail drain-hook-sandboxed "$(tr '\n' ' ' </out/hook-ran)"
+	fi
+	# shellcheck disable=SC2317  # called through check/wait_for
+	drained() { asg-agent status | grep -q '"state": *"drained"'; }
+	check lifecycle-drained wait_for 30 drained
+	asg-agent status >/out/agent-status-drained.json 2>&1
+	rm -f "$hook"
 	dump_logs
 	purge_and_compare
 	echo "done" >>"$results"
