@@ -9,3 +9,8 @@ include $(srcdir)/tests/standins.mk
 # Packaging and deployment tests.
 include $(srcdir)/tests/package.mk
 include $(srcdir)/tests/deploy.mk
+
+# The fleet on one machine (issue 5): instances on 127.0.1.N behind HAProxy.
+FLEET_TESTS = tests/fleet/test-fleet.py
+TESTS += $(FLEET_TESTS)
+EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests/fleet/demo.py

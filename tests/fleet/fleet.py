@@ -61,8 +61,9 @@ def wait_for(pred, timeout, what, interval=0.05):
     raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
-def instance_id(slot):
-    return "i-%017x" % (0xf1ee7000 + slot)
+def instance_id(slot, launch):
+    """Unique per launch, as EC2's are: a replacement is a new instance."""
+    return "i-%017x" % (0xf1ee70000 + launch * 256 + slot)
 
 
 class Instance:
@@ -72,14 +73,19 @@ class Instance:
         self.fleet = fleet
         self.slot = slot
         self.addr = "127.0.1.%d" % slot
-        self.id = instance_id(slot)
-        self.dir = os.path.join(fleet.tmp, "i%d" % slot)
+        self.id = instance_id(slot, fleet.launches)
+        fleet.launches += 1
+        self.dir = os.path.join(fleet.tmp, "i%d.%d" % (slot, fleet.launches))
         self.root = os.path.join(self.dir, "site")
         self.control = os.path.join(self.dir, "health.sock")
         self.flag = os.path.join(self.dir, "maintenance")
         self.health = self.agent = self.imds = None
+        self.terminated = False  # EC2 has taken it away; its processes are stopping
         os.makedirs(self.dir)
         shutil.copytree(SITE, self.root)
+        # a download that takes a while, to be in flight during a drain
+        with open(os.path.join(self.root, "big.bin"), "wb") as f:
+            f.write(os.urandom(4 * 1024 * 1024))
 
     def health_config(self, extra=None):
         cfg = {
@@ -137,10 +143,28 @@ class Instance:
     def start_agent(self):
         if not self.fleet.with_agents:
             return
+        drain_d = os.path.join(self.dir, "drain.d")
+        os.makedirs(drain_d, exist_ok=True)
+        hook = os.path.join(drain_d, "10-note")
+        with open(hook, "w") as f:
+            f.write("#!/bin/sh\necho \"drain.d ran for $(cat %s)\" >> %s\n"
+                    % (os.path.join(self.dir, "id"), os.path.join(self.dir, "drain.d.log")))
+        os.chmod(hook, 0o755)
+        with open(os.path.join(self.dir, "id"), "w") as f:
+            f.write(self.id + "\n")
+        # Time-scaled like the rest of the fleet: seconds where AWS has minutes.
         cfg = {
             "health_socket": self.control,
             "status_socket": os.path.join(self.dir, "agent.sock"),
             "period": 10,
+            "lifecycle": {
+                "launch_timeout": "30s",
+                "drain_timeout": "8s",
+                "drain_d": drain_d,
+                "drain_d_timeout": "2s",
+                "stop_timeout": "20s",
+                "state_dir": self.dir,
+            },
         }
         cfg.update(self.fleet.agent_config(self))
         path = os.path.join(self.dir, "agent.json")
@@ -157,6 +181,7 @@ class Instance:
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
             "AWS_ENDPOINT_URL": self.fleet.aws.url,
             "ASG_AGENT_TEST_PERIOD_MS": "1000",
+            "ASG_AGENT_TEST_WATCH_MS": "200",
         })
         self.agent_log = open(os.path.join(self.dir, "asg-agent.log"), "ab")
         self.agent = subprocess.Popen([AGENT_BIN, "--config", path, "run"], env=env,
@@ -351,6 +376,7 @@ class Fleet:
         self.agent_config = agent_config or (lambda inst: {})
         self.events = events or (lambda line: None)
         self.instances = {}
+        self.launches = 0
         self.lock = threading.Lock()
         # A "shared database" every instance checks (informational): a
         # listening socket the scenarios can close and reopen.
@@ -412,7 +438,7 @@ class Fleet:
 
     # --- instances -----------------------------------------------------
     def live_instances(self):
-        return [i for _, i in sorted(self.instances.items()) if i.alive()]
+        return [i for _, i in sorted(self.instances.items()) if i.alive() and not i.terminated]
 
     def free_slot(self):
         for slot in range(1, MAX_SLOTS + 1):
@@ -482,6 +508,7 @@ class Fleet:
     def reclaim(self, slot):
         """EC2 takes the instance away (a spot interruption's deadline)."""
         inst = self.instances[slot]
+        inst.terminated = True
         inst.stop(signal.SIGKILL)
         state = self.aws.state()
         for tg in state["target_groups"]:
@@ -531,7 +558,8 @@ class Fleet:
             slot = by_id.get(i["InstanceId"])
             if slot is not None and i.get("LifecycleState") == "Terminated":
                 inst = self.instances[slot]
-                if inst.alive():
+                if inst.alive() and not inst.terminated:
+                    inst.terminated = True
                     self.events("ec2      i%d terminated: stopping its processes" % slot)
                     threading.Thread(target=inst.stop, daemon=True).start()
         return applied

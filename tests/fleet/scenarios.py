@@ -3,6 +3,8 @@ the load balancer and returns a Result whose line carries its figures."""
 
 import os
 import signal
+import socket
+import threading
 import time
 
 from fleet import Load, wait_for
@@ -127,22 +129,58 @@ def reload_under_load(fleet, slot):
                    "mixed responses: counted as failures" % (slot, len(seen_new)))
 
 
+def slow_download(inst, seconds=2.0):
+    """Starts a download from the instance that takes about `seconds`;
+    returns a function that waits for it and says whether it completed."""
+    result = {}
+
+    def run():
+        with open(os.path.join(inst.root, "big.bin"), "rb") as f:
+            want = f.read()
+        s = socket.create_connection((inst.addr, 8080), timeout=30)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        pause = seconds / (len(want) / 65536)
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            data += b
+            time.sleep(pause)
+        s.close()
+        result["ok"] = data.endswith(want) and b" 200 " in data[:20]
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    time.sleep(0.2)
+
+    def wait():
+        t.join(30)
+        return result.get("ok", False)
+    return wait
+
+
 def scale_in(fleet, slot):
     """The group terminates an instance: deregistration, then the hook;
-    the agent drains and completes it exactly once."""
+    the agent drains, lets in-flight requests finish (a slow download) and
+    completes the hook exactly once."""
     inst = fleet.instances[slot]
     load = Load(fleet.lb.port)
     _steady(fleet, 1.0)
+    download = slow_download(inst)
     t0 = time.monotonic()
     fleet.terminate(slot)
     wait_for(lambda: fleet.instance_state(slot) == "Terminated", 60,
              "i%d to be terminated" % slot)
     took = time.monotonic() - t0
     completes = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
-                 if c["params"] and c["params"].get("InstanceId") == inst.id and c["status"] == 200]
-    res = _finish(load, "scale-in", "i%d drained and terminated in %.1f s, "
-                  "CompleteLifecycleAction x%d" % (slot, took, len(completes)))
-    if len(completes) != 1:
+                 if c["params"] and c["params"].get("InstanceId") == inst.id
+                 and c["params"].get("LifecycleHookName") == "web-terminate" and c["status"] == 200]
+    finished = download()
+    res = _finish(load, "scale-in", "i%d drained and terminated in %.1f s, in-flight download "
+                  "%s, CompleteLifecycleAction x%d" % (slot, took, "completed" if finished
+                                                       else "CUT OFF", len(completes)))
+    if len(completes) != 1 or not finished:
         res.allowed = -1
     return res
 
@@ -156,6 +194,7 @@ def rolling_replacement(fleet):
     old_slots = sorted(s for s, i in fleet.instances.items() if i.alive())
     gates = []
     for old in old_slots:
+        old_inst = fleet.instances[old]
         new = fleet.free_slot()
         t0 = time.monotonic()
         inst = fleet.launch(new, hold_checks=1.0)
@@ -166,6 +205,8 @@ def rolling_replacement(fleet):
         fleet.terminate(old)
         wait_for(lambda: fleet.instance_state(old) == "Terminated", 60,
                  "i%d to be terminated" % old)
+        wait_for(lambda: not fleet.instances[old].alive() or fleet.instances[old] is not old_inst,
+                 30, "i%d's processes to end" % old)
         if not fleet.launch_gate_respected(inst):
             load.failures.append((time.monotonic(), "i%d entered service before its checks "
                                   "passed" % new))
