@@ -56,11 +56,13 @@ class SlowDownload(threading.Thread):
 
 
 def termination(tmp):
-    s = lifecyclelib.Setup(tmp, term_hb=2)
+    # HeartbeatTimeout 4 s, a drain of 5 s or more (the download, then a
+    # drain.d script of 1.5 s): the hook lives on heartbeats.
+    s = lifecyclelib.Setup(tmp, term_hb=4)
     try:
         with open(os.path.join(s.health.root, "big.bin"), "wb") as f:
             f.write(os.urandom(BIG))
-        lifecyclelib.mark_script(s, "10-first")
+        lifecyclelib.mark_script(s, "10-first", sleep=1.5)
         lifecyclelib.mark_script(s, "20-second")
         lifecyclelib.mark_script(s, "15-skipped.sh")  # run-parts skips names with a dot
         with open(os.path.join(s.drain_d, "05-not-executable"), "w") as f:
@@ -101,7 +103,6 @@ def termination(tmp):
         check(t_complete >= marks[-1][1] - 0.05, "completed before drain.d finished")
         check(done[0]["params"]["LifecycleHookName"] == TERM_HOOK and
               done[0]["params"]["LifecycleActionResult"] == "CONTINUE", repr(done[0]))
-        # HeartbeatTimeout 2 s and a drain of more than 2 s.
         check(s.ok_calls("RecordLifecycleActionHeartbeat"), "no heartbeat on a long drain")
         s.wait_state("drained", 3)
         time.sleep(0.5)

@@ -164,6 +164,7 @@ def read_marks(path):
 
 
 def mark_script(setup, name, sleep=0):
-    setup.script(name, "%sprintf '%%s %%s\\n' %s \"$(date +%%s.%%N)\" >> %s\n"
-                 "echo \"%s ran for $ASG_AGENT_DRAIN_CAUSE\"" % (
-                     "sleep %s\n" % sleep if sleep else "", name, setup.marks, name))
+    """A drain.d script that notes when it started, then sleeps."""
+    setup.script(name, "printf '%%s %%s\\n' %s \"$(date +%%s.%%N)\" >> %s\n"
+                 "echo \"%s ran for $ASG_AGENT_DRAIN_CAUSE\"\n%s" % (
+                     name, setup.marks, name, "sleep %s\n" % sleep if sleep else ""))
