@@ -91,10 +91,14 @@ if [ "$phase" = 2 ]; then
 
 	# --- the group terminates the instance: a drain, with a drain hook -----
 	# The hook runs under the packaged unit's sandbox: as asg-agent, with a
-	# read-only /etc, writing only to /run/asg-agent.
+	# read-only /etc, writing only to /run/asg-agent.  `systemctl stop`
+	# arrives while it runs: the hook must not get the SIGTERM
+	# (KillMode=mixed), and the agent must finish the drain before exiting.
 	hook=/etc/asg-agent/drain.d/50-package-test
 	cat >"$hook" <<'HOOK'
 #!/bin/sh
+echo started >/run/asg-agent/hook-started
+sleep 3
 {
 	echo "user=$(id -un)"
 	echo "cause=$ASG_AGENT_DRAIN_CAUSE"
@@ -105,18 +109,26 @@ HOOK
 	curl -s --max-time 5 -H 'Content-Type: application/json' -X POST \
 		-d "{\"InstanceId\": \"$INSTANCE_ID\"}" "$AWS_URL/_control/terminate" >/out/terminate.json
 	check termination-drains wait_for 20 health_is 503
-	check drain-hook-ran wait_for 40 test -s /run/asg-agent/hook-ran
+	check drain-hook-started wait_for 40 test -e /run/asg-agent/hook-started
+	t0=$(date +%s.%N)
+	systemctl stop asg-agent.service
+	t1=$(date +%s.%N)
+	stop_s=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')
+	echo "agent_stop_during_drain_seconds $stop_s" >>/out/timings
 	cp /run/asg-agent/hook-ran /out/hook-ran 2>/dev/null
+	if [ -s /out/hook-ran ] && [ "$(prop asg-agent.service Result)" = success ]; then
+		ok stop-finishes-drain
+	else
+		fail stop-finishes-drain "after $stop_s s: hook output '$(cat /out/hook-ran 2>/dev/null)', Result=$(prop asg-agent.service Result)"
+	fi
 	if grep -qx 'user=asg-agent' /out/hook-ran && grep -qx 'etc=read-only' /out/hook-ran &&
 		grep -q '^cause=.*termination' /out/hook-ran; then
 		ok drain-hook-sandboxed
 	else
 		fail drain-hook-sandboxed "$(tr '\n' ' ' </out/hook-ran)"
 	fi
-	# shellcheck disable=SC2317  # called through check/wait_for
-	drained() { asg-agent status | grep -q '"state": *"drained"'; }
-	check lifecycle-drained wait_for 30 drained
-	asg-agent status >/out/agent-status-drained.json 2>&1
+	journalctl -u asg-agent.service --no-pager | grep -i 'lifecycle' >/out/lifecycle.txt
+	if grep -q 'stop requested while draining' /out/lifecycle.txt; then ok stop-logged-drain; else fail stop-logged-drain "no 'stop requested while draining' in the journal"; fi
 	rm -f "$hook"
 	dump_logs
 	purge_and_compare
