@@ -95,8 +95,11 @@ A light load runs through it; every failed request is counted.
 """ % (f.lb.port, ", ".join("http://%s:8080/" % i.addr for i in f.live_instances())), flush=True)
 
         def ticker():
-            while not stop.wait(3):
-                stamp(status_lines(f, load))
+            while not stop.wait(5):
+                try:
+                    stamp(status_lines(f, load))
+                except OSError:
+                    return  # the fleet is stopping
         threading.Thread(target=ticker, daemon=True).start()
 
         if argv:
@@ -106,13 +109,17 @@ A light load runs through it; every failed request is counted.
         interactive = sys.stdin.isatty()
         if interactive:
             print(HELP, flush=True)
+        stdin_open = True
         while not stop.is_set():
-            if not interactive:
-                stop.wait(1)
+            if not stdin_open:
+                stop.wait(1)  # no more commands: run until Ctrl-C / SIGTERM
                 continue
             try:
-                line = input("demo> ")
-            except (EOFError, KeyboardInterrupt):
+                line = input("demo> " if interactive else "")
+            except EOFError:
+                stdin_open = False
+                continue
+            except KeyboardInterrupt:
                 break
             words = shlex.split(line)
             if not words:
@@ -131,6 +138,7 @@ A light load runs through it; every failed request is counted.
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         if load:
             load.stop()
         stamp("stopping the fleet")
