@@ -23,6 +23,7 @@ TOP_BUILDDIR = os.environ.get("top_builddir", TOP_SRCDIR)
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
 
 import client  # noqa: E402  (tests/standins/client.py)
+from asgtest import NotifySocket  # noqa: E402,F401  (tests/lib/asgtest.py)
 
 AGENT = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
 INSTANCE_ID = "i-0123456789abcdef0"
@@ -90,53 +91,6 @@ class ProcStat:
 STEP_30 = (20, 0, 5, 60, 10, 0, 0, 5, 10, 0)
 # 75 % busy: user 50, nice 10, system 10, irq 2, softirq 3; idle 20, iowait 5.
 STEP_75 = (50, 10, 10, 20, 5, 2, 3, 0, 0, 0)
-
-
-class NotifySocket:
-    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET,
-    read continuously like systemd does: the kernel queues only
-    net.unix.max_dgram_qlen (10) datagrams, after which sd_notify blocks."""
-
-    def __init__(self, path):
-        self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(path)
-        self.sock.settimeout(0.1)
-        self.messages = []
-        self.lock = threading.Lock()
-        self.stop_event = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stop_event.is_set():
-            try:
-                m = self.sock.recv(4096).decode()
-            except (socket.timeout, BlockingIOError):
-                continue
-            except OSError:
-                return
-            with self.lock:
-                self.messages.append(m)
-
-    def drain(self):
-        time.sleep(0.15)
-        with self.lock:
-            return list(self.messages)
-
-    def wait_for(self, text, timeout=10):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self.lock:
-                if any(text in m for m in self.messages):
-                    return True
-            time.sleep(0.05)
-        return False
-
-    def close(self):
-        self.stop_event.set()
-        self.thread.join()
-        self.sock.close()
 
 
 class Agent:

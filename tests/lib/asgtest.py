@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 TOP_BUILDDIR = os.environ.get("top_builddir", os.path.abspath("."))
@@ -204,3 +205,50 @@ def write(path, data, mtime=None):
         f.write(data)
     if mtime is not None:
         os.utime(path, (mtime, mtime))
+
+
+class NotifySocket:
+    """An AF_UNIX datagram socket standing in for systemd's NOTIFY_SOCKET,
+    read continuously like systemd does: the kernel queues only
+    net.unix.max_dgram_qlen (10) datagrams, after which sd_notify blocks."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.messages = []
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_event.is_set():
+            try:
+                m = self.sock.recv(4096).decode()
+            except (socket.timeout, BlockingIOError):
+                continue
+            except OSError:
+                return
+            with self.lock:
+                self.messages.append(m)
+
+    def drain(self):
+        time.sleep(0.15)
+        with self.lock:
+            return list(self.messages)
+
+    def wait_for(self, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if any(text in m for m in self.messages):
+                    return True
+            time.sleep(0.05)
+        return False
+
+    def close(self):
+        self.stop_event.set()
+        self.thread.join()
+        self.sock.close()
