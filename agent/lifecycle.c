@@ -836,6 +836,8 @@ static bool launch_pending(struct agent *a)
 	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, group, sizeof(group),
 	                               state, sizeof(state), &resp);
 	aws_response_free(&resp);
+	if (r == -ENOENT)
+		return false; /* in no group */
 	if (r < 0)
 		return true;
 	log_info("lifecycle: instance %s is %s in %s", a->ident.id.instance_id, state, group);
@@ -918,8 +920,9 @@ static void boot_tick(struct agent *a)
 		enter(a, LC_READY, "no launching hook");
 		return;
 	}
-	/* 404: the instance never transitioned (no hook can be pending). */
-	if (!lc->ev.target_known && lc->hooks_known) {
+	/* 404: the instance never transitioned, so no hook can be pending
+	 * (in Pending:Wait it already reads InService). */
+	if (!lc->ev.target_known) {
 		enter(a, LC_READY, "no target lifecycle state");
 		return;
 	}
@@ -1050,7 +1053,9 @@ static void watch(struct agent *a)
 	r = watch_poll(&a->imds, &lc->ev);
 	if (r == -EINTR)
 		return;
-	if (r < 0 && !lc->ev_valid) {
+	/* At boot, a few failures are waited out; then the items are taken
+	 * as absent rather than holding READY=1 back for ever. */
+	if (r < 0 && !lc->ev_valid && ++lc->watch_failures < 3) {
 		log_warning("lifecycle: cannot read the instance metadata: %s; retrying",
 		            a->imds.last_error);
 		return;

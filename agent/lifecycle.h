@@ -106,6 +106,7 @@ struct lifecycle {
 	int64_t stop_deadline_ms; /* SIGTERM while draining: systemd's limit */
 	bool ready_sent;          /* READY=1 told to systemd */
 	bool loaded;              /* resumed from a state file */
+	int watch_failures;       /* IMDS polls failed before the first success */
 };
 
 /* Sets up the state (resuming from state_dir when the file belongs to
