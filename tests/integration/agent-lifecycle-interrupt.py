@@ -2,12 +2,15 @@
 stand-ins and a real asg-health (time-scaled).  A Spot interruption notice
 8 s ahead: asg-health drained and the instance deregistered from its target
 group at once (DeregisterTargets), in-flight and drain.d done, the drain
-finished before the deadline; the group's termination that follows has its
-hook completed once.  A scheduled event that is then canceled: drained and
+finished before the deadline even though SIGTERM arrived in the middle of
+drain.d (the agent finishes first, then exits); restarted, it stays drained,
+and the group's termination that follows has its hook completed once.  A scheduled event that is then canceled: drained and
 deregistered, then undrained and registered again, serving and publishing.
 A rebalance recommendation is ignored by default."""
 
+import json
 import os
+import signal
 import time
 
 import agentlib
@@ -27,7 +30,7 @@ def targets(s):
 def spot(tmp):
     s = lifecyclelib.Setup(tmp)
     try:
-        lifecyclelib.mark_script(s, "10-stop-app", sleep=0.5)
+        lifecyclelib.mark_script(s, "10-stop-app", sleep=1.5)
         s.start_agent()
         s.wait_state("ready", 8)
         # A rebalance recommendation alone does nothing (on_rebalance false).
@@ -45,16 +48,33 @@ def spot(tmp):
               dereg[0]["params"]["Targets"] == [{"Id": INSTANCE_ID}], repr(dereg[0]))
         check(lifecyclelib.call_time(dereg[0]) - t0 < 1.5, "deregistered late")
         check(s.health_status()["draining"], "asg-health not drained")
-        s.wait_state("drained", 6)
-        t_drained = time.time()
-        check(t_drained < deadline, "drain finished after the Spot deadline")
-        check(lifecyclelib.read_marks(s.marks), "drain.d did not run")
+        check(wait_until(lambda: s.lifecycle().get("phase") == "running drain.d", 4),
+              "drain.d not reached: %r" % s.lifecycle())
         lc = s.lifecycle()
         check(lc["deadline_source"] == "spot-action", repr(lc))
+        # The machine shuts down meanwhile: SIGTERM does not cut the drain
+        # short; the agent finishes it (within stop_timeout), then exits.
+        s.agent.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        check(s.agent.proc.poll() is None, "exited in the middle of a drain")
+        rc = s.agent.proc.wait(8)
+        t_drained = time.time()
+        check(rc == 0, "exit status %s" % rc)
+        check(t_drained < deadline, "drain finished after the Spot deadline")
+        check(lifecyclelib.read_marks(s.marks), "drain.d did not run")
+        with open(os.path.join(s.state_dir, "lifecycle.json")) as f:
+            saved = json.load(f)
+        check(saved["state"] == "drained", "saved state %r" % saved)
         check(not s.aws.calls(action="CompleteLifecycleAction"), "a hook completed for Spot")
         check(s.agent.notify.wait_for("STATUS=completed", 1), "no STATUS=completed")
-        # The group then terminates the interrupted instance: its hook is
-        # completed at once, once.
+        check("stop requested while draining" in s.agent.stderr(), s.agent.stderr())
+        # Started again, it stays drained; the group then terminates the
+        # interrupted instance: its hook is completed at once, once.
+        s.agent.terminate()
+        os.unlink(s.agent.notify.path)
+        s.start_agent()
+        s.wait_state("drained", 5)
+        check(s.health_status()["draining"], "undrained by a restart")
         s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
         done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 8)
         check(done and done[0]["params"]["LifecycleHookName"] == TERM_HOOK, repr(done))

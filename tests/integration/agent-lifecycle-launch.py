@@ -4,8 +4,10 @@ critical check has passed `rise` times, heartbeats keep a short hook alive
 meanwhile, then CompleteLifecycleAction CONTINUE (with InstanceId) exactly
 once and only then metrics; a check that never passes ends in ABANDON
 after launch_timeout with the failing check logged; CompleteLifecycleAction
-failing with 503s for a while is retried until it succeeds; and a group
-without hooks sees no hook call at all, even on scale-in."""
+failing with 503s for a while is retried until it succeeds; a group
+without hooks sees no hook call at all, even on scale-in; and a warmed
+instance (Warmed:Running) publishes nothing and is not gated until it
+leaves the pool."""
 
 import os
 import time
@@ -121,9 +123,39 @@ def no_hooks(tmp):
         s.close()
 
 
+def warm_pool(tmp):
+    # The instance sits in a warm pool (IMDS Warmed:Running); the stand-in
+    # has no warm pools, so IMDS is scripted directly.
+    w = lifecyclelib.world(None)
+    del w["instances"][0]["imds_url"]
+    s = lifecyclelib.Setup(tmp, aws_world=w,
+                           imds_state={"target_lifecycle_state": "Warmed:Running"})
+    try:
+        s.start_agent()
+        check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 while warmed")
+        s.wait_state("warmed", 5)
+        check(s.lifecycle()["launch_hook_completed"], "launch hook not settled in the pool")
+        time.sleep(1.5)
+        check(not agentlib.metric_points(s.aws), "metrics from a warmed instance")
+        check(s.lifecycle()["state"] == "warmed", repr(s.lifecycle()))
+        # Leaving the pool: Pending:Wait under the launching hook again.
+        w2 = lifecyclelib.world(None, state="Pending:Wait")
+        del w2["instances"][0]["imds_url"]
+        s.aws.control("PUT", "state", w2)
+        s.imds.set_state({"target_lifecycle_state": "InService"})
+        s.wait_state("ready", 8)
+        comp = s.completed(lifecyclelib.LAUNCH_HOOK)
+        check(len(comp) == 1 and comp[0]["result"] == "CONTINUE", repr(comp))
+        check(wait_until(lambda: agentlib.metric_points(s.aws), 6), "no metrics once ready")
+        check("warmed -> warming" in s.agent.stderr(), s.agent.stderr())
+    finally:
+        s.close()
+
+
 def main(tmp):
     for name, fn in (("gate", gated_then_continue), ("abandon", never_ready_abandon),
-                     ("aws-failing", aws_failing_then_recovers), ("no-hooks", no_hooks)):
+                     ("aws-failing", aws_failing_then_recovers), ("no-hooks", no_hooks),
+                     ("warm-pool", warm_pool)):
         d = os.path.join(tmp, name)
         os.makedirs(d)
         t0 = time.monotonic()
