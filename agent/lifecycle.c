@@ -712,7 +712,7 @@ static void drain_tick(struct agent *a)
 		 * group deregistered the instance before Terminating:Wait. */
 		if (!lc->tgs_known)
 			discover(a);
-		if (!lc->deregistered && lc->tgs_known && a->aws_ready &&
+		if (!lc->deregistered && lc->tgs_known && lc->n_tgs && a->aws_ready &&
 		    now_mono_ms() >= lc->next_call_mono)
 			deregister(a, false);
 		if (lc->deregistered || (lc->tgs_known && !lc->n_tgs))

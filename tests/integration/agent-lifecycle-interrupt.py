@@ -6,7 +6,9 @@ finished before the deadline even though SIGTERM arrived in the middle of
 drain.d (the agent finishes first, then exits); restarted, it stays drained,
 and the group's termination that follows has its hook completed once.  A scheduled event that is then canceled: drained and
 deregistered, then undrained and registered again, serving and publishing.
-A rebalance recommendation is ignored by default."""
+A rebalance recommendation is ignored by default.  Without target groups
+to leave, the drain waits for asg-health's drain_confirmed (the stand-in
+probing /health as an ALB does)."""
 
 import json
 import os
@@ -117,8 +119,39 @@ def scheduled_canceled(tmp):
         s.close()
 
 
+def lb_confirms(tmp):
+    """No target groups to leave (target_groups [] in the configuration,
+    for users who grant no ELB permission): the drain waits until
+    asg-health has seen the load balancer's probers get their unhealthy
+    threshold of 503s, with the stand-in probing /health as an ALB does."""
+    s = lifecyclelib.Setup(tmp)
+    try:
+        w = lifecyclelib.world(s.imds.url)
+        w["instances"][0]["private_ip"] = "127.0.0.1"
+        tg = w["target_groups"][0]
+        tg.update({"probe": True, "Port": s.health.port, "HealthCheckIntervalSeconds": 0.2,
+                   "HealthCheckTimeoutSeconds": 1, "UnhealthyThresholdCount": 2,
+                   "HealthyThresholdCount": 2,
+                   "targets": [{"Id": INSTANCE_ID, "Port": s.health.port}]})
+        s.aws.control("PUT", "state", w)
+        s.start_agent({"target_groups": []})
+        s.wait_state("ready", 8)
+        check(wait_until(lambda: s.health_status()["load_balancer"]["recent"] >= 1, 5),
+              "asg-health saw no prober: %r" % s.health_status()["load_balancer"])
+        s.imds.set_state({"spot_instance_action": {
+            "action": "terminate", "time": lifecyclelib.iso(time.time() + 10)}})
+        s.wait_state("drained", 8)
+        check(not s.aws.calls(action="DeregisterTargets"), "deregistered without target groups")
+        check("the load balancer has seen the drain" in s.agent.stderr(), s.agent.stderr())
+        lb = s.health_status()["load_balancer"]
+        check(lb["drain_confirmed"], "asg-health: %r" % lb)
+    finally:
+        s.close()
+
+
 def main(tmp):
-    for name, fn in (("spot", spot), ("scheduled-canceled", scheduled_canceled)):
+    for name, fn in (("spot", spot), ("scheduled-canceled", scheduled_canceled),
+                     ("lb-confirms", lb_confirms)):
         d = os.path.join(tmp, name)
         os.makedirs(d)
         t0 = time.monotonic()
