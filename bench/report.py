@@ -42,7 +42,8 @@ UNIT_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
 def parse_wrk(path):
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     m = re.search(r"^\s*(\d+) requests in ([\d.]+)(us|ms|s|m),", text, re.M)
     if not m:
         raise SystemExit("report: no request count in %s" % path)
@@ -244,7 +245,8 @@ def render(results):
 def splice(path, section):
     block = BEGIN + "\n" + section + END + "\n"
     try:
-        text = open(path).read()
+        with open(path) as f:
+            text = f.read()
     except FileNotFoundError:
         text = "# Benchmarks\n\nPerformance claims about asg-health come from these runs.\n"
     if BEGIN in text and END in text:
