@@ -173,7 +173,8 @@ static void log_lines(const char *name, struct strbuf *buf, bool all)
 		left -= nl ? len + 1 : len;
 		start += nl ? len + 1 : len;
 	}
-	memmove(buf->data, start, left);
+	if (left)
+		memmove(buf->data, start, left);
 	buf->len = left;
 }
 

@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import agentlib
@@ -123,8 +124,7 @@ class Setup:
         return self.health.status()
 
     def close(self):
-        if self.agent:
-            self.agent.terminate()
+        rc = self.agent.terminate() if self.agent else 0
         # Next to the scenario's directory, where agentlib.run() shows
         # *.stderr files when the test fails.
         base = os.path.join(os.path.dirname(self.tmp), os.path.basename(self.tmp))
@@ -138,6 +138,10 @@ class Setup:
         self.proc_stat.stop()
         self.aws.stop()
         self.imds.stop()
+        # A clean exit (under ASan: no leak, no error) unless the test
+        # failed already.
+        if rc != 0 and sys.exc_info()[0] is None:
+            raise AssertionError("asg-agent exited with %s" % rc)
 
 
 def iso(t):
