@@ -41,4 +41,3 @@ agent_asg_agent_CFLAGS = $(agent_libasgagent_a_CFLAGS)
 agent_asg_agent_LDADD = $(AGENT_LIBS)
 
 AGENT_LIBS = agent/libasgagent.a $(CURL_LIBS) $(CRYPTO_LIBS) $(EXPAT_LIBS) $(COMMON_LIBS)
-EXTRA_DIST += agent/README-agent.md agent/README-metrics.md

@@ -8,7 +8,6 @@ DEPLOY_FILES = \
 	scripts/iam-policy.json \
 	scripts/user-data.sh \
 	scripts/user-data.yaml \
-	scripts/README-deploy.md \
 	tests/deploy/stubbed_aws.py \
 	tests/deploy/stack_scenarios.py
 DEPLOY_TESTS = \
