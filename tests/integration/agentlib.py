@@ -21,6 +21,7 @@ import time
 TOP_SRCDIR = os.environ.get("top_srcdir", os.path.join(os.path.dirname(__file__), "..", ".."))
 TOP_BUILDDIR = os.environ.get("top_builddir", TOP_SRCDIR)
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
+sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (tests/standins/client.py)
 from asgtest import NotifySocket  # noqa: E402,F401  (tests/lib/asgtest.py)
