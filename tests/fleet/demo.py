@@ -36,7 +36,7 @@ def stamp(line):
 
 def status_lines(f, load):
     ok, failed = load.snapshot()
-    servers = f.lb.servers()
+    servers = f.lb.slots()
     parts = []
     for slot, inst in sorted(f.instances.items()):
         if not inst.alive() and servers.get(slot) == "MAINT":

@@ -14,9 +14,7 @@ The ALB's two jobs are split the way AWS splits them:
   terminated it.
 """
 
-import csv
 import http.client
-import io
 import json
 import os
 import shutil
@@ -35,6 +33,8 @@ sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (the stand-ins' helpers)
+from asgtest import free_port, wait_for  # noqa: E402
+from haproxy import HAProxy  # noqa: E402
 
 HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
 AGENT_BIN = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
@@ -43,22 +43,6 @@ GROUP = "web-asg"
 TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 MAX_SLOTS = 9
 STATIC_KEY = {"AccessKeyId": "AKIDFLEETSTATIC00001", "SecretAccessKey": "fleet-secret-key-not-real"}
-
-
-def free_port(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def wait_for(pred, timeout, what, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
 
 
 def instance_id(slot, launch):
@@ -228,78 +212,21 @@ def client_unix(path):
     return UnixConnection(path)
 
 
-class HAProxy:
-    """HAProxy as the ALB: ELB-like health checks and a runtime API."""
+class FleetHAProxy(HAProxy):
+    """The fleet's load balancer: a slot per possible instance, all in
+    maintenance until the target group registers one."""
 
     def __init__(self, tmp, port, inter_ms):
-        self.stats = os.path.join(tmp, "haproxy.sock")
-        self.port = port
-        lines = [
-            "global",
-            "  stats socket %s mode 600 level admin" % self.stats,
-            "  maxconn 4096",
-            "defaults",
-            "  mode http",
-            "  timeout connect 1s",
-            "  timeout client 30s",
-            "  timeout server 30s",
-            # ALB keeps back-end connections and reuses them (aws.md 1)
-            "  http-reuse safe",
-            "frontend alb",
-            "  bind 127.0.0.1:%d" % port,
-            "  default_backend web",
-            "backend web",
-            "  balance roundrobin",
-            "  option httpchk",
-            "  http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.0.1.17:8080 "
-            "hdr User-Agent ELB-HealthChecker/2.0",
-            "  http-check expect status 200",
-            "  default-server inter %dms fall 2 rise 2" % inter_ms,
-            "  http-response set-header X-Served-By %s",
-        ]
-        for slot in range(1, MAX_SLOTS + 1):
-            lines.append("  server i%d 127.0.1.%d:8080 check disabled" % (slot, slot))
-        cfg = os.path.join(tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write("\n".join(lines) + "\n")
-        self.log = open(os.path.join(tmp, "haproxy.log"), "ab")
-        self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.stats), 10, "haproxy's stats socket")
+        super().__init__(tmp, port, [("i%d" % slot, "127.0.1.%d" % slot, 8080, True)
+                                     for slot in range(1, MAX_SLOTS + 1)], inter_ms,
+                         backend_extra=["http-response set-header X-Served-By %s"])
 
-    def command(self, cmd):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(self.stats)
-            s.sendall(cmd.encode() + b"\n")
-            out = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                out += b
-        return out.decode()
+    def slots(self):
+        """{slot: status text}"""
+        return {int(name[1:]): st for name, st in self.servers().items() if name.startswith("i")}
 
-    def servers(self):
-        """{slot: (admin/op status text, e.g. 'UP', 'DOWN', 'MAINT', 'DRAIN')}"""
-        text = self.command("show stat").lstrip("# ")
-        out = {}
-        for row in csv.DictReader(io.StringIO(text)):
-            if row["pxname"] == "web" and row["svname"].startswith("i"):
-                out[int(row["svname"][1:])] = row["status"]
-        return out
-
-    def set_state(self, slot, state):
-        self.command("set server web/i%d state %s" % (slot, state))
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+    def set_slot(self, slot, state):
+        self.set_state("i%d" % slot, state)
 
 
 class Load:
@@ -384,7 +311,7 @@ class Fleet:
         self.db_port = free_port()
         self.db_up()
         self.aws = client.start_aws(state=self._world(), credentials=[STATIC_KEY])
-        self.lb = HAProxy(self.tmp, lb_port or free_port(), inter_ms)
+        self.lb = FleetHAProxy(self.tmp, lb_port or free_port(), inter_ms)
         self.stopping = threading.Event()
         self.reconciler = threading.Thread(target=self._reconcile_loop, daemon=True)
         self.reconciler.start()
@@ -548,7 +475,7 @@ class Fleet:
         for slot in range(1, MAX_SLOTS + 1):
             w = want.get(slot, "maint")
             if applied.get(slot) != w:
-                self.lb.set_state(slot, w)
+                self.lb.set_slot(slot, w)
                 if slot in self.instances or applied.get(slot):
                     self.events("alb      i%d %s" % (slot, {"ready": "registered",
                                                               "drain": "draining (deregistered)",
@@ -565,7 +492,7 @@ class Fleet:
         return applied
 
     def haproxy_status(self, slot):
-        return self.lb.servers().get(slot)
+        return self.lb.slots().get(slot)
 
     def wait_up(self, slots, timeout=20):
         wait_for(lambda: all(self.haproxy_status(s) == "UP" for s in slots), timeout,

@@ -4,88 +4,15 @@ A critical check failing (a maintenance flag file) turns /health to 503
 and HAProxy marks the server DOWN after its fall count; removing the flag
 brings it UP after rise.  An informational check failing ejects nobody."""
 
-import csv
-import io
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 import unittest
 
 from asgtest import Health, free_port, wait_for, write
+from haproxy import HAProxy
 
 INTER_MS = 300
-
-
-def haproxy_cfg(stats, fport, servers):
-    lines = [
-        "global",
-        "  stats socket %s mode 600 level admin" % stats,
-        "defaults",
-        "  mode http",
-        "  timeout connect 1s",
-        "  timeout client 10s",
-        "  timeout server 10s",
-        "frontend fe",
-        "  bind 127.0.0.1:%d" % fport,
-        "  default_backend web",
-        "backend web",
-        "  option httpchk",
-        "  http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.0.1.17 "
-        "hdr User-Agent ELB-HealthChecker/2.0",
-        "  http-check expect status 200",
-        "  default-server inter %dms fall 2 rise 2" % INTER_MS,
-    ]
-    for name, port in servers:
-        lines.append("  server %s 127.0.0.1:%d check" % (name, port))
-    return "\n".join(lines) + "\n"
-
-
-class HAProxy:
-    def __init__(self, servers):
-        self.tmp = tempfile.mkdtemp(prefix="asg-haproxy.")
-        self.stats = os.path.join(self.tmp, "stats.sock")
-        self.port = free_port()
-        cfg = os.path.join(self.tmp, "haproxy.cfg")
-        with open(cfg, "w") as f:
-            f.write(haproxy_cfg(self.stats, self.port, servers))
-        self.log = open(os.path.join(self.tmp, "haproxy.log"), "wb")
-        self.proc = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: os.path.exists(self.stats), what="haproxy stats socket")
-
-    def command(self, cmd):
-        with socket.socket(socket.AF_UNIX) as s:
-            s.connect(self.stats)
-            s.sendall(cmd.encode() + b"\n")
-            data = b""
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        return data.decode()
-
-    def server_status(self, name):
-        text = self.command("show stat").lstrip("# ")
-        for row in csv.DictReader(io.StringIO(text)):
-            if row["pxname"] == "web" and row["svname"] == name:
-                return row["status"]
-        return None
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
@@ -103,7 +30,7 @@ class HAProxyTest(unittest.TestCase):
             ]})
             write(os.path.join(h.root, "index.html"), b"up\n")
             h.start()
-            ha = HAProxy([("i1", h.port)])
+            ha = HAProxy(h.tmp, free_port(), [("i1", h.host, h.port, False)], INTER_MS)
             try:
                 wait_for(lambda: ha.server_status("i1") == "UP", timeout=10, what="UP")
                 self.assertEqual(h.get("/health").status, 200)
@@ -135,7 +62,7 @@ class HAProxyTest(unittest.TestCase):
                 self.assertEqual([p["address"] for p in probers], ["127.0.0.1"])
                 self.assertGreater(probers[0]["probes"], 4)
             finally:
-                ha.close()
+                ha.stop()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def free_port(host="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+def wait_for(predicate, timeout=10.0, what="condition", interval=0.02):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
