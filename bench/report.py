@@ -202,8 +202,9 @@ def render(results):
             a = row.values.get(ANCHOR)
             ratio = a / best[0] if (a is not None and best and best[0] > 0) else None
             cells.append("–" if ratio is None else "%.2f×" % ratio)
-            if row.target and a is not None:
-                ok = row.target[1](a, ratio if ratio is not None else 0.0)
+            ratio_target = row.target and "best peer" in row.target[0]
+            if row.target and a is not None and (ratio is not None or not ratio_target):
+                ok = row.target[1](a, ratio)
                 cells.append("%s %s" % (row.target[0], "✅" if ok else "❌ missed"))
                 if not ok:
                     misses.append(row.label)
