@@ -212,6 +212,36 @@ out:
 	sd_notify(0, "READY=1");
 }
 
+/* The checks' first round runs as the runner starts.  Waiting for it
+ * (briefly) before accepting means the first probe gets the real verdict
+ * rather than a 503 for "not known yet"; with socket activation the
+ * connections that arrive meanwhile wait in the listen queue. */
+static void wait_first_verdict(struct site *site, uint64_t max_ms)
+{
+	uint64_t deadline = now_mono_ms() + max_ms;
+
+	for (;;) {
+		_cleanup_json_ json_t *status = checks_status_json(site->checks);
+		const char *name;
+		json_t *check;
+		bool pending = false;
+
+		json_object_foreach(status, name, check) {
+			const char *state = json_string_value(json_object_get(check, "state"));
+			if (state && !strcmp(state, "pending"))
+				pending = true;
+		}
+		if (!pending)
+			return;
+		if (now_mono_ms() >= deadline) {
+			log_warning("checks still running after %llu ms: serving now, /health answers "
+				    "503 until they report", (unsigned long long)max_ms);
+			return;
+		}
+		sleep_ms(5);
+	}
+}
+
 static int run(const struct options *o, struct health_config *cfg)
 {
 	struct listeners l = { .control = -1 };
@@ -238,6 +268,7 @@ static int run(const struct options *o, struct health_config *cfg)
 		log_error("%s", err);
 		goto out;
 	}
+	wait_first_verdict(site, 2000);
 	if ((r = server_new(&server, site)) < 0) {
 		log_error("cannot set up the server: %s", strerror(-r));
 		site_put(site);

@@ -100,6 +100,18 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(r.returncode, 1)
             self.assertIn("/nonexistent.json: cannot read", r.stderr)
 
+    def test_first_probe_gets_the_checks_verdict(self):
+        # A check that takes 300 ms: the first /health must already carry
+        # its result, not a 503 for "not known yet".
+        with Health(config={"checks": [
+                {"name": "slow", "type": "exec", "command": ["/bin/sh", "-c", "sleep 0.3"],
+                 "interval": "5s", "timeout": "2s"}]}, start=False) as h:
+            write(os.path.join(h.root, "index.html"), b"x\n")
+            h.start()
+            r = h.get("/health")
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json(), {"status": "healthy", "failing": []})
+
     def test_flags_override_config(self):
         with Health(start=False) as h:
             other = os.path.join(h.tmp, "other")
