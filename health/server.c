@@ -534,7 +534,11 @@ int server_start(struct server *s, const int *http_fds, size_t n_http, int contr
 	unsigned threads = thread_count(cfg);
 	/* MHD's per-connection pool holds the request head and our response
 	 * headers; size it so that a head just under max_header_size still
-	 * fits and our own 431 check answers, not MHD's allocator. */
+	 * fits and our own 431 check answers, not MHD's allocator.  The 8 KiB
+	 * margin is MHD's own bookkeeping (about 56 bytes a header: 200 short
+	 * headers under the limit need it).  libmicrohttpd 0.9.75 zeroes the
+	 * whole pool after every request (4 % of the CPU, BENCHMARKS.md):
+	 * lower max_header_size to trade limits for that. */
 	size_t pool = (size_t)cfg->max_header_size + (size_t)cfg->max_uri_length + 8192;
 
 	if (n_http > MAX_DAEMONS)

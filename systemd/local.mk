@@ -46,7 +46,7 @@ uninstall-asg-system:
 
 .PHONY: install-asg-system uninstall-asg-system
 
-# The example site, served by the packaged configuration.  Its build.sh
+# The example site, served by the packaged configuration.  examples/build-site.sh
 # (regenerates the compressed siblings) stays in the source.
 sitedir = $(pkgdatadir)/site
 site_aboutdir = $(sitedir)/about
@@ -60,4 +60,4 @@ dist_site_css_DATA = examples/site/css/site.css examples/site/css/site.css.br \
 	examples/site/css/site.css.gz
 dist_site_img_DATA = examples/site/img/logo.png
 dist_site_js_DATA = examples/site/js/app.js
-EXTRA_DIST += examples/site/build.sh
+EXTRA_DIST += examples/build-site.sh

@@ -14,3 +14,7 @@ include $(srcdir)/tests/deploy.mk
 FLEET_TESTS = tests/fleet/test-fleet.py
 TESTS += $(FLEET_TESTS)
 EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests/fleet/demo.py
+
+# The benchmark's own arithmetic and BENCHMARKS.md splicing (no servers).
+TESTS += bench/test-bench.py
+EXTRA_DIST += bench/test-bench.py

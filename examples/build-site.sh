@@ -7,7 +7,7 @@
 # time, so a rerun on unchanged sources changes no bytes.
 # Needs: python3, gzip, brotli (Debian package brotli).
 set -eu
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/site"
 
 /usr/bin/python3 - img/logo.png <<'PY'
 # 64x64 RGBA: an orange rounded square with a white pulse line, drawn at
