@@ -607,20 +607,24 @@ void server_status_line(struct server *s, char *buf, size_t len)
 uint64_t server_shutdown(struct server *s, long long timeout_ms)
 {
 	uint64_t deadline = now_mono_ms() + (uint64_t)timeout_ms, left;
+	MHD_socket quiesced[MAX_DAEMONS];
 
 	/* From here every response closes its connection, so keep-alive
 	 * clients go elsewhere instead of waiting on a closing socket. */
 	atomic_store(&s->stopping, true);
-	for (size_t i = 0; i < s->n_daemons; i++) {
-		MHD_socket fd = MHD_quiesce_daemon(s->daemons[i]);
-		if (fd != MHD_INVALID_SOCKET)
-			close(fd);
-	}
+	/* The listening sockets quiesce returns are closed only after the
+	 * daemons have stopped: closing one while MHD's worker threads may
+	 * still be polling it would let the descriptor number be reused under
+	 * them. */
+	for (size_t i = 0; i < s->n_daemons; i++)
+		quiesced[i] = MHD_quiesce_daemon(s->daemons[i]);
 	while ((left = atomic_load(&s->in_flight)) > 0 && now_mono_ms() < deadline)
 		sleep_ms(20);
 	for (size_t i = 0; i < s->n_daemons; i++) {
 		MHD_stop_daemon(s->daemons[i]);
 		s->daemons[i] = NULL;
+		if (quiesced[i] != MHD_INVALID_SOCKET)
+			close(quiesced[i]);
 	}
 	s->n_daemons = 0;
 	if (s->control) {

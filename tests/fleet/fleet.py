@@ -219,7 +219,11 @@ class FleetHAProxy(HAProxy):
     def __init__(self, tmp, port, inter_ms):
         super().__init__(tmp, port, [("i%d" % slot, "127.0.1.%d" % slot, 8080, True)
                                      for slot in range(1, MAX_SLOTS + 1)], inter_ms,
-                         backend_extra=["http-response set-header X-Served-By %s"])
+                         backend_extra=["http-response set-header X-Served-By %s",
+                                        # a request that could not connect
+                                        # never reached the instance: send
+                                        # it to another, as the ALB does
+                                        "option redispatch 1", "retries 2"])
 
     def slots(self):
         """{slot: status text}"""
