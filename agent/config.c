@@ -134,6 +134,23 @@ static int parse_endpoints(struct conf_doc *doc, struct agent_config *cfg)
 	return r < 0 ? r : 0;
 }
 
+/* A test-only environment override of a duration in milliseconds (the
+ * value of env_name, or NULL/empty for none), checked against min..max
+ * and reported against keypath. */
+static int test_override_ms(struct conf_doc *doc, const char *keypath, const char *env_name,
+                            const char *value, long long min, long long max, long long *out)
+{
+	long long ms;
+
+	if (!value || !*value)
+		return 0;
+	ms = atoll(value);
+	if (ms < min || ms > max)
+		return conf_fail(doc, keypath, "%s must be %lld..%lld", env_name, min, max);
+	*out = ms;
+	return 0;
+}
+
 static int parse_period(struct conf_doc *doc, struct agent_config *cfg)
 {
 	const char *test = getenv("ASG_AGENT_TEST_PERIOD_MS");
@@ -150,14 +167,8 @@ static int parse_period(struct conf_doc *doc, struct agent_config *cfg)
 	cfg->period_ms = period * 1000;
 	/* Test-only: a faster clock for integration tests.  Not a
 	 * production setting (CloudWatch stores nothing below 1 s). */
-	if (test && *test) {
-		long long ms = atoll(test);
-		if (ms < 100 || ms > 3600000)
-			return conf_fail(doc, "period",
-			                 "ASG_AGENT_TEST_PERIOD_MS must be 100..3600000");
-		cfg->period_ms = ms;
-	}
-	return 0;
+	return test_override_ms(doc, "period", "ASG_AGENT_TEST_PERIOD_MS", test, 100, 3600000,
+	                        &cfg->period_ms);
 }
 
 /* A lifecycle hook name: 1-255 of [A-Za-z0-9-_/] (CompleteLifecycleAction). */
@@ -259,14 +270,8 @@ static int parse_lifecycle(struct conf_doc *doc, struct agent_config *cfg)
 		}
 	}
 	/* Test-only, like ASG_AGENT_TEST_PERIOD_MS: a faster IMDS watch. */
-	if (test && *test) {
-		long long ms = atoll(test);
-		if (ms < 10 || ms > 60000)
-			return conf_fail(doc, "lifecycle.watch_interval",
-			                 "ASG_AGENT_TEST_WATCH_MS must be 10..60000");
-		c->watch_interval_ms = ms;
-	}
-	return 0;
+	return test_override_ms(doc, "lifecycle.watch_interval", "ASG_AGENT_TEST_WATCH_MS", test,
+	                        10, 60000, &c->watch_interval_ms);
 }
 
 static int parse(struct conf_doc *doc, struct agent_config *cfg)

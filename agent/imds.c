@@ -104,6 +104,19 @@ static int backoff(unsigned retry)
 	return watchdog_sleep_ms(random_below(cap + 1));
 }
 
+/* Every IMDS request: short timeouts, and never through a proxy from
+ * the environment (a link-local address must not leave the host). */
+static struct http_request imds_request(const struct imds_client *c, const char *method,
+                                        const char *url, const char *const *headers)
+{
+	return (struct http_request){.method = method,
+	                             .url = url,
+	                             .headers = headers,
+	                             .connect_timeout_ms = c->timeout_ms,
+	                             .timeout_ms = c->timeout_ms,
+	                             .no_proxy = true};
+}
+
 static int fetch_token(struct imds_client *c)
 {
 	char url[512], ttl[80];
@@ -116,12 +129,7 @@ static int fetch_token(struct imds_client *c)
 	c->token_expires_ms = 0;
 	for (int n = 0; n < c->attempts; n++) {
 		struct http_response resp;
-		struct http_request req = {.method = "PUT",
-		                           .url = url,
-		                           .headers = hdrs,
-		                           .connect_timeout_ms = c->timeout_ms,
-		                           .timeout_ms = c->timeout_ms,
-		                           .no_proxy = true};
+		struct http_request req = imds_request(c, "PUT", url, hdrs);
 
 		if (n && backoff((unsigned)n - 1) < 0)
 			return -EINTR;
@@ -183,12 +191,7 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 	         path[0] == '/' ? "" : "/latest/meta-data/", path);
 	for (int n = 0; n < c->attempts; n++) {
 		struct http_response resp;
-		struct http_request req = {.method = "GET",
-		                           .url = url,
-		                           .headers = hdrs,
-		                           .connect_timeout_ms = c->timeout_ms,
-		                           .timeout_ms = c->timeout_ms,
-		                           .no_proxy = true};
+		struct http_request req = imds_request(c, "GET", url, hdrs);
 
 		r = imds_ensure_token(c);
 		if (r < 0)
