@@ -33,7 +33,7 @@ sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (the stand-ins' helpers)
-from asgtest import free_port, wait_for  # noqa: E402
+from asgtest import UnixHTTPConnection, free_port, wait_for  # noqa: E402
 from haproxy import HAProxy  # noqa: E402
 
 HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
@@ -172,7 +172,7 @@ class Instance:
                                       stdout=self.agent_log, stderr=subprocess.STDOUT)
 
     def health_status(self):
-        conn = client_unix(self.control)
+        conn = UnixHTTPConnection(self.control)
         conn.request("GET", "/status")
         doc = json.loads(conn.getresponse().read())
         conn.close()
@@ -195,21 +195,6 @@ class Instance:
         if self.imds:
             self.imds.stop()
             self.imds = None
-
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=5)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(5)
-        self.sock.connect(self.path)
-
-
-def client_unix(path):
-    return UnixConnection(path)
 
 
 class FleetHAProxy(HAProxy):
