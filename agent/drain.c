@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,20 +180,115 @@ static void log_lines(const char *name, struct strbuf *buf, bool all)
 	buf->len = left;
 }
 
+/* True once the child has exited, without reaping it: while it is an
+ * unreaped zombie its pid, which is also its process group's id, cannot
+ * be given to another process, so kill(-pid) reaches only its group. */
+static bool exited_unreaped(pid_t pid)
+{
+	siginfo_t si = {0};
+
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+/* SIGTERM to the group, SIGKILL a second later or as soon as the leader
+ * exits (to what it left behind); the leader is reaped only after the
+ * last signal to its group. */
 static void kill_group(pid_t pid)
 {
 	int status;
 
 	kill(-pid, SIGTERM);
-	for (int i = 0; i < 10; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			kill(-pid, SIGKILL); /* what it left behind */
-			return;
-		}
+	for (int i = 0; i < 10 && !exited_unreaped(pid); i++)
 		sleep_ms(100);
-	}
 	kill(-pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* In the child: every descriptor but 0, 1 and 2 closed.  O_CLOEXEC is
+ * not enough: libcurl opens its sockets and wake-up pairs without it, and
+ * a drain.d script (which runs with the instance role) must not inherit
+ * the agent's IMDS and AWS connections.  Only async-signal-safe calls:
+ * the agent may have other threads (libcurl's resolver). */
+static void close_inherited_fds(void)
+{
+	char buf[4096];
+	int dfd;
+	long n;
+
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9: walk /proc/self/fd. */
+	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		bool closed;
+		do {
+			closed = false;
+			lseek(dfd, 0, SEEK_SET);
+			while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+				for (long off = 0; off < n;) {
+					struct dirent64 *de = (struct dirent64 *)(buf + off);
+					char *end;
+					long fd = strtol(de->d_name, &end, 10);
+					off += de->d_reclen;
+					if (*end || end == de->d_name || fd < 3 || fd == dfd)
+						continue;
+					close((int)fd);
+					closed = true;
+				}
+			}
+		} while (closed);
+		close(dfd);
+		return;
+	}
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		for (rlim_t fd = 3; fd < rl.rlim_cur && fd < 1048576; fd++)
+			close((int)fd);
+}
+
+const char *drain_d_refusal(const struct stat *st, uid_t agent_uid, bool directory)
+{
+	if (st->st_uid != 0 && st->st_uid != agent_uid)
+		return "not owned by root or the agent's user";
+	if (st->st_mode & S_IWOTH)
+		return directory ? "the directory is writable by others"
+		                 : "writable by others";
+	if (st->st_mode & S_IWGRP)
+		return directory ? "the directory is writable by its group"
+		                 : "writable by its group";
+	return NULL;
+}
+
+int drain_d_check(const char *dir, const char *name, char *why, size_t len)
+{
+	_cleanup_free_ char *path = NULL;
+	struct stat st;
+	const char *r;
+
+	if (asprintf(&path, "%s/%s", dir, name) < 0)
+		return -ENOMEM;
+	/* The directory: whoever may write it may replace the script. */
+	if (stat(dir, &st) < 0) {
+		format_into(why, len, "%s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if ((r = drain_d_refusal(&st, geteuid(), true))) {
+		format_into(why, len, "%s: %s (owner %u, mode %04o)", dir, r, (unsigned)st.st_uid,
+		            (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	/* The file the name resolves to, as exec will. */
+	if (stat(path, &st) < 0) {
+		format_into(why, len, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if ((r = drain_d_refusal(&st, geteuid(), false))) {
+		format_into(why, len, "%s: %s (owner %u, mode %04o)", path, r, (unsigned)st.st_uid,
+		            (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	return 0;
 }
 
 int drain_d_run(const char *dir, const char *name, const char *const *env, long long timeout_ms)
@@ -227,6 +324,7 @@ int drain_d_run(const char *dir, const char *name, const char *const *env, long 
 		int devnull = open("/dev/null", O_RDONLY);
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
+		close_inherited_fds();
 		for (const char *const *e = env; e && *e; e++)
 			putenv((char *)*e);
 		execl(path, path, (char *)NULL);

@@ -10,6 +10,7 @@
 
 #include "agent.h"
 #include "cleanup.h"
+#include "lifecycle-state.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "state-file.h"
@@ -48,7 +49,12 @@ static const char *const step_names[] = {
 
 const char *lifecycle_state_name(enum lc_state s)
 {
-	return state_names[s];
+	return s >= 0 && (size_t)s < ARRAY_SIZE(state_names) ? state_names[s] : "?";
+}
+
+const char *lifecycle_step_name(enum lc_step s)
+{
+	return s >= 0 && (size_t)s < ARRAY_SIZE(step_names) ? step_names[s] : "?";
 }
 
 const char *lifecycle_phase(const struct lifecycle *lc)
@@ -126,27 +132,21 @@ void lifecycle_summary(const struct lifecycle *lc, char *buf, size_t len)
 
 /* ---- persistence ---- */
 
+static void owner_of(const struct agent *a, struct lc_state_owner *o)
+{
+	memset(o, 0, sizeof(*o));
+	state_file_boot_id(o->boot_id, sizeof(o->boot_id));
+	format_into(o->instance_id, sizeof(o->instance_id), "%s", a->ident.id.instance_id);
+}
+
 static void save(struct agent *a)
 {
-	const struct lifecycle *lc = &a->lc;
 	_cleanup_json_ json_t *doc = NULL;
-	char boot[64] = "";
+	struct lc_state_owner owner;
 	int r;
 
-	state_file_boot_id(boot, sizeof(boot));
-	doc = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:i,s:I,s:s,s:I,s:I,s:I,s:I,s:b,s:b,s:b,s:i,s:I}",
-	                "boot_id", boot, "instance_id", a->ident.id.instance_id, "state",
-	                state_names[lc->state], "step", step_names[lc->step], "since_ms",
-	                (json_int_t)lc->since_ms, "step_since_ms", (json_int_t)lc->step_since_ms,
-	                "causes", (int)lc->causes, "deadline_ms", (json_int_t)lc->deadline_ms,
-	                "deadline_source", lc->deadline_source, "gate_started_ms",
-	                (json_int_t)lc->gate_started_ms, "drain_started_ms",
-	                (json_int_t)lc->drain_started_ms, "in_flight_until_ms",
-	                (json_int_t)lc->in_flight_until_ms, "drain_d_until_ms",
-	                (json_int_t)lc->drain_d_until_ms, "launch_done", lc->launch_done,
-	                "terminate_done", lc->terminate_done, "deregistered", lc->deregistered,
-	                "drain_d_next", lc->drain_d_next, "last_heartbeat_ms",
-	                (json_int_t)lc->last_heartbeat_ms);
+	owner_of(a, &owner);
+	doc = lifecycle_state_to_json(&a->lc, &owner);
 	if (!doc)
 		return;
 	r = state_file_save(a->cfg->lc.state_dir, doc);
@@ -155,63 +155,61 @@ static void save(struct agent *a)
 		                   a->cfg->lc.state_dir, strerror(-r));
 }
 
-static int name_index(const char *const *names, size_t n, const char *s)
+/* A state file that does not validate is never trusted (a crash loop on
+ * a bad field is worse than starting afresh): it is renamed for a
+ * post-mortem and the agent starts as if there were none. */
+static void set_aside(struct agent *a, const char *why)
 {
-	for (size_t i = 0; s && i < n; i++)
-		if (!strcmp(names[i], s))
-			return (int)i;
-	return -1;
+	const char *dir = a->cfg->lc.state_dir;
+	char name[128] = "";
+	int r = state_file_set_aside(dir, name, sizeof(name));
+
+	if (r < 0)
+		agent_record_error(a, "invalid lifecycle state %s/%s (%s), and cannot set it aside: "
+		                      "%s; ignoring it",
+		                   dir, STATE_FILE_NAME, why, strerror(-r));
+	else
+		agent_record_error(a, "invalid lifecycle state %s/%s (%s); moved to %s/%s, starting "
+		                      "afresh",
+		                   dir, STATE_FILE_NAME, why, dir, name);
+	log_error("lifecycle: %s", a->last_error);
 }
 
-static int64_t get_ms(json_t *doc, const char *key)
-{
-	return (int64_t)json_integer_value(json_object_get(doc, key));
-}
-
-/* Resumes from the state file when it is this boot's and this
+/* Resumes from the state file when it is valid and this boot's and this
  * instance's: an agent restarted mid-drain carries on where it was. */
 static void load(struct agent *a)
 {
 	struct lifecycle *lc = &a->lc;
 	_cleanup_json_ json_t *doc = NULL;
-	char boot[64] = "";
-	const char *sboot, *sid;
-	int st, sp;
+	struct lc_state_owner now, saved;
+	struct lifecycle v = *lc;
+	char why[256];
+	int r;
 
-	if (state_file_load(a->cfg->lc.state_dir, &doc) < 0)
+	r = state_file_load(a->cfg->lc.state_dir, &doc);
+	if (r == -ENOENT)
 		return;
-	state_file_boot_id(boot, sizeof(boot));
-	sboot = json_string_value(json_object_get(doc, "boot_id"));
-	sid = json_string_value(json_object_get(doc, "instance_id"));
-	st = name_index(state_names, ARRAY_SIZE(state_names),
-	                json_string_value(json_object_get(doc, "state")));
-	sp = name_index(step_names, ARRAY_SIZE(step_names),
-	                json_string_value(json_object_get(doc, "step")));
-	if (!sboot || strcmp(sboot, boot) || !sid || strcmp(sid, a->ident.id.instance_id) ||
-	    st < 0 || sp < 0) {
+	if (r == -EBADMSG) {
+		set_aside(a, "not a JSON object, or not a regular file under 64 KiB");
+		return;
+	}
+	if (r < 0) {
+		agent_record_error(a, "cannot read %s/%s: %s", a->cfg->lc.state_dir,
+		                   STATE_FILE_NAME, strerror(-r));
+		log_error("lifecycle: %s", a->last_error);
+		return;
+	}
+	if (lifecycle_state_from_json(doc, &v, &saved, why, sizeof(why)) < 0) {
+		set_aside(a, why);
+		return;
+	}
+	owner_of(a, &now);
+	if (strcmp(saved.boot_id, now.boot_id) || strcmp(saved.instance_id, now.instance_id)) {
 		log_info("lifecycle: ignoring %s/%s from another boot or instance",
 		         a->cfg->lc.state_dir, STATE_FILE_NAME);
 		return;
 	}
-	lc->state = (enum lc_state)st;
-	lc->step = (enum lc_step)sp;
-	lc->since_ms = get_ms(doc, "since_ms");
-	lc->step_since_ms = get_ms(doc, "step_since_ms");
-	lc->causes = (unsigned)json_integer_value(json_object_get(doc, "causes"));
-	lc->deadline_ms = get_ms(doc, "deadline_ms");
-	format_into(lc->deadline_source, sizeof(lc->deadline_source), "%s",
-	            json_string_value(json_object_get(doc, "deadline_source"))
-	                    ? json_string_value(json_object_get(doc, "deadline_source"))
-	                    : "");
-	lc->gate_started_ms = get_ms(doc, "gate_started_ms");
-	lc->drain_started_ms = get_ms(doc, "drain_started_ms");
-	lc->in_flight_until_ms = get_ms(doc, "in_flight_until_ms");
-	lc->drain_d_until_ms = get_ms(doc, "drain_d_until_ms");
-	lc->launch_done = json_is_true(json_object_get(doc, "launch_done"));
-	lc->terminate_done = json_is_true(json_object_get(doc, "terminate_done"));
-	lc->deregistered = json_is_true(json_object_get(doc, "deregistered"));
-	lc->drain_d_next = (int)json_integer_value(json_object_get(doc, "drain_d_next"));
-	lc->last_heartbeat_ms = get_ms(doc, "last_heartbeat_ms");
+	*lc = v;
 	lc->loaded = true;
 	log_info("lifecycle: resuming %s (%s) from %s/%s, entered %.1f s ago",
 	         state_names[lc->state], lifecycle_phase(lc), a->cfg->lc.state_dir,
@@ -766,9 +764,22 @@ static void drain_tick(struct agent *a)
 			            (long long)(lc->deadline_ms / 1000));
 			format_into(inst, sizeof(inst), "ASG_AGENT_INSTANCE_ID=%s",
 			            a->ident.id.instance_id);
-			log_info("lifecycle: running %s/%s (timeout %.1f s)", c->drain_d, name,
-			         (double)timeout / 1000);
-			r = drain_d_run(c->drain_d, name, env, timeout);
+			char why[512];
+
+			/* Skipped, not fatal: the drain (and the hook's completion)
+			 * goes on, as run-parts skips what it must not run. */
+			if (drain_d_check(c->drain_d, name, why, sizeof(why)) < 0) {
+				agent_record_error(a, "drain.d: refusing %s: %s; skipped", name, why);
+				log_error("lifecycle: %s", a->last_error);
+				r = 0;
+			} else {
+				log_info("lifecycle: running %s/%s (timeout %.1f s)", c->drain_d, name,
+				         (double)timeout / 1000);
+				r = drain_d_run(c->drain_d, name, env, timeout);
+				if (r == 0)
+					log_info("lifecycle: %s/%s done in %.1f s", c->drain_d,
+					         name, (double)(now_mono_ms() - t0) / 1000);
+			}
 			if (r == -ETIME)
 				log_warning("lifecycle: %s/%s timed out after %.1f s; killed",
 				            c->drain_d, name, (double)timeout / 1000);
@@ -776,9 +787,6 @@ static void drain_tick(struct agent *a)
 				log_warning("lifecycle: %s/%s failed (%s %d) after %.1f s",
 				            c->drain_d, name, r < 0 ? "error" : "exit status",
 				            r < 0 ? -r : r, (double)(now_mono_ms() - t0) / 1000);
-			else
-				log_info("lifecycle: %s/%s done in %.1f s", c->drain_d, name,
-				         (double)(now_mono_ms() - t0) / 1000);
 			lc->drain_d_next++;
 			save(a);
 		}

@@ -121,6 +121,7 @@ bool lifecycle_stop(struct agent *a);
 bool lifecycle_may_exit(const struct agent *a);
 
 const char *lifecycle_state_name(enum lc_state s);
+const char *lifecycle_step_name(enum lc_step s);
 /* What the instance is doing, for people: "serving", "gating launch",
  * "draining", "waiting for in-flight", "running drain.d", "completed"... */
 const char *lifecycle_phase(const struct lifecycle *lc);

@@ -24,6 +24,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/hooks.c agent/hooks.h \
 	agent/drain.c agent/drain.h \
 	agent/state-file.c agent/state-file.h \
+	agent/lifecycle-state.c agent/lifecycle-state.h \
 	agent/lifecycle.c agent/lifecycle.h \
 	agent/status.c \
 	agent/commands.h \

@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""asg-agent's defences of issue 9 section 1: a drain.d child inherits no
+descriptor of the agent (10), drain.d executables that others could have
+written are refused (10), and a state file that does not validate is set
+aside instead of crashing the agent (11)."""
+
+import glob
+import json
+import os
+import time
+
+import agentlib
+import lifecyclelib
+from agentlib import check, wait_until
+
+INSTANCE_ID = lifecyclelib.INSTANCE_ID
+TERM_HOOK = lifecyclelib.TERM_HOOK
+
+# Prints every descriptor it holds with its target; Python reads and
+# closes its script before running it, and the directory descriptor of
+# listdir is closed again before the readlink pass.
+FDS_SCRIPT = """#!/usr/bin/python3 -I
+import os
+for fd in sorted(int(x) for x in os.listdir("/proc/self/fd")):
+    try:
+        print("fd %d -> %s" % (fd, os.readlink("/proc/self/fd/%d" % fd)))
+    except OSError:
+        pass
+"""
+
+
+def terminate_and_wait(s):
+    s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+    done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 20)
+    check(done, "hook never completed: %r" % s.lifecycle())
+    s.wait_state("drained", 5)
+
+
+def descriptors(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        path = os.path.join(s.drain_d, "10-fds")
+        with open(path, "w") as f:
+            f.write(FDS_SCRIPT)
+        os.chmod(path, 0o755)
+        s.start_agent()
+        s.wait_state("ready", 10)
+        # The agent has talked to IMDS, AWS and asg-health by now: its
+        # connections are open.
+        check(os.listdir("/proc/%d/fd" % s.agent.proc.pid), "no agent descriptors")
+        terminate_and_wait(s)
+        log = s.agent.stderr()
+        fds = {}
+        for line in log.splitlines():
+            if "drain.d/10-fds: fd " in line:
+                n, target = line.split("drain.d/10-fds: fd ", 1)[1].split(" -> ", 1)
+                fds[int(n)] = target.split(" DRAIN_D=")[0]
+        check(fds, "the script printed nothing:\n" + log)
+        check(sorted(fds) == [0, 1, 2],
+              "the drain.d child inherited descriptors: %r" % fds)
+        check(fds[0] == "/dev/null" and fds[1] == fds[2] and fds[1].startswith("pipe:"),
+              "stdin/stdout/stderr: %r" % fds)
+    finally:
+        s.close()
+
+
+def refusals(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        lifecyclelib.mark_script(s, "10-group-writable")
+        os.chmod(os.path.join(s.drain_d, "10-group-writable"), 0o775)
+        lifecyclelib.mark_script(s, "20-other-writable")
+        os.chmod(os.path.join(s.drain_d, "20-other-writable"), 0o757)
+        lifecyclelib.mark_script(s, "30-foreign-owner")
+        os.chown(os.path.join(s.drain_d, "30-foreign-owner"), 65534, 65534)
+        lifecyclelib.mark_script(s, "40-good")
+        s.start_agent()
+        s.wait_state("ready", 10)
+        terminate_and_wait(s)
+        names = [m[0] for m in lifecyclelib.read_marks(s.marks)]
+        check(names == ["40-good"], "ran %r, expected only 40-good" % names)
+        log = s.agent.stderr()
+        for name, why in (("10-group-writable", "writable by its group"),
+                          ("20-other-writable", "writable by others"),
+                          ("30-foreign-owner", "not owned by root or the agent's user")):
+            check(any("refusing %s" % name in l and why in l for l in log.splitlines()),
+                  "no refusal of %s (%s) logged:\n%s" % (name, why, log))
+        # Skipped, not fatal: the hook was completed with CONTINUE once.
+        comp = s.completed(TERM_HOOK)
+        check(len(comp) == 1 and comp[0]["by"] == "CompleteLifecycleAction", repr(comp))
+    finally:
+        s.close()
+
+
+def bad_state(tmp):
+    s = lifecyclelib.Setup(tmp)
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        now = int(time.time() * 1000)
+        doc = {"boot_id": boot, "instance_id": INSTANCE_ID, "state": "draining",
+               "step": "drain.d", "since_ms": now, "step_since_ms": now, "causes": 1,
+               "deadline_ms": 0, "deadline_source": "", "gate_started_ms": 0,
+               "drain_started_ms": now, "in_flight_until_ms": now,
+               "drain_d_until_ms": now + 5000, "launch_done": True,
+               "terminate_done": False, "deregistered": False,
+               "drain_d_next": -100000, "last_heartbeat_ms": 0}
+        os.makedirs(s.state_dir)
+        state = os.path.join(s.state_dir, "lifecycle.json")
+        with open(state, "w") as f:
+            json.dump(doc, f)
+        s.start_agent()
+        # Not resumed: a fresh start sees the instance InService.
+        ok = wait_until(lambda: s.agent.proc.poll() is not None or
+                        s.lifecycle().get("state") == "ready", 10)
+        check(s.agent.proc.poll() is None,
+              "asg-agent died on a bad state file (exit %s)" % s.agent.proc.returncode)
+        check(ok, "never ready: %r" % s.lifecycle())
+        aside = glob.glob(state + ".invalid-*")
+        check(len(aside) == 1, "not set aside: %r" % os.listdir(s.state_dir))
+        with open(aside[0]) as f:
+            check(json.load(f) == doc, "the set-aside file was changed")
+        log = s.agent.stderr()
+        check("drain_d_next: -100000 is out of range" in log and aside[0] in log,
+              "the log does not say which field and where it went:\n" + log)
+        # The agent's own state replaced it, and it validates.
+        check(wait_until(lambda: os.path.exists(state), 5), "no new state file")
+        with open(state) as f:
+            check(json.load(f)["state"] == "ready", "new state file")
+        status = s.status()
+        check("invalid lifecycle state" in (status.get("last_error") or ""), repr(status))
+    finally:
+        s.close()
+
+
+def main(tmp):
+    for name, fn in (("descriptors", descriptors), ("refusals", refusals),
+                     ("bad-state", bad_state)):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        t0 = time.monotonic()
+        fn(d)
+        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
+
+
+agentlib.run(main)
