@@ -68,3 +68,17 @@ AGENT_INTEGRATION_TESTS = \
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py
+
+# The lifecycle state file: validation of every field, safe saves.
+check_PROGRAMS += tests/unit/test-state-file
+tests_unit_test_state_file_SOURCES = tests/unit/test-state-file.c
+tests_unit_test_state_file_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_state_file_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-state-file
+
+# drain.d: refused files, process-group kills (interposes kill()).
+check_PROGRAMS += tests/unit/test-drain
+tests_unit_test_drain_SOURCES = tests/unit/test-drain.c
+tests_unit_test_drain_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_drain_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-drain
