@@ -1,5 +1,6 @@
 /* AWS Query client (see aws.h). */
 #include <errno.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,26 @@ const char *aws_service_name(enum aws_service svc)
 	return services[svc].name;
 }
 
+bool aws_region_valid(const char *region)
+{
+	/* botocore's endpoints.json partitions: aws ^(us|eu|ap|sa|ca|me|af|
+	 * il|mx)-\w+-\d+$, aws-cn ^cn-, aws-us-gov ^us-gov-, the iso ones
+	 * ^us-iso-, ^us-isob-, ^eu-isoe-, ^us-isof-.  All are two letters,
+	 * lower-case words and a number; nothing else may become part of a
+	 * host name that receives signed requests and the session token. */
+	static const char pattern[] = "^[a-z]{2}(-[a-z]+)+-[0-9]{1,3}$";
+	regex_t re;
+	bool ok;
+
+	if (!region || strlen(region) > AWS_REGION_MAX)
+		return false;
+	if (regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) != 0)
+		return false;
+	ok = regexec(&re, region, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
 static const char *nonempty_env(const char *name)
 {
 	const char *v = getenv(name);
@@ -72,7 +93,7 @@ int aws_resolve_endpoint(enum aws_service svc, const char *region,
 	if (url) {
 		*out = strdup(url);
 	} else {
-		if (!region || !*region)
+		if (!aws_region_valid(region))
 			return -EINVAL;
 		/* The China partition's DNS suffix (aws-cn); the others used
 		 * here share amazonaws.com. */
@@ -89,7 +110,9 @@ int aws_client_init(struct aws_client *c, const char *region, const struct aws_e
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	if (!region || strlen(region) >= sizeof(c->region))
+	/* Also with endpoint overrides: the region is in every signature's
+	 * credential scope. */
+	if (!aws_region_valid(region) || strlen(region) >= sizeof(c->region))
 		return -EINVAL;
 	snprintf(c->region, sizeof(c->region), "%s", region);
 	c->creds = creds;

@@ -54,12 +54,19 @@ struct aws_response {
 
 const char *aws_service_name(enum aws_service svc); /* "cloudwatch", ... */
 
+/* An AWS region name (two letters, lower-case words, a number: eu-west-1,
+ * us-gov-west-1, cn-north-1, us-isob-east-1), at most AWS_REGION_MAX
+ * bytes.  Every region the agent uses passes this first. */
+#define AWS_REGION_MAX 31
+bool aws_region_valid(const char *region);
+
 /* Endpoint lookup (SDK reference guide, "Service-specific endpoints";
  * botocore's order): AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, the
  * config's service entry, the config's global entry, then the regional
  * default https://<prefix>.<region>.amazonaws.com (.amazonaws.com.cn for
  * cn- regions).  AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips all but
- * the default.  *out is owned by the caller. */
+ * the default.  *out is owned by the caller.  -EINVAL when the default
+ * is needed and the region is not aws_region_valid(). */
 int aws_resolve_endpoint(enum aws_service svc, const char *region,
                          const struct aws_endpoint_config *cfg, char **out);
 

@@ -6,6 +6,7 @@
 
 #include "cleanup.h"
 #include "conf.h"
+#include "aws.h"
 #include "config.h"
 #include "strbuf.h"
 
@@ -92,6 +93,15 @@ static int get_str(struct conf_doc *doc, json_t *obj, const char *objpath, const
 	free(*dst);
 	*dst = strdup(v);
 	return *dst ? 1 : -ENOMEM;
+}
+
+static int check_region(struct conf_doc *doc, const char *region)
+{
+	if (region && !aws_region_valid(region))
+		return conf_fail(doc, "region",
+		                 "not an AWS region name (two letters, words and a number: "
+		                 "eu-west-1, us-gov-west-1, cn-north-1)");
+	return 0;
 }
 
 static int check_url(struct conf_doc *doc, const char *keypath, const char *url)
@@ -282,6 +292,7 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 	if ((r = conf_check_keys(doc, root, "", top_keys)) < 0)
 		return r;
 	if ((r = get_str(doc, root, "", "region", &cfg->region, false)) < 0 ||
+	    (r = check_region(doc, cfg->region)) < 0 ||
 	    (r = get_str(doc, root, "", "auto_scaling_group_name", &cfg->auto_scaling_group_name,
 	                 false)) < 0 ||
 	    (r = get_str(doc, root, "", "imds_endpoint", &cfg->imds_endpoint, false)) < 0 ||

@@ -34,24 +34,44 @@ void agent_record_error(struct agent *a, const char *fmt, ...)
 	a->last_error_at = time(NULL);
 }
 
+/* The first source that gives one wins, as in the SDKs; a value that is
+ * not a region name is refused, not skipped for the next source: the
+ * operator meant that one, and it must never become a host name. */
 static void settle_region(struct agent *a)
 {
-	const char *v;
+	const char *v = NULL, *source = NULL;
 
 	a->ident.region[0] = '\0';
 	a->ident.region_source = NULL;
 	/* SDKs read AWS_REGION, the CLI AWS_DEFAULT_REGION; both before any
 	 * file, IMDS last (SDK reference guide, "AWS Region"). */
 	if ((v = getenv("AWS_REGION")) && *v)
-		a->ident.region_source = "AWS_REGION";
+		source = "AWS_REGION";
 	else if ((v = getenv("AWS_DEFAULT_REGION")) && *v)
-		a->ident.region_source = "AWS_DEFAULT_REGION";
+		source = "AWS_DEFAULT_REGION";
 	else if ((v = a->cfg->region))
-		a->ident.region_source = "config";
+		source = "config";
 	else if (a->ident.imds == IMDS_OK && (v = a->ident.id.region) && *v)
-		a->ident.region_source = "imds";
-	if (a->ident.region_source)
-		format_into(a->ident.region, sizeof(a->ident.region), "%s", v);
+		source = "imds";
+	if (!source)
+		return;
+	if (!aws_region_valid(v)) {
+		char shown[48];
+		/* Shown escaped and cut: it is untrusted text. */
+		size_t n = 0;
+		for (const char *p = v; *p && n + 5 < sizeof(shown); p++)
+			n += (size_t)snprintf(shown + n, sizeof(shown) - n,
+			                      *p >= 0x21 && *p < 0x7f ? "%c" : "\\x%02x",
+			                      (unsigned char)*p);
+		agent_record_error(a,
+		                   "region \"%s\" (from %s) is not an AWS region name; no AWS "
+		                   "call is made until it is corrected",
+		                   shown, source);
+		log_error("%s", a->last_error);
+		return;
+	}
+	a->ident.region_source = source;
+	format_into(a->ident.region, sizeof(a->ident.region), "%s", v);
 }
 
 int identity_discover(struct agent *a)

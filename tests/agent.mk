@@ -82,3 +82,10 @@ tests_unit_test_drain_SOURCES = tests/unit/test-drain.c
 tests_unit_test_drain_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_drain_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-drain
+
+# Region syntax before any host name is built from it.
+check_PROGRAMS += tests/unit/test-region
+tests_unit_test_region_SOURCES = tests/unit/test-region.c
+tests_unit_test_region_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_region_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-region
