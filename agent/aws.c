@@ -14,6 +14,7 @@
 #include "credentials.h"
 #include "log.h"
 #include "random.h"
+#include "secret.h"
 #include "sigv4.h"
 #include "timeutil.h"
 #include "watchdog.h"
@@ -279,7 +280,8 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	if (r < 0)
 		return r;
 
-	_cleanup_free_ char *h_host = NULL, *h_date = NULL, *h_token = NULL, *h_auth = NULL;
+	_cleanup_free_ char *h_host = NULL, *h_date = NULL, *h_auth = NULL;
+	_cleanup_secret_ char *h_token = NULL;
 	char h_ct[128], h_ua[64];
 	snprintf(h_ct, sizeof(h_ct), "Content-Type: %s", content_type);
 	snprintf(h_ua, sizeof(h_ua), "User-Agent: asg-agent/%s", PACKAGE_VERSION);

@@ -11,6 +11,7 @@
 #include "imds.h"
 #include "log.h"
 #include "random.h"
+#include "secret.h"
 #include "strbuf.h"
 #include "timeutil.h"
 
@@ -29,11 +30,8 @@ static time_t provider_now(const struct credentials_provider *p)
 
 static void free_secret(char **s)
 {
-	if (*s) {
-		explicit_bzero(*s, strlen(*s));
-		free(*s);
-		*s = NULL;
-	}
+	secret_free(*s);
+	*s = NULL;
 }
 
 void credentials_clear(struct credentials *c)
@@ -68,7 +66,35 @@ void credentials_provider_free(struct credentials_provider *p)
 	credentials_clear(&p->current);
 }
 
+/* jansson's copies of the document (its lexer's buffer, every string
+ * value) are freed through this while a credentials document is parsed. */
+static void *plain_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void wiping_free(void *p)
+{
+	secret_free(p);
+}
+
+static int parse_imds(const char *json, size_t len, struct credentials *out);
+
 int credentials_parse_imds(const char *json, size_t len, struct credentials *out)
+{
+	json_malloc_t m;
+	json_free_t f;
+	int r;
+
+	/* Global, but the agent parses JSON on one thread only. */
+	json_get_alloc_funcs(&m, &f);
+	json_set_alloc_funcs(plain_malloc, wiping_free);
+	r = parse_imds(json, len, out);
+	json_set_alloc_funcs(m, f);
+	return r;
+}
+
+static int parse_imds(const char *json, size_t len, struct credentials *out)
 {
 	_cleanup_json_ json_t *doc = json_loadb(json, len, 0, NULL);
 	const char *code, *akid, *secret, *token, *exp;
@@ -122,7 +148,7 @@ static int from_environment(struct credentials *c)
 
 static int fetch_instance_profile(struct credentials_provider *p, struct credentials *out)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT_SECRET;
 	char role[128], path[256];
 	int r;
 
@@ -152,7 +178,6 @@ static int fetch_instance_profile(struct credentials_provider *p, struct credent
 		return r;
 	}
 	r = credentials_parse_imds(strbuf_str(&sb), sb.len, out);
-	explicit_bzero(sb.data, sb.len);
 	if (r < 0) {
 		format_into(p->last_error, sizeof(p->last_error),
 		            "IMDS credentials for role %s unusable: %s", role,

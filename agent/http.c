@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "http.h"
+#include "secret.h"
 #include "watchdog.h"
 
 #define HTTP_MAX_BODY (4u << 20)
@@ -172,6 +173,7 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	int r;
 
 	memset(resp, 0, sizeof(*resp));
+	resp->body.secret = req->secret;
 	resp->token_ttl = -1;
 	last_error[0] = '\0';
 	curl_easy_reset(curl);
@@ -219,6 +221,9 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		return -ENOMEM;
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	rc = perform(c);
+	/* The copies of the IMDS token and the session token headers. */
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		secret_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	r = map_curl_error(rc);
 	if (r < 0) {

@@ -26,6 +26,7 @@ struct http_request {
 	long connect_timeout_ms;
 	long timeout_ms; /* whole transfer */
 	bool no_proxy;   /* ignore HTTP(S)_PROXY from the environment */
+	bool secret;     /* the response body is a secret (IMDS): wiped when freed */
 };
 
 struct http_response {

@@ -10,6 +10,7 @@
 #include "cleanup.h"
 #include "imds.h"
 #include "random.h"
+#include "secret.h"
 #include "timeutil.h"
 #include "watchdog.h"
 
@@ -114,7 +115,8 @@ static struct http_request imds_request(const struct imds_client *c, const char 
 	                             .headers = headers,
 	                             .connect_timeout_ms = c->timeout_ms,
 	                             .timeout_ms = c->timeout_ms,
-	                             .no_proxy = true};
+	                             .no_proxy = true,
+	                             .secret = true};
 }
 
 static int fetch_token(struct imds_client *c)
@@ -125,7 +127,7 @@ static int fetch_token(struct imds_client *c)
 
 	snprintf(url, sizeof(url), "%s/latest/api/token", c->endpoint);
 	snprintf(ttl, sizeof(ttl), "X-aws-ec2-metadata-token-ttl-seconds: %d", c->token_ttl_s);
-	c->token[0] = '\0';
+	secret_wipe(c->token, sizeof(c->token));
 	c->token_expires_ms = 0;
 	for (int n = 0; n < c->attempts; n++) {
 		struct http_response resp;
@@ -179,9 +181,15 @@ int imds_ensure_token(struct imds_client *c)
 	return token_valid(c) ? 0 : fetch_token(c);
 }
 
+/* The request header's copy of the token, wiped on every return. */
+static void wipe_header(char (*h)[600])
+{
+	secret_wipe(*h, sizeof(*h));
+}
+
 int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 {
-	char url[1024], tok[600];
+	char url[1024], tok[600] __attribute__((cleanup(wipe_header)));
 	const char *hdrs[] = {tok, NULL};
 	bool renewed = false;
 	int r = -EIO;
@@ -212,7 +220,7 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 			/* Expired or invalid token: drop it and retry at once
 			 * with a fresh one (Go SDK v2, NTH).  Not an attempt. */
 			http_response_free(&resp);
-			c->token[0] = '\0';
+			secret_wipe(c->token, sizeof(c->token));
 			c->token_expires_ms = 0;
 			renewed = true;
 			n--;

@@ -3,6 +3,7 @@
 # link the same objects the daemon runs.
 noinst_LIBRARIES += agent/libasgagent.a
 agent_libasgagent_a_SOURCES = \
+	agent/secret.c agent/secret.h \
 	agent/strbuf.c agent/strbuf.h \
 	agent/sigv4.c agent/sigv4.h \
 	agent/random.c agent/random.h \

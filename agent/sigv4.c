@@ -12,6 +12,7 @@
 #include <openssl/sha.h>
 
 #include "cleanup.h"
+#include "secret.h"
 #include "sigv4.h"
 #include "strbuf.h"
 
@@ -290,7 +291,8 @@ static int add_header(struct canon_header *h, size_t *n, const char *name, const
 	} else {
 		e = &h[*n];
 		e->name = lower;
-		e->value = (struct strbuf)STRBUF_INIT;
+		/* One of them is the session token. */
+		e->value = (struct strbuf)STRBUF_INIT_SECRET;
 		e->first = (*n)++;
 	}
 	append_trimmed(&e->value, value);
@@ -339,7 +341,7 @@ static int canonical_headers(const struct sigv4_request *req, const struct sigv4
 static int derive_signing_key(const char *secret, const char *date, const char *region,
                               const char *service, unsigned char key[SHA256_DIGEST_LENGTH])
 {
-	_cleanup_strbuf_ struct strbuf k = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf k = STRBUF_INIT_SECRET; /* "AWS4" + secret key */
 	unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
 	int r;
 
@@ -347,21 +349,20 @@ static int derive_signing_key(const char *secret, const char *date, const char *
 	if ((r = strbuf_error(&k)) < 0)
 		return r;
 	r = hmac_sha256(k.data, k.len, date, a);
-	explicit_bzero(k.data, k.len);
 	if (r >= 0)
 		r = hmac_sha256(a, sizeof(a), region, b);
 	if (r >= 0)
 		r = hmac_sha256(b, sizeof(b), service, a);
 	if (r >= 0)
 		r = hmac_sha256(a, sizeof(a), "aws4_request", key);
-	explicit_bzero(a, sizeof(a));
-	explicit_bzero(b, sizeof(b));
+	secret_wipe(a, sizeof(a));
+	secret_wipe(b, sizeof(b));
 	return r;
 }
 
 void sigv4_signature_free(struct sigv4_signature *sig)
 {
-	free(sig->canonical_request);
+	secret_free(sig->canonical_request); /* has x-amz-security-token */
 	free(sig->string_to_sign);
 	free(sig->authorization);
 	sig->canonical_request = sig->string_to_sign = sig->authorization = NULL;
@@ -370,7 +371,7 @@ void sigv4_signature_free(struct sigv4_signature *sig)
 int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_credentials *creds,
                        const struct sigv4_params *params, struct sigv4_signature *sig)
 {
-	_cleanup_strbuf_ struct strbuf creq = STRBUF_INIT;
+	_cleanup_strbuf_ struct strbuf creq = STRBUF_INIT_SECRET;
 	_cleanup_strbuf_ struct strbuf sts = STRBUF_INIT;
 	_cleanup_strbuf_ struct strbuf signed_headers = STRBUF_INIT;
 	_cleanup_strbuf_ struct strbuf auth = STRBUF_INIT;
@@ -417,7 +418,7 @@ int sigv4_sign_request(const struct sigv4_request *req, const struct sigv4_crede
 	                       key);
 	if (r >= 0)
 		r = hmac_sha256(key, sizeof(key), sts.data, mac);
-	explicit_bzero(key, sizeof(key));
+	secret_wipe(key, sizeof(key));
 	if (r < 0)
 		return r;
 	hex_encode(mac, sizeof(mac), sig->signature);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "secret.h"
 #include "strbuf.h"
 
 static bool strbuf_reserve(struct strbuf *sb, size_t extra)
@@ -23,7 +24,17 @@ static bool strbuf_reserve(struct strbuf *sb, size_t extra)
 	cap = sb->cap ? sb->cap : 64;
 	while (cap < need)
 		cap *= 2;
-	n = realloc(sb->data, cap);
+	if (sb->secret) {
+		/* realloc would free the old copy unwiped. */
+		n = malloc(cap);
+		if (n && sb->data) {
+			memcpy(n, sb->data, sb->len + 1);
+			secret_wipe(sb->data, sb->cap);
+			free(sb->data);
+		}
+	} else {
+		n = realloc(sb->data, cap);
+	}
 	if (!n) {
 		sb->failed = true;
 		return false;
@@ -99,6 +110,8 @@ void strbuf_append_uri_encoded(struct strbuf *sb, const char *s, size_t n, bool 
 
 void strbuf_reset(struct strbuf *sb)
 {
+	if (sb->secret)
+		secret_wipe(sb->data, sb->cap);
 	sb->len = 0;
 	sb->failed = false;
 	if (sb->data)
@@ -107,6 +120,8 @@ void strbuf_reset(struct strbuf *sb)
 
 void strbuf_free(struct strbuf *sb)
 {
+	if (sb->secret)
+		secret_wipe(sb->data, sb->cap);
 	free(sb->data);
 	sb->data = NULL;
 	sb->len = sb->cap = 0;

@@ -14,11 +14,17 @@ struct strbuf {
 	size_t len;
 	size_t cap;
 	bool failed; /* an allocation failed; content is incomplete */
+	bool secret; /* wiped when it grows, is reset or freed (secret.h) */
 };
 
-#define STRBUF_INIT               \
-	{                         \
-		NULL, 0, 0, false \
+#define STRBUF_INIT                      \
+	{                                \
+		NULL, 0, 0, false, false \
+	}
+/* For a buffer that will hold a token, a key or a credential document. */
+#define STRBUF_INIT_SECRET              \
+	{                               \
+		NULL, 0, 0, false, true \
 	}
 
 void strbuf_append(struct strbuf *sb, const char *s);

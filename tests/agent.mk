@@ -89,3 +89,10 @@ tests_unit_test_region_SOURCES = tests/unit/test-region.c
 tests_unit_test_region_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_region_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-region
+
+# Secrets wiped before free.
+check_PROGRAMS += tests/unit/test-secret
+tests_unit_test_secret_SOURCES = tests/unit/test-secret.c
+tests_unit_test_secret_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_secret_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-secret
