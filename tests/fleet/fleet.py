@@ -129,6 +129,7 @@ class Instance:
             return
         drain_d = os.path.join(self.dir, "drain.d")
         os.makedirs(drain_d, exist_ok=True)
+        os.chmod(drain_d, 0o755)  # asg-agent refuses a group-writable drain.d
         hook = os.path.join(drain_d, "10-note")
         with open(hook, "w") as f:
             f.write("#!/bin/sh\necho \"drain.d ran for $(cat %s)\" >> %s\n"

@@ -143,6 +143,9 @@ def base_config(tmp, proc_stat):
         "sample_interval": "100ms",
         "status_socket": os.path.join(tmp, "agent.sock"),
         "health_socket": os.path.join(tmp, "health.sock"),
+        # Never the default /run/asg-agent: every test (and every other
+        # checkout running tests) would resume the others' lifecycle state.
+        "lifecycle": {"state_dir": os.path.join(tmp, "state")},
     }
 
 

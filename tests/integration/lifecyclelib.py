@@ -57,6 +57,7 @@ class Setup:
             open(self.flag, "w").close()
         self.drain_d = os.path.join(tmp, "drain.d")
         os.makedirs(self.drain_d, exist_ok=True)
+        os.chmod(self.drain_d, 0o755)  # not group-writable whatever the umask
         self.state_dir = os.path.join(tmp, "state")
         self.marks = os.path.join(tmp, "marks")
         self.imds = agentlib.client.start_imds(state=imds_state)
