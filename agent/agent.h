@@ -29,6 +29,7 @@ struct agent_identity {
 	struct imds_identity id; /* valid when imds == IMDS_OK */
 	char region[64];
 	const char *region_source; /* static string: "AWS_REGION", "config", "imds" ... */
+	char region_error[160];    /* why the winning source's region was refused, or "" */
 	char asg_name[256];
 	const char *asg_source; /* static string, NULL while unknown */
 };

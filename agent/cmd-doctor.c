@@ -76,6 +76,9 @@ static void check_identity(struct doctor *d, struct agent *a)
 	if (a->ident.region[0])
 		report(d, true, NULL, "region %s (from %s)", a->ident.region,
 		       a->ident.region_source);
+	else if (a->ident.region_error[0])
+		report(d, false, "correct it: a region name is like eu-west-1", "%s",
+		       a->ident.region_error);
 	else
 		report(d, false, "set AWS_REGION, or \"region\" in the configuration file",
 		       "region: none found");

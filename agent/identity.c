@@ -43,6 +43,7 @@ static void settle_region(struct agent *a)
 
 	a->ident.region[0] = '\0';
 	a->ident.region_source = NULL;
+	a->ident.region_error[0] = '\0';
 	/* SDKs read AWS_REGION, the CLI AWS_DEFAULT_REGION; both before any
 	 * file, IMDS last (SDK reference guide, "AWS Region"). */
 	if ((v = getenv("AWS_REGION")) && *v)
@@ -63,10 +64,10 @@ static void settle_region(struct agent *a)
 			n += (size_t)snprintf(shown + n, sizeof(shown) - n,
 			                      *p >= 0x21 && *p < 0x7f ? "%c" : "\\x%02x",
 			                      (unsigned char)*p);
-		agent_record_error(a,
-		                   "region \"%s\" (from %s) is not an AWS region name; no AWS "
-		                   "call is made until it is corrected",
-		                   shown, source);
+		format_into(a->ident.region_error, sizeof(a->ident.region_error),
+		            "region \"%s\" (from %s) is not an AWS region name", shown, source);
+		agent_record_error(a, "%s; no AWS call is made until it is corrected",
+		                   a->ident.region_error);
 		log_error("%s", a->last_error);
 		return;
 	}
