@@ -252,8 +252,7 @@ const char *drain_d_refusal(const struct stat *st, uid_t agent_uid, bool directo
 	if (st->st_uid != 0 && st->st_uid != agent_uid)
 		return "not owned by root or the agent's user";
 	if (st->st_mode & S_IWOTH)
-		return directory ? "the directory is writable by others"
-		                 : "writable by others";
+		return directory ? "the directory is writable by others" : "writable by others";
 	if (st->st_mode & S_IWGRP)
 		return directory ? "the directory is writable by its group"
 		                 : "writable by its group";

@@ -13,7 +13,7 @@
 #include "lifecycle.h"
 #include "strbuf.h"
 
-#define LC_CAUSE_ALL                                                                    \
+#define LC_CAUSE_ALL                                                                      \
 	(LC_CAUSE_TERMINATION | LC_CAUSE_SPOT | LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE | \
 	 LC_CAUSE_WARM_POOL | LC_CAUSE_LAUNCH_ABANDONED)
 
@@ -39,8 +39,9 @@ json_t *lifecycle_state_to_json(const struct lifecycle *lc, const struct lc_stat
 	        (json_int_t)lc->since_ms, "step_since_ms", (json_int_t)lc->step_since_ms, "causes",
 	        (json_int_t)lc->causes, "deadline_ms", (json_int_t)lc->deadline_ms,
 	        "deadline_source", lc->deadline_source, "gate_started_ms",
-	        (json_int_t)lc->gate_started_ms, "drain_started_ms", (json_int_t)lc->drain_started_ms,
-	        "in_flight_until_ms", (json_int_t)lc->in_flight_until_ms, "drain_d_until_ms",
+	        (json_int_t)lc->gate_started_ms, "drain_started_ms",
+	        (json_int_t)lc->drain_started_ms, "in_flight_until_ms",
+	        (json_int_t)lc->in_flight_until_ms, "drain_d_until_ms",
 	        (json_int_t)lc->drain_d_until_ms, "launch_done", lc->launch_done, "terminate_done",
 	        lc->terminate_done, "deregistered", lc->deregistered, "drain_d_next",
 	        lc->drain_d_next, "last_heartbeat_ms", (json_int_t)lc->last_heartbeat_ms);
@@ -175,7 +176,8 @@ int lifecycle_state_from_json(const json_t *doc, struct lifecycle *lc, struct lc
 	if ((causes & ~(json_int_t)LC_CAUSE_ALL) != 0)
 		return bad(why, why_len, "causes", "unknown bits 0x%llx", (long long)causes);
 	for (size_t i = 0; i < ARRAY_SIZE(ms_fields); i++)
-		if ((r = get_integer(doc, ms_fields[i], 0, LC_STATE_MAX_MS, &ms[i], why, why_len)) < 0)
+		if ((r = get_integer(doc, ms_fields[i], 0, LC_STATE_MAX_MS, &ms[i], why, why_len)) <
+		    0)
 			return r;
 	for (size_t i = 0; i < ARRAY_SIZE(deadline_sources); i++)
 		known_source |= !strcmp(source, deadline_sources[i]);
@@ -208,8 +210,9 @@ int lifecycle_state_from_json(const json_t *doc, struct lifecycle *lc, struct lc
 	if (v.state == LC_DRAINING && v.drain_started_ms == 0)
 		return bad(why, why_len, "drain_started_ms", "0 in a drain");
 	if (v.in_flight_until_ms > v.drain_d_until_ms)
-		return bad(why, why_len, "drain_d_until_ms", "%lld is before in_flight_until_ms %lld",
-		           (long long)v.drain_d_until_ms, (long long)v.in_flight_until_ms);
+		return bad(why, why_len, "drain_d_until_ms",
+		           "%lld is before in_flight_until_ms %lld", (long long)v.drain_d_until_ms,
+		           (long long)v.in_flight_until_ms);
 
 	format_into(v.deadline_source, sizeof(v.deadline_source), "%s", source);
 	format_into(owner->boot_id, sizeof(owner->boot_id), "%s", boot);

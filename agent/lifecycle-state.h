@@ -13,8 +13,8 @@ struct json_t;
 struct lifecycle;
 
 /* Timestamps are wall-clock milliseconds from 0 to the end of 9999. */
-#define LC_STATE_MAX_MS INT64_C(253402300799999)
-#define LC_STATE_BOOT_ID_MAX 63
+#define LC_STATE_MAX_MS          INT64_C(253402300799999)
+#define LC_STATE_BOOT_ID_MAX     63
 #define LC_STATE_INSTANCE_ID_MAX 31
 
 /* Whose state it is: it is resumed only by the same boot and instance. */

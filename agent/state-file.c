@@ -16,7 +16,7 @@
 
 /* The agent writes well under 1 KiB; anything far larger is not ours. */
 #define STATE_FILE_MAX_BYTES (64 * 1024)
-#define TMP_PREFIX "." STATE_FILE_NAME "."
+#define TMP_PREFIX           "." STATE_FILE_NAME "."
 
 static int write_all(int fd, const char *p, size_t len)
 {
@@ -52,8 +52,8 @@ int state_file_save(const char *dir, json_t *doc)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0644) < 0 || (r = write_all(fd, text, strlen(text))) < 0 ||
-	    fsync(fd) < 0 || rename(tmp, path) < 0) {
+	if (fchmod(fd, 0644) < 0 || (r = write_all(fd, text, strlen(text))) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
 		r = errno ? -errno : -EIO;
 		unlink(tmp);
 		return r;

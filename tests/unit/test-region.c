@@ -16,9 +16,9 @@
 static void test_syntax(void **state)
 {
 	static const char *const good[] = {
-	        "us-east-1",     "eu-west-3",      "ap-southeast-2", "cn-north-1",
-	        "cn-northwest-1", "us-gov-west-1", "us-iso-east-1",  "us-isob-east-1",
-	        "eu-isoe-west-1", "us-isof-south-1", "il-central-1",  "mx-central-1",
+	        "us-east-1",      "eu-west-3",       "ap-southeast-2", "cn-north-1",
+	        "cn-northwest-1", "us-gov-west-1",   "us-iso-east-1",  "us-isob-east-1",
+	        "eu-isoe-west-1", "us-isof-south-1", "il-central-1",   "mx-central-1",
 	};
 	static const char *const bad[] = {
 	        "",
@@ -72,13 +72,12 @@ static void test_config_refused(void **state)
 	char err[512];
 
 	(void)state;
-	assert_int_equal(agent_config_parse(&cfg, "a.json", "{\"region\": \"eu-west-1\"}", err,
-	                                    sizeof(err)),
-	                 0);
+	assert_int_equal(
+	        agent_config_parse(&cfg, "a.json", "{\"region\": \"eu-west-1\"}", err, sizeof(err)),
+	        0);
 	agent_config_free(&cfg);
-	assert_int_equal(agent_config_parse(&cfg, "a.json",
-	                                    "{\n  \"region\": \"evil.example#\"\n}", err,
-	                                    sizeof(err)),
+	assert_int_equal(agent_config_parse(&cfg, "a.json", "{\n  \"region\": \"evil.example#\"\n}",
+	                                    err, sizeof(err)),
 	                 -EINVAL);
 	assert_non_null(strstr(err, "a.json:2"));
 	assert_non_null(strstr(err, "not an AWS region name"));

@@ -190,13 +190,13 @@ static void test_documents(void **state)
 	assert_int_equal(lifecycle_state_parse("{\"state\":", 9, &lc, &owner, why, sizeof(why)),
 	                 -EBADMSG);
 	assert_non_null(strstr(why, "not JSON"));
-	assert_int_equal(lifecycle_state_parse(valid, strlen(valid) / 2, &lc, &owner, why,
-	                                       sizeof(why)),
-	                 -EBADMSG);
+	assert_int_equal(
+	        lifecycle_state_parse(valid, strlen(valid) / 2, &lc, &owner, why, sizeof(why)),
+	        -EBADMSG);
 	/* A duplicate key could hide a bad value behind a good one. */
-	assert_int_equal(lifecycle_state_parse("{\"a\":1,\"a\":2}", 13, &lc, &owner, why,
-	                                       sizeof(why)),
-	                 -EBADMSG);
+	assert_int_equal(
+	        lifecycle_state_parse("{\"a\":1,\"a\":2}", 13, &lc, &owner, why, sizeof(why)),
+	        -EBADMSG);
 }
 
 static char *read_text(const char *path)
