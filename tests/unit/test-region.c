@@ -110,6 +110,26 @@ static void test_discovery_refuses(void **state)
 	agent_config_free(&cfg);
 }
 
+/* The identity document's region is only a fallback, and only text: it
+ * goes through the same check in identity_discover(). */
+static void test_identity_document(void **state)
+{
+	static const char doc[] = "{\"region\": \"evil.example/x\", \"accountId\": \"1\","
+	                          " \"instanceType\": \"t3.micro\"}";
+	struct imds_identity id;
+
+	(void)state;
+	memset(&id, 0, sizeof(id));
+	strcpy(id.instance_type, "m5.large");
+	assert_int_equal(imds_parse_identity_document(doc, strlen(doc), &id), 0);
+	assert_string_equal(id.region, "evil.example/x");
+	assert_false(aws_region_valid(id.region));
+	assert_string_equal(id.account_id, "1");
+	assert_string_equal(id.instance_type, "m5.large"); /* kept: only empty fields */
+	assert_int_equal(imds_parse_identity_document("[1]", 3, &id), -EPROTO);
+	assert_int_equal(imds_parse_identity_document("{", 1, &id), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +137,7 @@ int main(void)
 	        cmocka_unit_test(test_endpoint_refused),
 	        cmocka_unit_test(test_config_refused),
 	        cmocka_unit_test(test_discovery_refuses),
+	        cmocka_unit_test(test_identity_document),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
