@@ -269,8 +269,9 @@ int drain_d_check(const char *dir, const char *name, char *why, size_t len)
 		return -ENOMEM;
 	/* The directory: whoever may write it may replace the script. */
 	if (stat(dir, &st) < 0) {
-		format_into(why, len, "%s: %s", dir, strerror(errno));
-		return -errno;
+		int e = errno;
+		format_into(why, len, "%s: %s", dir, strerror(e));
+		return -e;
 	}
 	if ((r = drain_d_refusal(&st, geteuid(), true))) {
 		format_into(why, len, "%s: %s (owner %u, mode %04o)", dir, r, (unsigned)st.st_uid,
@@ -279,8 +280,9 @@ int drain_d_check(const char *dir, const char *name, char *why, size_t len)
 	}
 	/* The file the name resolves to, as exec will. */
 	if (stat(path, &st) < 0) {
-		format_into(why, len, "%s: %s", path, strerror(errno));
-		return -errno;
+		int e = errno;
+		format_into(why, len, "%s: %s", path, strerror(e));
+		return -e;
 	}
 	if ((r = drain_d_refusal(&st, geteuid(), false))) {
 		format_into(why, len, "%s: %s (owner %u, mode %04o)", path, r, (unsigned)st.st_uid,
