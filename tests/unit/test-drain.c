@@ -9,6 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -143,11 +150,77 @@ static void test_kill_group(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* close_range(2) fails with ENOSYS from here on (kernels before 5.9). */
+static int deny_close_range(void)
+{
+	struct sock_filter f[] = {
+	        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+	        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_close_range, 0, 1),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/* The /proc/self/fd fallback of the child's descriptor closing: with
+ * close_range denied, a hook still sees only 0, 1 and 2 although the
+ * parent holds sockets and files without O_CLOEXEC (as libcurl does). */
+static void test_fds_closed_without_close_range(void **state)
+{
+	char dir[] = "/tmp/test-drain-XXXXXX", out[128], body[512], cmd[128], got[256] = "";
+	pid_t pid;
+	int status;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(out, sizeof(out), "%s/fds", dir);
+	/* Lists them before it opens anything itself. */
+	snprintf(body, sizeof(body),
+	         "exec /usr/bin/python3 -I -c 'import os\n"
+	         "fds = sorted(int(x) for x in os.listdir(\"/proc/self/fd\"))\n"
+	         "fds = [d for d in fds if os.path.exists(\"/proc/self/fd/%%d\" %% d)]\n"
+	         "open(\"%s\", \"w\").write(\" \".join(map(str, fds)))'",
+	         out);
+	write_script(dir, "10-list", body, 0755);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int sv[2], many[40];
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			_exit(10);
+		for (int i = 0; i < 40; i++)
+			many[i] = open("/dev/null", O_RDONLY);
+		close(many[5]); /* a hole, as a real process has */
+		if (deny_close_range() < 0)
+			_exit(11);
+		if (syscall(__NR_close_range, 3, ~0U, 0) == 0 || errno != ENOSYS)
+			_exit(12);
+		_exit(drain_d_run(dir, "10-list", NULL, 20000) == 0 ? 0 : 13);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	f = fopen(out, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "0 1 2");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_refusal),
 	        cmocka_unit_test(test_kill_group),
+	        cmocka_unit_test(test_fds_closed_without_close_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
