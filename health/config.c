@@ -111,6 +111,18 @@ static int parse_listen(struct conf_doc *doc, json_t *root, struct health_config
 	return 0;
 }
 
+/* A header value from the config goes into every response verbatim: a CR
+ * or LF would split the header (libmicrohttpd then refuses it and every
+ * file answers 500), other control characters are invalid in a field
+ * value (RFC 9110 5.5).  Horizontal tab is allowed. */
+static bool header_value_ok(const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_config *cfg)
 {
 	static const char *const keys[] = { "prefix", "extension", "value", NULL };
@@ -121,6 +133,9 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 	if (!arr)
 		return 0;
 	if (json_is_string(arr)) {
+		if (!header_value_ok(json_string_value(arr)))
+			return conf_fail(doc, "cache_control",
+					 "a header value must not contain line breaks or control characters");
 		free(cfg->default_cache_control);
 		cfg->default_cache_control = strdup(json_string_value(arr));
 		return cfg->default_cache_control ? 0 : -ENOMEM;
@@ -150,8 +165,9 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 			return conf_fail(doc, p, "prefix must start with '/'");
 		if (rule->extension && rule->extension[0] == '.')
 			memmove(rule->extension, rule->extension + 1, strlen(rule->extension));
-		if (strpbrk(rule->value, "\r\n"))
-			return conf_fail(doc, p, "value must not contain line breaks");
+		if (!header_value_ok(rule->value))
+			return conf_fail(doc, p,
+					 "value: a header value must not contain line breaks or control characters");
 	}
 	return 0;
 }

@@ -242,8 +242,12 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	enum MHD_Result ret;
 
 	/* The ALB's prober names itself; count its answers per node so a
-	 * drain can be confirmed as seen (probes.h). */
-	if (ua && !strncmp(ua, "ELB-HealthChecker", 17)) {
+	 * drain can be confirmed as seen (probes.h).  Anyone can send that
+	 * User-Agent through the ALB, but the ALB adds X-Forwarded-For to
+	 * every request it proxies (its default "append" mode), never to its
+	 * own health checks: a probe with one is a client pretending. */
+	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
+	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());

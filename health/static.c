@@ -49,14 +49,17 @@ static enum MHD_Result serve_not_found(struct server *s, struct site *site,
 	return ret;
 }
 
-static enum MHD_Result redirect_to_directory(struct MHD_Connection *conn, const char *url,
-					     bool close_conn)
+static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connection *conn,
+					     const char *rel, bool close_conn)
 {
-	char location[PATH_MAX + 2];
+	char location[3 * PATH_MAX + 3];
 	struct MHD_Response *r;
 
-	if ((size_t)snprintf(location, sizeof(location), "%s/", url) >= sizeof(location))
-		return MHD_NO;
+	/* Built from the normalised path, never from the raw target: the raw
+	 * "//evil.example/../docs" would make "Location: //evil.example/..",
+	 * which a browser follows off-site. */
+	if (path_location(rel, location, sizeof(location)) < 0)
+		return server_queue_error(s, conn, 414, close_conn);
 	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
@@ -217,7 +220,7 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 	if (e->status == -EISDIR) {
 		file_entry_put(e);
 		if (!(flags & PATH_TRAILING_SLASH))
-			return redirect_to_directory(conn, url, close_conn);
+			return redirect_to_directory(s, conn, rel, close_conn);
 		if (rel[0])
 			strcat(rel, "/");
 		strcat(rel, site->cfg.index);
