@@ -28,6 +28,7 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->precompressed = true;
 	cfg->cache_max_file_size = 256 * 1024;
 	cfg->cache_max_total = 64 * 1024 * 1024;
+	cfg->cache_max_metadata = 8 * 1024 * 1024;
 	cfg->cache_revalidate_ms = 1000;
 	cfg->threads = 0;
 	cfg->max_connections = 4096;
@@ -177,7 +178,7 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	static const char *const keys[] = {
 		"root", "listen", "control_socket", "health_path", "index", "not_found_page",
 		"serve_dotfiles", "precompressed", "cache_control", "cache_max_file_size",
-		"cache_max_total", "cache_revalidate", "threads", "max_connections",
+		"cache_max_total", "cache_max_metadata", "cache_revalidate", "threads", "max_connections",
 		"connection_timeout", "header_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
 		"lb_unhealthy_threshold", "lb_probe_window", "checks", NULL
 	};
@@ -212,6 +213,8 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 			       &cfg->cache_max_file_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "cache_max_total", 0, 1LL << 40,
 			       &cfg->cache_max_total)) < 0 ||
+	    (r = conf_get_size(doc, root, "", "cache_max_metadata", 64 * 1024, 1LL << 34,
+			       &cfg->cache_max_metadata)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "cache_revalidate", 0, 3600000,
 				      &cfg->cache_revalidate_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "connection_timeout", 1000, 86400000,
@@ -373,6 +376,7 @@ char *health_config_dump(const struct health_config *cfg)
 		json_object_set_new(o, "cache_control", json_string(cfg->default_cache_control));
 	json_object_set_new(o, "cache_max_file_size", json_integer(cfg->cache_max_file_size));
 	json_object_set_new(o, "cache_max_total", json_integer(cfg->cache_max_total));
+	json_object_set_new(o, "cache_max_metadata", json_integer(cfg->cache_max_metadata));
 	json_object_set_new(o, "cache_revalidate", json_sprintf("%lldms", cfg->cache_revalidate_ms));
 	json_object_set_new(o, "threads", json_integer(cfg->threads));
 	json_object_set_new(o, "max_connections", json_integer(cfg->max_connections));

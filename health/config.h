@@ -33,6 +33,7 @@ struct health_config {
 	char *default_cache_control; /* owned; "" = no header */
 	long long cache_max_file_size;	/* bytes; larger files use sendfile */
 	long long cache_max_total;	/* bytes held in memory at most */
+	long long cache_max_metadata;	/* entries (keys included), estimated */
 	long long cache_revalidate_ms;	/* how stale a cached stat may be */
 	int threads;			/* 0 = one per CPU */
 	int max_connections;

@@ -161,6 +161,10 @@ static int build_static_responses(struct server *s)
 				return -ENOMEM;
 			if (error_status[i] == 405)
 				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+			/* Every 503 of ours is transient (a file changing under
+			 * us, descriptors exhausted): say when to try again. */
+			if (error_status[i] == 503)
+				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 	s->live = text_response("{\"status\":\"alive\"}\n", "application/json", false);
 	if (!s->live)
@@ -442,9 +446,13 @@ json_t *server_status_json(struct server *s)
 					      "lingering", (json_int_t)st.lingering,
 					      "lingering_closes", (json_int_t)st.lingered));
 	}
-	json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I,s:I}", "entries", (json_int_t)cs.entries,
-						  "bytes", (json_int_t)cs.bytes, "hits", (json_int_t)cs.hits,
-						  "misses", (json_int_t)cs.misses));
+	json_object_set_new(o, "cache",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",
+				      (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "hits",
+				      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "metadata",
+				      (json_int_t)cs.metadata, "evictions", (json_int_t)cs.evictions,
+				      "loads", (json_int_t)cs.loads, "hashed", (json_int_t)cs.hashed,
+				      "hash_reused", (json_int_t)cs.hash_reused));
 	site_put(site);
 	return o;
 }

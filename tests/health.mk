@@ -1,7 +1,7 @@
 # Tests of asg-health: unit tests (cmocka) of the request logic and the
 # config, and integration tests that drive the real daemon over HTTP.
 HEALTH_UNIT_TESTS = tests/unit/test-health-http tests/unit/test-health-config \
-	tests/unit/test-health-connections
+	tests/unit/test-health-connections tests/unit/test-health-cache
 check_PROGRAMS += $(HEALTH_UNIT_TESTS)
 TESTS += $(HEALTH_UNIT_TESTS)
 
@@ -18,6 +18,9 @@ tests_unit_test_health_config_LDADD = $(HEALTH_TEST_LDADD)
 tests_unit_test_health_connections_SOURCES = tests/unit/test-health-connections.c
 tests_unit_test_health_connections_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_connections_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_cache_SOURCES = tests/unit/test-health-cache.c
+tests_unit_test_health_cache_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_cache_LDADD = $(HEALTH_TEST_LDADD) -lpthread
 
 HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-static.py \
