@@ -71,6 +71,7 @@ struct connections {
 	struct MHD_Daemon *daemon;   /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
+	uint64_t paused_until_ms;    /* loop thread only: accept failed */
 	pthread_t thread;
 	bool started;
 	/* Linger requests from MHD's threads, taken by the loop. */
@@ -168,8 +169,15 @@ static void accept_some(struct connections *c, int lfd)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The connection stays in the backlog and the socket
+				 * stays readable: without a pause this would spin. */
+				log_debug("accept: %s; pausing 100 ms", strerror(errno));
+				c->paused_until_ms = now_mono_ms() + 100;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_debug("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		atomic_fetch_add(&c->accepted, 1);
@@ -298,7 +306,8 @@ static void *loop(void *arg)
 	while (!atomic_load(&c->stop)) {
 		struct epoll_event ev[64];
 		bool want = atomic_load(&c->accepting) &&
-			    atomic_load(&c->open) < c->lim.max_connections;
+			    atomic_load(&c->open) < c->lim.max_connections &&
+			    now_mono_ms() >= c->paused_until_ms;
 		uint64_t now;
 		int n;
 
