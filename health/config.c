@@ -177,7 +177,7 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 {
 	static const char *const keys[] = {
 		"root", "listen", "control_socket", "health_path", "index", "not_found_page",
-		"serve_dotfiles", "precompressed", "cache_control", "cache_max_file_size",
+		"serve_dotfiles", "precompressed", "public_verbose_health", "cache_control", "cache_max_file_size",
 		"cache_max_total", "cache_max_metadata", "cache_revalidate", "threads", "max_connections",
 		"connection_timeout", "header_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
 		"lb_unhealthy_threshold", "lb_probe_window", "checks", NULL
@@ -205,7 +205,9 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	if (cfg->control[0] && cfg->control[0] != '/')
 		return conf_fail(doc, "control_socket", "must be an absolute path or \"\"");
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||
-	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0)
+	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0 ||
+	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
+			       &cfg->public_verbose_health)) < 0)
 		return r;
 	if ((r = parse_listen(doc, root, cfg)) < 0 || (r = parse_cache_rules(doc, root, cfg)) < 0)
 		return r;
@@ -370,6 +372,7 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "not_found_page", json_string(cfg->not_found_page));
 	json_object_set_new(o, "serve_dotfiles", json_boolean(cfg->serve_dotfiles));
 	json_object_set_new(o, "precompressed", json_boolean(cfg->precompressed));
+	json_object_set_new(o, "public_verbose_health", json_boolean(cfg->public_verbose_health));
 	if (cfg->n_cache_rules)
 		json_object_set(o, "cache_control", rules);
 	else

@@ -28,6 +28,7 @@ struct health_config {
 	char *not_found_page;	    /* owned; root-relative, "" = plain 404 */
 	bool serve_dotfiles;
 	bool precompressed;	    /* serve x.br / x.gz siblings */
+	bool public_verbose_health; /* /health?verbose on the public port */
 	struct cache_rule *cache_rules; /* owned; first match wins */
 	size_t n_cache_rules;
 	char *default_cache_control; /* owned; "" = no header */

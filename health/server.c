@@ -184,7 +184,10 @@ enum MHD_Result server_queue_error(struct server *s, struct MHD_Connection *conn
 
 /* --- /health --------------------------------------------------------- */
 
-static json_t *health_document(struct server *s, struct site *site, bool verbose, unsigned *status)
+/* verbose adds the checks and counters; details (each check's "detail")
+ * only for the control socket, never on the public port. */
+static json_t *health_document(struct server *s, struct site *site, bool verbose, bool details,
+			       unsigned *status)
 {
 	bool healthy = checks_healthy(site->checks), draining = atomic_load(&s->draining);
 	json_t *o = json_object();
@@ -196,7 +199,8 @@ static json_t *health_document(struct server *s, struct site *site, bool verbose
 						   : healthy ? "healthy" : "unhealthy"));
 	json_object_set_new(o, "failing", checks_failing_json(site->checks, verbose));
 	if (verbose) {
-		json_object_set_new(o, "checks", checks_status_json(site->checks));
+		json_object_set_new(o, "checks", details ? checks_status_json(site->checks)
+							 : checks_public_json(site->checks));
 		json_object_set_new(o, "draining", json_boolean(draining));
 		json_object_set_new(o, "in_flight", json_integer((json_int_t)atomic_load(&s->in_flight)));
 		json_object_set_new(o, "connections", json_integer((json_int_t)atomic_load(&s->connections)));
@@ -241,7 +245,9 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 				    struct MHD_Connection *conn, bool close_conn)
 {
 	const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
-	bool verbose = has_query_key(conn, "verbose");
+	/* The verbose document is the control socket's (GET /health there);
+	 * the public port has it only if asked for, and without details. */
+	bool verbose = site->cfg.public_verbose_health && has_query_key(conn, "verbose");
 	unsigned status = checks_healthy(site->checks) && !atomic_load(&s->draining) ? 200 : 503;
 	enum MHD_Result ret;
 
@@ -258,7 +264,7 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	}
 
 	if (verbose) {
-		_cleanup_json_ json_t *doc = health_document(s, site, true, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, true, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r)
 			return server_queue_error(s, conn, 500, true);
@@ -275,7 +281,7 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 
 	pthread_mutex_lock(&s->health_lock);
 	if (!hc->resp || hc->generation != gen || hc->state != state) {
-		_cleanup_json_ json_t *doc = health_document(s, site, false, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, false, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r) {
 			pthread_mutex_unlock(&s->health_lock);
@@ -505,7 +511,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const 
 	} else if (!strcmp(url, "/status") && get) {
 	} else if (!strcmp(url, "/health") && get) {
 		struct site *site = server_get_site(s);
-		doc = health_document(s, site, true, &status);
+		doc = health_document(s, site, true, true, &status);
 		site_put(site);
 	} else if (!strcmp(url, "/status") || !strcmp(url, "/drain") || !strcmp(url, "/undrain") ||
 		   !strcmp(url, "/health")) {

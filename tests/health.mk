@@ -32,6 +32,7 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-haproxy.py \
 	tests/integration/health-head.py \
 	tests/integration/health-cache.py \
+	tests/integration/health-verbose.py \
 	tests/integration/health-shutdown.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS) tests/integration/health-shutdown-shim.c
