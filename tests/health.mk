@@ -37,6 +37,7 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-head.py \
 	tests/integration/health-cache.py \
 	tests/integration/health-verbose.py \
+	tests/integration/health-claims.py \
 	tests/integration/health-shutdown.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
 EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS) tests/integration/health-shutdown-shim.c
