@@ -71,6 +71,7 @@ struct connections {
 	struct MHD_Daemon *daemon;   /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
+	atomic_bool accept_stopped;  /* the loop saw !accepting: no more adds */
 	uint64_t paused_until_ms;    /* loop thread only: accept failed */
 	pthread_t thread;
 	bool started;
@@ -163,7 +164,9 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 static void accept_some(struct connections *c, int lfd)
 {
 	/* A bounded batch, so one busy listener cannot starve the sweep. */
-	for (int i = 0; i < 64 && atomic_load(&c->open) < c->lim.max_connections; i++) {
+	for (int i = 0; i < 64 && atomic_load(&c->open) < c->lim.max_connections &&
+			atomic_load(&c->accepting);
+	     i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -311,6 +314,8 @@ static void *loop(void *arg)
 		uint64_t now;
 		int n;
 
+		if (!atomic_load(&c->accepting))
+			atomic_store(&c->accept_stopped, true);
 		if (want != listening)
 			set_listening(c, listening = want);
 		/* At max_connections, look again soon: a close frees a slot. */
@@ -363,6 +368,10 @@ void connections_stop_accepting(struct connections *c)
 		return;
 	atomic_store(&c->accepting, false);
 	wake(c);
+	/* Synchronous: once this returns no MHD_add_connection is under way,
+	 * so the caller may stop the daemon. */
+	while (c->started && !atomic_load(&c->accept_stopped))
+		sleep_ms(1);
 }
 
 void connections_free(struct connections *c)
