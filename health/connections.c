@@ -200,7 +200,11 @@ static void linger_close(struct connections *c, struct lingering *l)
 			*pp = l->next;
 			break;
 		}
-	close(l->src.fd); /* also leaves the epoll set */
+	/* Explicitly: close() alone leaves the registration in place while
+	 * another descriptor (MHD's, closed just after its notification)
+	 * still refers to the socket, and epoll would report l after free. */
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->src.fd, NULL);
+	close(l->src.fd);
 	c->n_lingering--;
 	atomic_fetch_sub(&c->lingering_now, 1);
 	free(l);
