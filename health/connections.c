@@ -147,8 +147,14 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 	c->lim = *limits;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->wake = (struct source){ SRC_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		/* Sockets from systemd come blocking: the accept batch would
+		 * then block in accept4() once the backlog is empty. */
+		int fl = fcntl(listen_fds[i], F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(listen_fds[i], F_SETFL, fl | O_NONBLOCK);
 		c->listen[c->n_listen++] = (struct source){ SRC_LISTEN, listen_fds[i] };
+	}
 	if (c->epfd < 0 || c->wake.fd < 0 ||
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wake.fd,
 		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &c->wake }) < 0) {
