@@ -143,11 +143,11 @@ def main():
         t0 = time.monotonic()
         for inst in instances:
             inst.boot()
-        for inst in instances:
+        health = cloudlib.wait_health(instances, BOOT_TIMEOUT)
+        for inst, health_s in zip(instances, health):
             ci, ci_s = inst.wait_cloud_init(BOOT_TIMEOUT)
-            health_s = inst.wait_health(BOOT_TIMEOUT)
-            event("i%d booted: cloud-init %s after %.1f s, /health 200 after %.1f s"
-                  % (inst.n, ci.get("status"), ci_s, health_s))
+            event("i%d booted: /health 200 after %.1f s, cloud-init %s after %.1f s"
+                  % (inst.n, health_s, ci.get("status"), ci_s))
             if ci.get("status") != "done" or ci.get("errors"):
                 failures.append("i%d: cloud-init %s" % (inst.n, ci))
         event("%d instances up in %.1f s" % (N, time.monotonic() - t0))

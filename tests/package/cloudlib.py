@@ -227,33 +227,35 @@ class Instance:
         except (OSError, urllib.error.URLError):
             return 0, b""
 
+    def health_since_boot(self):
+        """Seconds from the boot's start if /health answers 200 from this
+        host now, else None."""
+        if not self.machine.running():
+            raise bootlib.BootError("instance %d powered off before /health answered 200"
+                                    % self.n)
+        if self.get("/health", timeout=2)[0] == 200:
+            return time.monotonic() - self.machine.started
+        return None
+
     def wait_health(self, timeout):
         """Seconds from the boot's start to /health 200 from this host."""
-        m = self.machine
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not m.running():
-                raise bootlib.BootError("instance %d powered off before /health answered 200"
-                                        % self.n)
-            if self.get("/health", timeout=2)[0] == 200:
-                return time.monotonic() - m.started
-            time.sleep(0.2)
-        raise bootlib.BootError("instance %d: /health did not answer 200 within %d s"
-                                % (self.n, timeout))
+        return wait_health([self], timeout)[0]
 
     def wait_cloud_init(self, timeout):
         """cloud-init's final status (a dict) once it has finished, and the
-        seconds from the boot's start.  Its final stage writes boot-finished
-        on every boot: watched from this host (cheap), then `cloud-init
-        status --wait` inside reads the verdict."""
+        seconds from the boot's start to its end.  Its final stage writes
+        boot-finished on every boot: watched from this host (cheap; its
+        mtime is when), then `cloud-init status --wait` inside reads the
+        verdict."""
         m = self.machine
         finished = os.path.join(self.root, "var/lib/cloud/instances", self.id, "boot-finished")
         started = time.time() - (time.monotonic() - m.started)
         deadline = time.monotonic() + timeout
         while True:
             try:
-                if os.stat(finished).st_mtime >= started - 1:
-                    done_s = time.monotonic() - m.started
+                mtime = os.stat(finished).st_mtime
+                if mtime >= started - 1:
+                    done_s = mtime - started
                     break
             except OSError:
                 pass
@@ -287,6 +289,24 @@ class Instance:
         if self.overlay:
             self.overlay.close()
         self.link.close()
+
+
+def wait_health(instances, timeout):
+    """Polls every instance's /health in turn until each has answered 200;
+    returns the seconds from each one's boot to its first 200."""
+    seen = [None] * len(instances)
+    deadline = time.monotonic() + timeout
+    while None in seen:
+        for i, inst in enumerate(instances):
+            if seen[i] is None:
+                seen[i] = inst.health_since_boot()
+        if None in seen:
+            if time.monotonic() > deadline:
+                raise bootlib.BootError("/health did not answer 200 within %d s on instance %s"
+                                        % (timeout, [inst.n for inst, s in zip(instances, seen)
+                                                     if s is None]))
+            time.sleep(0.2)
+    return seen
 
 
 # What a boot must leave as it was: the files the package and the user data
