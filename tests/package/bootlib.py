@@ -15,6 +15,7 @@ import fcntl
 import ipaddress
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -170,6 +171,30 @@ def _used_prefixes():
             if word.startswith("169.254."):
                 used.add(word.split(".")[2])
     return used
+
+
+def _alive(pid):
+    return os.path.exists("/proc/%d" % pid)
+
+
+def clean_stale():
+    """What runs that were killed left behind (named after their PID):
+    overlays on the cached root and network namespaces (deleting one
+    deletes its veth pair, and the host's address with it)."""
+    with open("/proc/self/mountinfo") as f:
+        mounts = [line.split()[4] for line in f]
+    for path in mounts:
+        m = re.search(r"/asg-cloud-[a-z-]+-(\d+)-[^/]*/i\d+/root$", path)
+        if m and not _alive(int(m.group(1))):
+            subprocess.run(["umount", "-l", path], capture_output=True)
+    for name in os.listdir("/var/tmp"):
+        m = re.match(r"asg-cloud-[a-z-]+-(\d+)-", name)
+        if m and not _alive(int(m.group(1))):
+            shutil.rmtree(os.path.join("/var/tmp", name), ignore_errors=True)
+    for line in _ip("netns", "list").splitlines():
+        m = re.match(r"(asg-cb\d+-(\d+))\b", line)
+        if m and not _alive(int(m.group(2))):
+            subprocess.run(["ip", "netns", "del", m.group(1)], capture_output=True)
 
 
 class Link:

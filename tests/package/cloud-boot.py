@@ -72,7 +72,7 @@ class Checks:
         return cond
 
 
-def check_boot(check, inst, aws, boot):
+def check_boot(check, inst, boot):
     """What every boot must show: units up, /health and the site from this
     host, the identity from the IMDS stand-in."""
     m = inst.machine
@@ -123,7 +123,8 @@ def main():
                   file=sys.stderr)
             return 1
     check = Checks()
-    work = tempfile.mkdtemp(prefix="asg-cloud-boot-", dir="/var/tmp")
+    bootlib.clean_stale()
+    work = tempfile.mkdtemp(prefix="asg-cloud-boot-%d-" % os.getpid(), dir="/var/tmp")
     inst = aws = pkg = None
     timings = []
     try:
@@ -175,7 +176,7 @@ def main():
         status, body = inst.get("/health")
         check("boot1 /health 200 from this host through %s" % inst.link.guest_ip,
               status == 200, "status %d" % status)
-        check_boot(check, inst, aws, 1)
+        check_boot(check, inst, 1)
         # The agent's credentials and region came from its IMDS and its
         # PutMetricData reached the AWS stand-in, signed (the stand-in
         # checks SigV4 with botocore and the IMDS credentials).
@@ -207,7 +208,7 @@ def main():
         check("boot2 cloud-init ran again (its final stage twice in its log)",
               log.count("running 'modules:final'") == 2,
               "%d final stages" % log.count("running 'modules:final'"))
-        check_boot(check, inst, aws, 2)
+        check_boot(check, inst, 2)
         snap2 = cloudlib.snapshot(m)
         diff = list(difflib.unified_diff(snap1, snap2, "boot 1", "boot 2", n=0, lineterm=""))
         check("boot2 changed nothing (files, units, dpkg, users, semaphores, runcmd)",

@@ -122,7 +122,8 @@ def main():
     def event(line):
         events.append("%7.2f %s" % (time.monotonic() - t_start, line))
 
-    work = tempfile.mkdtemp(prefix="asg-cloud-scale-in-", dir="/var/tmp")
+    bootlib.clean_stale()
+    work = tempfile.mkdtemp(prefix="asg-cloud-scale-in-%d-" % os.getpid(), dir="/var/tmp")
     instances, aws, pkg, lb, mirror, load = [], None, None, None, None, None
     try:
         deb = cloudlib.find_deb()
