@@ -34,7 +34,11 @@ def iso8601_ms(dt):
 
 def parse_listen(text):
     """'127.0.1.5:0' -> ('127.0.1.5', 0); only loopback addresses are allowed
-    because these servers accept any request that knows their control API."""
+    because these servers accept any request that knows their control API.
+    IPv4 link-local ones (169.254.0.0/16) are allowed too, for the host side
+    of a veth pair whose other end is in a network namespace the test made
+    (tests/package/cloud-boot.py): a link-local address is never routed off
+    its link.  Never the real IMDS address itself."""
     host, sep, port = text.rpartition(":")
     if not sep:
         raise argparse.ArgumentTypeError("expected ADDRESS:PORT, got %r" % text)
@@ -44,7 +48,9 @@ def parse_listen(text):
         port_num = int(port)
     except ValueError as e:
         raise argparse.ArgumentTypeError("bad listen address %r: %s" % (text, e))
-    if not addr.is_loopback:
+    if addr == ipaddress.ip_address("169.254.169.254"):
+        raise argparse.ArgumentTypeError("refusing the real IMDS address %s" % host)
+    if not (addr.is_loopback or (addr.version == 4 and addr.is_link_local)):
         raise argparse.ArgumentTypeError("refusing non-loopback address %s" % host)
     if not 0 <= port_num <= 65535:
         raise argparse.ArgumentTypeError("bad port %r" % port)
@@ -198,7 +204,7 @@ class StandinHandler(BaseHTTPRequestHandler):
 
 def common_arguments(parser):
     parser.add_argument("--listen", type=parse_listen, default=("127.0.0.1", 0),
-                        help="loopback ADDRESS:PORT; port 0 picks a free one")
+                        help="loopback (or IPv4 link-local) ADDRESS:PORT; port 0 picks a free one")
     parser.add_argument("--port-file",
                         help="write the bound URL (http://ADDR:PORT) here once listening")
 

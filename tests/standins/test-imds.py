@@ -273,5 +273,21 @@ class ImdsTest(unittest.TestCase):
             ("GET", "/latest/meta-data/instance-id", 401)])
 
 
+class ListenTest(unittest.TestCase):
+    """The stand-ins bind only where nothing off this machine reaches them:
+    loopback, or an IPv4 link-local address (the host side of a test's own
+    veth pair), never the real IMDS address."""
+
+    def test_listen_addresses(self):
+        import argparse
+        import standin_http
+        for ok in ("127.0.0.1:0", "127.0.1.5:8080", "[::1]:0", "169.254.100.1:0"):
+            self.assertEqual(standin_http.parse_listen(ok)[0], ok.rpartition(":")[0].strip("[]"))
+        for bad in ("0.0.0.0:0", "10.0.0.1:0", "192.0.2.2:0", "[::]:0", "[fe80::1]:0",
+                    "169.254.169.254:0", "127.0.0.1:65536"):
+            with self.assertRaises(argparse.ArgumentTypeError, msg=bad):
+                standin_http.parse_listen(bad)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2, warnings="ignore")
