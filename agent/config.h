@@ -1,8 +1,8 @@
 /* asg-agent's configuration: /etc/asg-agent/agent.json (JSON, through
  * common/conf.h: unknown keys are errors, every error is
  * "file:line:col: key: reason").  Parsed and validated completely into
- * this immutable struct before anything starts.  README.md ("asg-agent")
- * and asg-agent.json(5) document every key. */
+ * this immutable struct before anything starts.  asg-agent.json(5)
+ * documents every key. */
 #ifndef ASG_AGENT_CONFIG_H
 #define ASG_AGENT_CONFIG_H
 

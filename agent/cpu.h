@@ -11,7 +11,7 @@
  * else); steal is busy, since the hypervisor took the time from us and a
  * scaling policy should see that capacity as gone.  The CloudWatch agent's
  * cpu_usage_active instead counts iowait as active; see
- * README.md, "The scaling metric". */
+ * docs/agent.md, "The scaling metric". */
 #ifndef ASG_AGENT_CPU_H
 #define ASG_AGENT_CPU_H
 

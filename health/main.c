@@ -20,7 +20,7 @@
 #include "server.h"
 #include "timeutil.h"
 
-/* Exit codes (README "Operations"). */
+/* Exit codes (docs/serving.md, "Operations"; asg-health(8)). */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
 struct options {
