@@ -1,6 +1,7 @@
 # Tests of the Debian package and systemd units (owned by the packaging work).
 #   conf-defaults.sh  the packaged config files: valid, every default spelled
-#                     out, every key documented in asg-agent.json(5)
+#                     out, every key documented once in asg-agent.json(5)
+#                     (man-keys.py)
 #   deb-build.sh      dpkg-buildpackage, lintian --fail-on warning, contents,
 #                     systemd-analyze security scores
 #   deb-boot.py       the .deb on a booted Debian 12 (systemd-nspawn): port 80,
@@ -15,7 +16,7 @@ PACKAGE_TESTS = tests/package/conf-defaults.sh tests/package/deb-build.sh \
 	tests/package/cloud-scale-in.py
 TESTS += $(PACKAGE_TESTS)
 EXTRA_DIST += $(PACKAGE_TESTS) tests/package/in-container.sh \
-	tests/package/bootlib.py tests/package/cloudlib.py
+	tests/package/bootlib.py tests/package/cloudlib.py tests/package/man-keys.py
 # The boot tests boot the .deb that deb-build.sh leaves in tests/package/deb/.
 tests/package/deb-boot.log: tests/package/deb-build.log
 tests/package/cloud-boot.log: tests/package/deb-build.log

@@ -2,8 +2,9 @@
 # The packaged configuration files (conf/health.json, conf/agent.json):
 # both daemons accept them; health.json spells out exactly the compiled-in
 # defaults except where the package chooses otherwise (the root, the
-# checks); and asg-agent.json(5) documents every key each daemon accepts,
-# so a key added to the code without documentation fails here.
+# checks); and asg-agent.json(5) documents every key each daemon accepts
+# exactly once, so a key added to the code without documentation, or
+# documented twice, fails here.
 set -uo pipefail
 : "${top_srcdir:?run by make check}" "${top_builddir:?run by make check}"
 health=$top_builddir/health/asg-health
@@ -47,15 +48,10 @@ PY
 keys_of() { # file array-name: the multi-line key array (one-line arrays are nested objects)
 	sed -n "/$2\[\] = {\$/,/NULL/p" "$1" | grep -o '"[a-z_]*"' | tr -d '"'
 }
-documented() { grep -q -E "^\.(B|BR|BI|TP) .*\b$1\b" "$man5"; }
-for spec in "$top_srcdir/health/config.c:keys" "$top_srcdir/agent/config.c:top_keys" \
-	"$top_srcdir/agent/config.c:lifecycle_keys"; do
-	keys=$(keys_of "${spec%%:*}" "${spec##*:}")
-	[ -n "$keys" ] || fail "found no key list in ${spec%%:*}"
-	for k in $keys; do
-		documented "$k" || fail "asg-agent.json(5) does not document \"$k\" (${spec%%:*})"
-	done
-done
+# Every key is documented once, in its man page: exactly one entry in its
+# section of asg-agent.json(5), none anywhere else (man-keys.py says how).
+/usr/bin/python3 "$top_srcdir/tests/package/man-keys.py" "$top_srcdir" ||
+	fail "a configuration key is not documented exactly once in asg-agent.json(5)"
 # Every key the agent accepts and that has a default is in agent.json; the
 # others (region, endpoints, ...) default to "not set" and are documented.
 for k in $(keys_of "$top_srcdir/agent/config.c" top_keys) $(keys_of "$top_srcdir/agent/config.c" lifecycle_keys); do
