@@ -231,7 +231,8 @@ class ShellScript(unittest.TestCase):
         self.assertEqual(health["lb_unhealthy_threshold"], 2)  # the target group's
         self.assertEqual({c["type"] for c in health["checks"]}, {"disk", "memory", "file"})
         agent = json.loads(self.box.read("etc/asg-agent/agent.json"))
-        self.assertEqual(agent, {"namespace": "ASGAgent", "metric_name": "CPUUtilization"})
+        self.assertEqual(agent, {"namespace": "ASGAgent", "metric_name": "CPUUtilization",
+                                 "period": 60})
         for rel in ("etc/asg-agent/health.json", "etc/asg-agent/agent.json"):
             self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.box.root, rel)).st_mode),
                              0o644)
