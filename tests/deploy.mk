@@ -16,6 +16,7 @@ DEPLOY_TESTS = \
 	tests/deploy/test-iam-policy.py \
 	tests/deploy/test-provision-create.py \
 	tests/deploy/test-provision-destroy.py \
+	tests/deploy/test-provision-edge.py \
 	tests/deploy/test-provision-moto.py
 TESTS += $(DEPLOY_TESTS)
 EXTRA_DIST += $(DEPLOY_FILES) $(DEPLOY_TESTS)

@@ -326,7 +326,7 @@ def create_distribution(aws, domain=None, cert=None):
 
 
 def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0, data=None,
-                   cdn=True):
+                   cdn=True, edge=True, tracking=TRACKING):
     aws.fail("ec2", "describe_launch_templates", "InvalidLaunchTemplateName.NotFoundException",
              params={"LaunchTemplateNames": [NAME]})
     aws.expect("ec2", "create_launch_template", {"LaunchTemplate": {
@@ -375,8 +375,8 @@ def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0
     aws.expect("autoscaling", "create_auto_scaling_group", params=group)
     aws.expect("autoscaling", "put_scaling_policy", {"PolicyARN": "arn:policy"}, params={
         "AutoScalingGroupName": NAME, "PolicyName": "asg-agent-target-tracking",
-        "PolicyType": "TargetTrackingScaling", "TargetTrackingConfiguration": TRACKING})
-    if cdn:
+        "PolicyType": "TargetTrackingScaling", "TargetTrackingConfiguration": tracking})
+    if cdn and edge:
         create_cache_policy(aws)
         create_distribution(aws)
 
@@ -505,7 +505,7 @@ def described_rule(priority, rule):
 
 
 def existing_load_balancer(aws, expect_subnets=None, rules=None, default=FORBIDDEN,
-                           secret=SECRET):
+                           secret=SECRET, repair_default=None):
     aws.expect("elbv2", "describe_load_balancers", {"LoadBalancers": [
         dict(load_balancer(), State={"Code": "active"})]}, params={"Names": [NAME]})
     if expect_subnets:
@@ -515,6 +515,9 @@ def existing_load_balancer(aws, expect_subnets=None, rules=None, default=FORBIDD
         {"ListenerArn": LISTENER_ARN, "Port": 80, "Protocol": "HTTP",
          "LoadBalancerArn": LB_ARN, "DefaultActions": [dict(default, Order=1)]}]},
         params={"LoadBalancerArn": LB_ARN})
+    if repair_default:
+        aws.expect("elbv2", "modify_listener", {"Listeners": []}, params={
+            "ListenerArn": LISTENER_ARN, "DefaultActions": [repair_default]})
     if rules is None:
         rules = [described_rule(1, HEALTH_RULE), described_rule(2, header_rule(secret))]
     aws.expect("elbv2", "describe_rules", {"Rules": rules + [{
