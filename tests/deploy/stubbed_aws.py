@@ -49,11 +49,24 @@ class FakeTime:
         self.now += seconds
 
 
+_SESSIONS = {}
+
+
+def session(region):
+    """One session per region for all scenarios: it keeps the service
+    models it has loaded, which a new session would parse again (seconds
+    for EC2's)."""
+    if region not in _SESSIONS:
+        _SESSIONS[region] = boto3.Session(aws_access_key_id="AKIDEXAMPLE",
+                                          aws_secret_access_key="stubbed/secret",
+                                          region_name=region)
+    return _SESSIONS[region]
+
+
 class StubbedAWS:
     def __init__(self, region="us-east-1"):
-        session = boto3.Session(aws_access_key_id="AKIDEXAMPLE",
-                                aws_secret_access_key="stubbed/secret", region_name=region)
-        self.clients = {name: session.client(name) for name in SERVICES}
+        session_ = session(region)
+        self.clients = {name: session_.client(name) for name in SERVICES}
         self.stubbers = {name: Stubber(c) for name, c in self.clients.items()}
         self.expected = []  # (service, operation) in scenario order
         self.calls = []  # (service, operation, params) as the script made them
