@@ -297,9 +297,9 @@ def ami(aws, value=AMI):
 
 
 def create_rule(aws, priority, rule, answer=None):
+    arn = LISTENER_ARN.replace(":listener/", ":listener-rule/") + "/%d" % priority
     aws.expect("elbv2", "create_rule", {"Rules": [dict(
-        answer or rule, RuleArn=LISTENER_ARN.replace(":listener/", ":listener-rule/") + "/%d" % priority,
-        Priority=str(priority))]}, params=dict(rule, ListenerArn=LISTENER_ARN,
+        answer or rule, RuleArn=arn, Priority=str(priority))]}, params=dict(rule, ListenerArn=LISTENER_ARN,
                                                Priority=priority))
 
 
