@@ -53,10 +53,10 @@ class DestroyCase(unittest.TestCase):
             "IsTruncated": False, "MaxItems": "10"},
             params={"DNSName": "example.com", "MaxItems": "10"})
 
-    def delete_edge(self):
+    def delete_edge(self, dry=False):
         """The alias records, the distribution (disabled, deployed, then
         deleted with a fresh ETag), the cache policy, the certificate and
-        its validation record."""
+        its validation record.  dry: only the reads of --dry-run."""
         config = sc.stored_distribution(domain=sc.DOMAIN, cert=sc.CERT_ARN)
         self.aws.expect("cloudfront", "list_distributions", {"DistributionList": {
             "Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 1,
@@ -76,6 +76,10 @@ class DestroyCase(unittest.TestCase):
             params={"HostedZoneId": sc.ZONE, "StartRecordName": sc.DOMAIN, "MaxItems": "10"})
         change = {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING",
                                  "SubmittedAt": sc.DATE}}
+        if dry:
+            sc.existing_cache_policy(self.aws)
+            self.certificates(dry=True)
+            return
         self.aws.expect("route53", "change_resource_record_sets", change, params={
             "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [
                 {"Action": "DELETE", "ResourceRecordSet": r} for r in records]}})
@@ -99,6 +103,11 @@ class DestroyCase(unittest.TestCase):
             params={"Id": sc.POLICY_ID})
         self.aws.expect("cloudfront", "delete_cache_policy",
                         params={"Id": sc.POLICY_ID, "IfMatch": "E5ETAG"})
+        self.certificates()
+
+    def certificates(self, dry=False):
+        change = {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING",
+                                 "SubmittedAt": sc.DATE}}
         other = sc.CERT_ARN.replace("0f1e2d3c", "99999999")
         self.aws.expect("acm", "list_certificates", {"CertificateSummaryList": [
             {"CertificateArn": other, "DomainName": "shop.example.com"},
@@ -122,6 +131,8 @@ class DestroyCase(unittest.TestCase):
             "ResourceRecordSets": [rr], "IsTruncated": False, "MaxItems": "10"},
             params={"HostedZoneId": sc.ZONE, "StartRecordName": "_x1.www.example.com",
                     "MaxItems": "10"})
+        if dry:
+            return
         self.aws.expect("route53", "change_resource_record_sets", change, params={
             "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [
                 {"Action": "DELETE", "ResourceRecordSet": rr}]}})
@@ -236,8 +247,9 @@ class DestroyCase(unittest.TestCase):
         self.aws.expect("ec2", "delete_subnet", params={"SubnetId": sc.SUBNET_B})
         self.aws.expect("ec2", "delete_vpc", params={"VpcId": sc.VPC})
 
-    def nothing_left(self, network=True):
-        self.no_edge()
+    def nothing_left(self, edge=True):
+        if edge:
+            self.no_edge()
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {"AutoScalingGroups": []},
                         params={"AutoScalingGroupNames": [sc.NAME]})
         self.aws.fail("ec2", "describe_launch_templates",
@@ -382,6 +394,22 @@ class ExistingSubnets(DestroyCase):
 
 
 class DryRunDestroy(DestroyCase):
+    def test_the_edge_only_read(self):
+        self.delete_edge(dry=True)
+        self.nothing_left(edge=False)
+        self.assertEqual(self.run_provision("--dry-run"), 0)
+        self.aws.verify(self)
+        self.assertEqual(self.aws.mutations(), [])
+        self.assertEqual(self.time.sleeps, [])
+        out = "\n".join(self.lines)
+        for what in ("delete   records www.example.com A+AAAA", "disable  CloudFront distribution",
+                     "delete   CloudFront distribution " + sc.DIST_ID,
+                     "delete   cache policy asg-agent-site",
+                     "delete   records _x1.www.example.com CNAME",
+                     "delete   certificate " + sc.CERT_ARN):
+            self.assertIn(what, out)
+        self.assertNotIn(sc.SECRET, out)
+
     def test_only_reads_and_lists_what_would_go(self):
         self.no_edge()
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {
