@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """scripts/provision --destroy against botocore's Stubber: the whole stack
-deleted in dependency order (group and instances, launch template,
-listener, load balancer, target group, instance then load balancer
-security group, instance profile and role, then the VPC it created), with
+deleted in dependency order (the edge first: alias records, the
+distribution disabled, deployed and deleted, its cache policy, the
+certificate and its validation record; then group and instances, launch
+template, listener, load balancer, target group, the load balancer's egress
+rule, instance then load balancer security group, instance profile and
+role, then the VPC it created), with
 bounded waits driven by an injected clock; a second destroy finds nothing;
 a group that never goes away ends in a timeout, not a hang; existing
 subnets are never deleted; --dry-run --destroy only reads."""
