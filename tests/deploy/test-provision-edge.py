@@ -65,6 +65,13 @@ class EdgeCase(unittest.TestCase):
             params={"DNSName": "example.com", "MaxItems": "10"})
 
 
+def cname_lookup(aws, have=()):
+    aws.expect("route53", "list_resource_record_sets", {
+        "ResourceRecordSets": list(have), "IsTruncated": False, "MaxItems": "1"},
+        params={"HostedZoneId": sc.ZONE, "StartRecordName": "_x1.www.example.com",
+                "StartRecordType": "CNAME", "MaxItems": "1"})
+
+
 class Domain(EdgeCase):
     def certificate_from_nothing(self):
         self.aws.expect("acm", "list_certificates", {"CertificateSummaryList": [
@@ -86,6 +93,7 @@ class Domain(EdgeCase):
             "ResourceRecord": record}])
         self.aws.expect("acm", "describe_certificate", {"Certificate": with_record},
                         params={"CertificateArn": sc.CERT_ARN})
+        cname_lookup(self.aws)
         self.aws.expect("route53", "change_resource_record_sets", CHANGE, params={
             "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [{
                 "Action": "UPSERT", "ResourceRecordSet": {
@@ -156,6 +164,9 @@ class Domain(EdgeCase):
                     {"DomainName": sc.DOMAIN, "ResourceRecord": record}]}}
             self.aws.expect("acm", "describe_certificate", pending,
                             params={"CertificateArn": sc.CERT_ARN})
+            # A record of the same name with another value is replaced.
+            cname_lookup(self.aws, [{"Name": record["Name"], "Type": "CNAME", "TTL": 300,
+                                     "ResourceRecords": [{"Value": "_old.aws."}]}])
             self.aws.expect("route53", "change_resource_record_sets", CHANGE, params={
                 "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [{
                     "Action": "UPSERT", "ResourceRecordSet": {
@@ -171,6 +182,64 @@ class Domain(EdgeCase):
         self.assertEqual(self.time.sleeps, [15, 15, 15, 15])
         # The distribution is not touched with a certificate it cannot use.
         self.assertEqual(self.sent("UpdateDistribution"), [])
+
+    def existing_domain_stack(self, cname_present=True, aliases=("A", "AAAA")):
+        self.zone_lookup()
+        sc.existing_network(self.aws)
+        sc.existing_security_groups(self.aws)
+        sc.existing_role(self.aws)
+        sc.ami(self.aws)
+        sc.existing_launch_template(self.aws)
+        sc.existing_target_group(self.aws)
+        sc.existing_distribution(self.aws, config=sc.stored_distribution(
+            domain=sc.DOMAIN, cert=sc.CERT_ARN))
+        sc.existing_load_balancer(self.aws)
+        sc.existing_group(self.aws)
+        sc.existing_policy(self.aws)
+        sc.existing_cache_policy(self.aws)
+        self.aws.expect("acm", "list_certificates", {"CertificateSummaryList": [
+            {"CertificateArn": sc.CERT_ARN, "DomainName": sc.DOMAIN}]}, params={})
+        self.aws.expect("acm", "list_tags_for_certificate", {"Tags": sc.TAGS},
+                        params={"CertificateArn": sc.CERT_ARN})
+        record = {"Name": "_x1.www.example.com.", "Type": "CNAME", "Value": "_y2.aws."}
+        self.aws.expect("acm", "describe_certificate", {"Certificate": {
+            "CertificateArn": sc.CERT_ARN, "DomainName": sc.DOMAIN, "Status": "ISSUED",
+            "DomainValidationOptions": [{"DomainName": sc.DOMAIN, "ResourceRecord": record}]}},
+            params={"CertificateArn": sc.CERT_ARN})
+        rr = {"Name": record["Name"], "Type": "CNAME", "TTL": 300,
+              "ResourceRecords": [{"Value": record["Value"]}]}
+        cname_lookup(self.aws, [rr] if cname_present else [])
+        if not cname_present:
+            self.aws.expect("route53", "change_resource_record_sets", CHANGE, params={
+                "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [{
+                    "Action": "UPSERT", "ResourceRecordSet": rr}]}})
+        alias = {"HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": sc.DIST_DOMAIN + ".",
+                 "EvaluateTargetHealth": False}
+        self.aws.expect("route53", "list_resource_record_sets", {"ResourceRecordSets": [
+            {"Name": sc.DOMAIN + ".", "Type": t, "AliasTarget": alias} for t in aliases],
+            "IsTruncated": False, "MaxItems": "2"},
+            params={"HostedZoneId": sc.ZONE, "StartRecordName": sc.DOMAIN,
+                    "StartRecordType": "A", "MaxItems": "2"})
+
+    def test_rerun_changes_nothing(self):
+        self.existing_domain_stack()
+        self.assertEqual(self.run_provision("--domain", sc.DOMAIN, *S3_ARGS), 0, self.output())
+        self.aws.verify(self)
+        self.assertEqual(self.aws.mutations(), [])
+        self.assertEqual(self.time.sleeps, [])
+        self.assertIn("Site: https://www.example.com/", self.output())
+
+    def test_rerun_repairs_the_validation_record_and_an_alias(self):
+        # The CNAME ACM's renewal needs and the AAAA alias were deleted.
+        self.existing_domain_stack(cname_present=False, aliases=("A",))
+        self.aws.expect("route53", "change_resource_record_sets", CHANGE, params={
+            "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [{
+                "Action": "UPSERT", "ResourceRecordSet": {
+                    "Name": sc.DOMAIN, "Type": "AAAA", "AliasTarget": {
+                        "HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": sc.DIST_DOMAIN,
+                        "EvaluateTargetHealth": False}}}]}})
+        self.assertEqual(self.run_provision("--domain", sc.DOMAIN, *S3_ARGS), 0, self.output())
+        self.aws.verify(self)
 
     def test_no_hosted_zone_stops_before_any_change(self):
         for name in (sc.DOMAIN, "example.com"):
