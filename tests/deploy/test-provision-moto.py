@@ -177,7 +177,15 @@ class MotoStack(unittest.TestCase):
         cls.tmp.cleanup()
 
     def client(self, name, region=REGION):
-        return boto3.client(name, region_name=region, endpoint_url=self.endpoint)
+        """The test's own clients for reading back, one per service and
+        region, from one session (which parses each service model once)."""
+        cls = type(self)
+        if not hasattr(cls, "session"):
+            cls.session, cls.clients_ = boto3.Session(), {}
+        if (name, region) not in cls.clients_:
+            cls.clients_[name, region] = cls.session.client(name, region_name=region,
+                                                           endpoint_url=self.endpoint)
+        return cls.clients_[name, region]
 
     def run_provision(self, *args):
         """One run; the clients come from make_clients (so AWS_ENDPOINT_URL
