@@ -205,10 +205,11 @@ class FleetHAProxy(HAProxy):
         super().__init__(tmp, port, [("i%d" % slot, "127.0.1.%d" % slot, 8080, True)
                                      for slot in range(1, MAX_SLOTS + 1)], inter_ms,
                          backend_extra=["http-response set-header X-Served-By %s",
-                                        # a request that could not connect
-                                        # never reached the instance: send
-                                        # it to another, as the ALB does
-                                        "option redispatch 1", "retries 2"])
+                                        # The ALB never retries nor
+                                        # redispatches: a refused or reset
+                                        # connection to a target is a 502
+                                        # for the client (aws.md 1).
+                                        "retries 0"])
 
     def slots(self):
         """{slot: status text}"""
