@@ -152,8 +152,53 @@ def restart_mid_drain(tmp):
         s.close()
 
 
+def late_requests(tmp):
+    """A load balancer node that learns of the deregistration late goes on
+    sending new requests after the hook (aws-load-balancer-controller
+    #1064): nothing is in flight between two of them, yet the instance
+    must not leave while they still arrive."""
+    s = lifecyclelib.Setup(tmp)
+    try:
+        s.start_agent({"drain_quiet": "800ms"})
+        s.wait_state("ready", 8)
+        sent = []
+        failed = []
+        stop = threading.Event()
+
+        def lagging_node():
+            # new requests, one connection each, for 3 s after the hook
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end and not stop.is_set():
+                t = time.time()
+                try:
+                    with socket.create_connection((s.health.host, s.health.port), 2) as c:
+                        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        head = c.recv(64)
+                    # any answer: asg-health was still there to give it
+                    (sent if head.startswith(b"HTTP/1.1 ") else failed).append(t)
+                except OSError:
+                    failed.append(t)
+                time.sleep(0.1)
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        node = threading.Thread(target=lagging_node, daemon=True)
+        node.start()
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
+        check(done, "hook never completed: %r" % s.lifecycle())
+        stop.set()
+        node.join(5)
+        t_complete = lifecyclelib.call_time(done[0])
+        check(not failed and len(sent) > 5, "late requests: %d served, %d failed" %
+              (len(sent), len(failed)))
+        check(t_complete > sent[-1], "the hook was completed %.2f s before the last new "
+              "request arrived" % (sent[-1] - t_complete))
+        check("drain step wait-in-flight done" in s.agent.stderr(), s.agent.stderr())
+    finally:
+        s.close()
+
+
 def main(tmp):
-    for name, fn in (("termination", termination), ("restart", restart_mid_drain)):
+    for name, fn in (("termination", termination), ("restart", restart_mid_drain),
+                     ("late requests", late_requests)):
         d = os.path.join(tmp, name)
         os.makedirs(d)
         t0 = time.monotonic()

@@ -80,7 +80,8 @@ class Setup:
         cfg = agentlib.base_config(self.tmp, self.proc_stat.path)
         cfg["health_socket"] = self.health.control
         lc = {"state_dir": self.state_dir, "drain_d": self.drain_d,
-              "launch_timeout": "20s", "drain_timeout": "20s", "drain_d_timeout": "5s"}
+              "launch_timeout": "20s", "drain_timeout": "20s", "drain_d_timeout": "5s",
+              "drain_quiet": "300ms"}
         lc.update(lifecycle or {})
         cfg["lifecycle"] = lc
         return cfg
