@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.session  # noqa: E402
 
 import aws_world  # noqa: E402
+import cloudwatch_agg  # noqa: E402
 import query_protocol  # noqa: E402
 import sigv4_verify  # noqa: E402
 import standin_http  # noqa: E402
@@ -481,6 +482,16 @@ class AwsHandler(standin_http.StandinHandler):
                 if cmd == "DELETE":
                     world.metrics.clear()
                 return self.send_json(200, query_protocol.jsonable(world.metrics))
+        if name == "metric-statistics":
+            # GetMetricStatistics for Auto Scaling's own use (target
+            # tracking): ?namespace=&name=&dim=Name=Value...&start=&end=&period=
+            dims = [dict(zip(("Name", "Value"), d.split("=", 1))) for d in query.get("dim", [])]
+            with world.lock:
+                points = list(world.metrics)
+            return self.send_json(200, cloudwatch_agg.statistics(
+                points, query["namespace"][0], query["name"][0], dims,
+                float(query["start"][0]), float(query["end"][0]), float(query["period"][0]),
+                query.get("unit", [None])[0]))
         return self.send_json(404, {"error": "no control endpoint %s /_control/%s" % (cmd, name)})
 
 
