@@ -247,3 +247,106 @@ def spot_interruption(fleet, slot, notice_s=12.0):
     if drained > notice_s:
         res.allowed = -1
     return res
+
+
+# --- the closed loop (issue 11): the group's controller in group.py ------
+
+def _serving(fleet, group):
+    """Slots the group has in service that HAProxy has UP."""
+    lbs = fleet.lb.slots()
+    return sorted(s for s, st in group.members().items()
+                  if st == "InService" and lbs.get(s) == "UP")
+
+
+def _no_request_before_gate(fleet, inst):
+    """The ALB is the only way in, and the reconciler opens it only once the
+    stand-in has registered the instance, i.e. after its launch hook was
+    completed; at that moment asg-health had received nothing but probes
+    since it started."""
+    seen = fleet.registered_traffic.get(inst.id)
+    return seen is not None and seen == inst.baseline_traffic and \
+        fleet.launch_gate_respected(inst)
+
+
+def instance_failure(fleet, group, slot):
+    """terminate N: every process of the instance killed at once, no hook.
+    The load balancer ejects it, the group replaces it.  The ALB does not
+    retry: the requests sent to it between the kill and the ejection fail
+    (502), none after."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port, clients=4, rate=200)
+    _steady(fleet, 1.0)
+    t_kill = time.monotonic()
+    fleet.kill(slot)
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").split(" ")[0] in ("DOWN", "MAINT"), 10,
+             "HAProxy to eject i%d" % slot)
+    t_eject = time.monotonic()
+    wait_for(lambda: any(r[1] == slot and r[2] == "died" for r in group.replaced), 10,
+             "the group to see i%d gone" % slot)
+    wait_for(lambda: len(_serving(fleet, group)) >= group.desired and
+             any(i.launch_seq > inst.launch_seq for i in fleet.live_instances()), 60,
+             "a replacement for i%d in service" % slot)
+    t_back = time.monotonic()
+    new = max(fleet.live_instances(), key=lambda i: i.launch_seq)
+    wait_for(lambda: "i%d" % new.slot in load.by_server, 20, "the replacement to serve")
+    _steady(fleet, 0.5)
+    ok, failures = load.stop()
+    late = [f for f in failures if not t_kill <= f[0] <= t_eject + 0.05]
+    gated = _no_request_before_gate(fleet, new)
+    res = Result("failure", ok, len(failures),
+                 "i%d killed, ejected after %.2f s, replaced by i%d %s serving after %.1f s; "
+                 "failures: %d between the kill and the ejection, %d after; nothing "
+                 "before the replacement's gate: %s" % (
+                     slot, t_eject - t_kill, new.slot, new.id, t_back - t_kill,
+                     len(failures) - len(late), len(late), gated),
+                 allowed=len(failures) if not late and gated else -1,
+                 details=[f[1] for f in (late or failures)[:10]])
+    return res
+
+
+def autoscale(fleet, group, high=None, low=None):
+    """A load step: the group grows from 2 to at least 3 on the agents'
+    CPU metric, and the new instance receives no request before its gate
+    completed; the load drops to a trickle: it shrinks back to 2 through
+    drains.  No request fails."""
+    before = {i.id for i in fleet.live_instances()}
+    t0 = time.monotonic()
+    load = Load(fleet.lb.port, clients=4, rate=high)
+    wait_for(lambda: any(d.direction == "out" for t, d in group.decisions if t > t0), 90,
+             "a scale-out decision")
+    out = next(d for t, d in group.decisions if t > t0 and d.direction == "out")
+    wait_for(lambda: len(_serving(fleet, group)) >= 3, 60, "a third instance in service")
+    new = [i for i in fleet.live_instances() if i.id not in before]
+    wait_for(lambda: any("i%d" % i.slot in load.by_server for i in new), 20,
+             "the new instance to serve")
+    t_serving = min(load.first_seen["i%d" % i.slot] for i in new
+                    if "i%d" % i.slot in load.by_server)
+    gated = all(_no_request_before_gate(fleet, i) for i in new)
+    grown = len(group.members())
+    # the load drops to a trickle: the requests keep flowing through the drains
+    trickle = Load(fleet.lb.port, clients=1, rate=low or 20)
+    t1 = time.monotonic()
+    load.stopping.set()
+    wait_for(lambda: any(d.direction == "in" for t, d in group.decisions if t > t1), 90,
+             "a scale-in decision")
+    inn = next(d for t, d in group.decisions if t > t1 and d.direction == "in")
+    wait_for(lambda: len(group.members()) == 2 and len(fleet.live_instances()) == 2, 60,
+             "the group back to 2")
+    gone = [i for i in fleet.instances.values() if i.terminated]
+    drained = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
+               if c["status"] == 200 and c["params"].get("LifecycleHookName") == "web-terminate"
+               and c["params"].get("LifecycleActionResult") == "CONTINUE"]
+    ok1, f1 = load.stop()
+    ok2, f2 = trickle.stop()
+    failures = f1 + f2
+    res = Result("autoscale", ok1 + ok2, len(failures),
+                 "scale-out at %.1f %% (%s), %d instances, new one serving %.1f s after the "
+                 "load step, nothing before its gate: %s; scale-in at %.1f %% to %d after "
+                 "%.1f s, %d drained through the hook" % (
+                     out.metric, out.reason, grown, t_serving - t0, gated, inn.metric,
+                     inn.desired, time.monotonic() - t1, len(drained)),
+                 details=[f[1] for f in failures[:10]])
+    if not gated or grown < 3 or len(drained) < 1 or len(gone) < 1:
+        res.allowed = -1
+    res.t_serving = t_serving - t0
+    return res
