@@ -1,5 +1,5 @@
 """A fleet on one machine: "instances" on their own loopback addresses
-(127.0.1.N), each running the real asg-health (and asg-agent against its
+(127.X.Y.N, a /24 no other fleet on this machine uses), each running the real asg-health (and asg-agent against its
 own IMDS stand-in), one AWS stand-in playing the Auto Scaling group and its
 target group, and HAProxy from Debian as the ALB in front.
 
@@ -26,6 +26,7 @@ Each instance's CPU is measured, not invented: its asg-health's CPU time
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -57,6 +58,26 @@ METRIC_SCALE = 10
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def free_net():
+    """127.X.Y: a /24 of loopback addresses whose :8080 nobody listens on, so
+    that fleets of several tests (or helpers) can run at once."""
+    for _ in range(50):
+        net = "127.%d.%d" % (random.randint(64, 250), random.randint(1, 250))
+        socks = []
+        try:
+            for slot in range(1, MAX_SLOTS + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("%s.%d" % (net, slot), 8080))
+            return net
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free 127.X.Y.0/24 for the fleet")
+
+
 def instance_id(slot, launch):
     """Unique per launch, as EC2's are: a replacement is a new instance."""
     return "i-%017x" % (0xf1ee70000 + launch * 256 + slot)
@@ -68,7 +89,7 @@ class Instance:
     def __init__(self, fleet, slot):
         self.fleet = fleet
         self.slot = slot
-        self.addr = "127.0.1.%d" % slot
+        self.addr = "%s.%d" % (fleet.net, slot)
         self.id = instance_id(slot, fleet.launches)
         self.launch_seq = fleet.launches
         fleet.launches += 1
@@ -81,6 +102,7 @@ class Instance:
         self.proc_stat = os.path.join(self.dir, "proc-stat")
         self.cpu_base = None  # (wall time, busy ticks) when asg-health started
         self.cpu_idle = 0
+        self.cpu_lock = threading.Lock()
         self.baseline_traffic = None
         os.makedirs(self.dir)
         shutil.copytree(SITE, self.root)
@@ -149,6 +171,10 @@ class Instance:
 
     def write_proc_stat(self):
         """One CPU whose busy time is this instance's asg-health's."""
+        with self.cpu_lock:
+            self._write_proc_stat()
+
+    def _write_proc_stat(self):
         if self.health is None:
             return
         try:
@@ -275,8 +301,8 @@ class FleetHAProxy(HAProxy):
     """The fleet's load balancer: a slot per possible instance, all in
     maintenance until the target group registers one."""
 
-    def __init__(self, tmp, port, inter_ms):
-        super().__init__(tmp, port, [("i%d" % slot, "127.0.1.%d" % slot, 8080, True)
+    def __init__(self, tmp, port, inter_ms, net):
+        super().__init__(tmp, port, [("i%d" % slot, "%s.%d" % (net, slot), 8080, True)
                                      for slot in range(1, MAX_SLOTS + 1)], inter_ms,
                          backend_extra=["http-response set-header X-Served-By %s",
                                         # The ALB never retries nor
@@ -370,7 +396,7 @@ class Load:
 
 class Fleet:
     def __init__(self, n=3, lb_port=None, inter_ms=400, with_agents=True, events=None,
-                 agent_config=None, metric_period=10, dereg_lag=1.5, dereg_delay=1.0):
+                 agent_config=None, metric_period=10, dereg_lag=2.0, dereg_delay=0.5):
         """metric_period: the agents' period in AWS seconds (10, 30, 60),
         run METRIC_SCALE times faster.  dereg_lag: seconds new requests
         still reach a deregistered target.  dereg_delay: the target
@@ -394,7 +420,8 @@ class Fleet:
         self.db_port = free_port()
         self.db_up()
         self.aws = client.start_aws(state=self._world(), credentials=[STATIC_KEY])
-        self.lb = FleetHAProxy(self.tmp, lb_port or free_port(), inter_ms)
+        self.net = free_net()
+        self.lb = FleetHAProxy(self.tmp, lb_port or free_port(), inter_ms, self.net)
         self.stopping = threading.Event()
         self.reconciler = threading.Thread(target=self._reconcile_loop, daemon=True)
         self.reconciler.start()
@@ -549,7 +576,10 @@ class Fleet:
         while not self.stopping.wait(0.2):
             for inst in list(self.instances.values()):
                 if inst.alive() and not inst.terminated:
-                    inst.write_proc_stat()
+                    try:
+                        inst.write_proc_stat()
+                    except OSError as e:  # its directory is going away
+                        self.events("cpu      i%d: %s" % (inst.slot, e))
 
     # --- the ALB's target group, mirrored into HAProxy -----------------
     def _reconcile_loop(self):
@@ -576,11 +606,20 @@ class Fleet:
         for slot in range(1, MAX_SLOTS + 1):
             w = want.get(slot, "maint")
             if applied.get(slot) == "ready" and w != "ready":
-                # the nodes learn of the deregistration late
-                lag = self.lagging.setdefault(slot, (w, now))
-                if now - lag[1] < self.dereg_lag:
+                # The nodes learn of the deregistration late, and route to
+                # the target as they last knew it: their own checks (2 x
+                # 5-30 s on AWS) would take longer than the lag to eject it.
+                if slot not in self.lagging:
+                    inst = self.instances.get(slot)
+                    self.lagging[slot] = (w, now, inst is not None and inst.alive() and
+                                          self.haproxy_status(slot) == "UP")
+                    if self.lagging[slot][2]:
+                        self.lb.command("disable health web/i%d" % slot)
+                if now - self.lagging[slot][1] < self.dereg_lag:
                     continue
-            self.lagging.pop(slot, None)
+            lag = self.lagging.pop(slot, None)
+            if lag and lag[2]:
+                self.lb.command("enable health web/i%d" % slot)
             if applied.get(slot) != w:
                 inst = self.instances.get(slot)
                 if w == "ready" and inst and inst.id not in self.registered_traffic:
