@@ -33,8 +33,10 @@ GONE = ("Terminated", "Detached")
 
 class Group:
     def __init__(self, fleet, min_size=2, max_size=4, desired=2, target=5.0,
-                 warmup=2.0, grace=0.0, policy=None, log=None):
-        """target: CPU percent; warmup and grace: seconds here."""
+                 warmup=2.0, grace=0.0, unhealthy_for=3.0, policy=None, log=None):
+        """target: CPU percent; warmup, grace and unhealthy_for (how long the
+        load balancer must have had it DOWN: its unhealthy threshold and
+        the group's periodic health check): seconds here."""
         self.fleet = fleet
         self.min_size, self.max_size, self.desired = min_size, max_size, desired
         self.policy = policy or scaling.Policy(target=target)
@@ -42,6 +44,9 @@ class Group:
         self.settle = min(self.period, 1.0) + self.period / 4 + 0.3
         self.warmup = warmup
         self.grace = grace
+        self.unhealthy_for = unhealthy_for
+        self.down_since = {}  # instance id: when HAProxy first had it DOWN
+        self.paused = threading.Event()  # the demo's scripted scenarios
         self.log = log or fleet.events
         self.lock = threading.Lock()
         self.history = []       # the group metric per period, None: no data
@@ -89,6 +94,10 @@ class Group:
     # --- the loop ------------------------------------------------------------
     def _loop(self):
         while not self.stopping.wait(0.1):
+            if self.paused.is_set():
+                self.history = []
+                self.next_end = (math.floor(time.time() / self.period) + 1) * self.period
+                continue
             try:
                 states = self._states()
                 self._health(states)
@@ -117,14 +126,19 @@ class Group:
                     self.seen_up.add(inst.id)
             # A new target is "initial" until its first checks: unhealthy
             # means DOWN after having been UP, or still not UP past grace.
-            unhealthy = st == "InService" and lb.startswith("DOWN") and (
-                inst.id in self.seen_up or now - self.in_service_at[inst.id] >= 5.0)
+            if st == "InService" and lb.startswith("DOWN") and (
+                    inst.id in self.seen_up or now - self.in_service_at[inst.id] >= 5.0):
+                self.down_since.setdefault(inst.id, now)
+            else:
+                self.down_since.pop(inst.id, None)
+            unhealthy = now - self.down_since.get(inst.id, now) >= self.unhealthy_for
             if inst.terminated and not st.startswith("Terminat"):
                 # EC2: the instance is not running; nothing can run a hook
                 self.replaced.append((now, slot, "died"))
                 self.log("group    i%d %s is gone (EC2 status): replacing it" % (slot, inst.id))
                 self._gone(inst)
             elif unhealthy and now - self.launched_at.get(inst.id, 0) >= self.grace:
+                self.down_since.pop(inst.id, None)
                 self.replaced.append((now, slot, "unhealthy"))
                 self.log("group    i%d %s failed the load balancer's checks: replacing it"
                          % (slot, inst.id))

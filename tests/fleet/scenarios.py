@@ -323,6 +323,7 @@ def autoscale(fleet, group, high=None, low=None):
                     if "i%d" % i.slot in load.by_server)
     gated = all(_no_request_before_gate(fleet, i) for i in new)
     grown = len(group.members())
+    grown_ids = {fleet.instances[s].id for s in group.members() if s in fleet.instances}
     # the load drops to a trickle: the requests keep flowing through the drains
     trickle = Load(fleet.lb.port, clients=1, rate=low or 20)
     t1 = time.monotonic()
@@ -332,10 +333,11 @@ def autoscale(fleet, group, high=None, low=None):
     inn = next(d for t, d in group.decisions if t > t1 and d.direction == "in")
     wait_for(lambda: len(group.members()) == 2 and len(fleet.live_instances()) == 2, 60,
              "the group back to 2")
-    gone = [i for i in fleet.instances.values() if i.terminated]
+    gone = grown_ids - {fleet.instances[s].id for s in group.members()}
     drained = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
                if c["status"] == 200 and c["params"].get("LifecycleHookName") == "web-terminate"
-               and c["params"].get("LifecycleActionResult") == "CONTINUE"]
+               and c["params"].get("LifecycleActionResult") == "CONTINUE"
+               and c["params"].get("InstanceId") in gone]
     ok1, f1 = load.stop()
     ok2, f2 = trickle.stop()
     failures = f1 + f2
@@ -346,7 +348,40 @@ def autoscale(fleet, group, high=None, low=None):
                      out.metric, out.reason, grown, t_serving - t0, gated, inn.metric,
                      inn.desired, time.monotonic() - t1, len(drained)),
                  details=[f[1] for f in failures[:10]])
-    if not gated or grown < 3 or len(drained) < 1 or len(gone) < 1:
+    if not gated or grown < 3 or not gone or len(drained) != len(gone):
         res.allowed = -1
     res.t_serving = t_serving - t0
+    return res
+
+
+def unhealthy_replaced(fleet, group, slot):
+    """A critical check fails on one instance and stays failing: the load
+    balancer ejects it, and past the group's health check (HealthCheckType
+    ELB) it is terminated through its hook, drained, and replaced.  No
+    request fails."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port, clients=4, rate=200)
+    _steady(fleet, 0.5)
+    t0 = time.monotonic()
+    open(inst.flag, "w").close()
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").startswith("DOWN"), 10,
+             "HAProxy to eject i%d" % slot)
+    t_eject = time.monotonic()
+    wait_for(lambda: any(r[1] == slot and r[2] == "unhealthy" for r in group.replaced), 30,
+             "the group to find i%d unhealthy" % slot)
+    wait_for(lambda: fleet.instance_state(slot) == "Terminated" or
+             fleet.instances[slot] is not inst, 30, "i%d to be terminated" % slot)
+    wait_for(lambda: len(_serving(fleet, group)) >= group.desired and
+             any(i.launch_seq > inst.launch_seq for i in fleet.live_instances()), 60,
+             "a replacement for i%d in service" % slot)
+    t_back = time.monotonic()
+    completes = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
+                 if c["status"] == 200 and c["params"].get("InstanceId") == inst.id
+                 and c["params"].get("LifecycleHookName") == "web-terminate"]
+    _steady(fleet, 0.5)
+    res = _finish(load, "unhealthy", "critical check failing on i%d: ejected after %.2f s, "
+                  "terminated through its hook (x%d) and replaced, serving after %.1f s" % (
+                      slot, t_eject - t0, len(completes), t_back - t0))
+    if len(completes) != 1:
+        res.allowed = -1
     return res

@@ -1,7 +1,8 @@
 """Issue 11: the closed loop.  Two instances behind HAProxy under the group's
 controller (group.py: desired/min/max, hooks, ELB health replacement,
 target tracking on the agents' own CPU metric at a 10 s period run ten
-times faster): an instance dies and is replaced; a load step grows the group
+times faster): an instance dies and is replaced; one fails its load
+balancer checks and is replaced through its hook; a load step grows the group
 and the end of it shrinks the group through drains.  Asserts on events and
 counts, every wait bounded."""
 
@@ -27,6 +28,7 @@ def main():
         f.wait_up([1, 2], timeout=60)
         g = grouplib.Group(f, min_size=2, max_size=3, desired=2, target=3.0, log=log)
         results.append(scenarios.instance_failure(f, g, 1))
+        results.append(scenarios.unhealthy_replaced(f, g, 2))
         results.append(scenarios.autoscale(f, g))
         if g.errors:
             raise AssertionError("group controller errors: %s" % g.errors[:5])
