@@ -230,8 +230,9 @@ class Group:
                            self.min_size, self.max_size)
         if d:
             self.decisions.append((now, d))
-            self.log("scale    %s: CPUUtilization %.1f %% (group average of %s): desired %d -> %d"
-                     % (d.direction, d.metric, d.reason, self.desired, d.desired))
+            self.log("scale    %s: CPUUtilization %.1f %%, the group's average (%s): "
+                     "desired %d -> %d" % (d.direction, d.metric, d.reason, self.desired,
+                                           d.desired))
             self._set_desired(d.desired, d)
             # the alarms start over on fresh data
             self.history = []
