@@ -394,6 +394,45 @@ class Load:
         return self.ok, list(self.failures)
 
 
+class WrkLoad:
+    """A load step heavier than Python's threads can make, so that the
+    instances' CPU (the scaling metric) rises well above the target even on
+    a busy machine: wrk (C, keep-alive) through the load balancer, bounded
+    by its connections and `seconds`; its errors and non-2xx answers count
+    as failures."""
+
+    def __init__(self, port, connections=4, seconds=120, path="/"):
+        self.proc = subprocess.Popen(
+            ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "10s",
+             "http://127.0.0.1:%d%s" % (port, path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def stop(self):
+        """(requests answered 2xx/3xx, [failure descriptions])"""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # wrk prints its summary
+        try:
+            out = self.proc.communicate(timeout=15)[0]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out = self.proc.communicate()[0]
+        total = errors = 0
+        failures = []
+        for line in out.splitlines():
+            words = line.replace(",", " ").split()
+            if "requests in" in line:
+                total = int(words[0])
+            elif line.strip().startswith("Socket errors:"):
+                errors = sum(int(w) for w in words if w.isdigit())
+                failures.append(line.strip())
+            elif line.strip().startswith("Non-2xx or 3xx responses:"):
+                errors += int(words[-1])
+                failures.append(line.strip())
+        if not total and self.proc.returncode not in (0, -signal.SIGINT):
+            failures.append("wrk failed: %s" % out.strip()[-300:])
+        return total - errors, failures if errors or not total else []
+
+
 class Fleet:
     def __init__(self, n=3, lb_port=None, inter_ms=400, with_agents=True, events=None,
                  agent_config=None, metric_period=10, dereg_lag=2.0, dereg_delay=0.5):

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from fleet import Load, wait_for
+from fleet import Load, WrkLoad, wait_for
 
 FALL = 2
 
@@ -304,14 +304,16 @@ def instance_failure(fleet, group, slot):
     return res
 
 
-def autoscale(fleet, group, high=None, low=None):
-    """A load step: the group grows from 2 to at least 3 on the agents'
-    CPU metric, and the new instance receives no request before its gate
-    completed; the load drops to a trickle: it shrinks back to 2 through
-    drains.  No request fails."""
+def autoscale(fleet, group):
+    """A load step (wrk): the group grows from 2 to at least 3 on the
+    agents' CPU metric, and the new instance receives no request before its
+    gate completed; the load drops to a trickle: it shrinks back to 2
+    through drains.  A Python client at 10 requests/s runs throughout and
+    sees which instance answers; no request of either fails."""
     before = {i.id for i in fleet.live_instances()}
+    load = Load(fleet.lb.port, clients=1, rate=10)
     t0 = time.monotonic()
-    load = Load(fleet.lb.port, clients=4, rate=high)
+    step = WrkLoad(fleet.lb.port)
     wait_for(lambda: any(d.direction == "out" for t, d in group.decisions if t > t0), 90,
              "a scale-out decision")
     out = next(d for t, d in group.decisions if t > t0 and d.direction == "out")
@@ -324,10 +326,9 @@ def autoscale(fleet, group, high=None, low=None):
     gated = all(_no_request_before_gate(fleet, i) for i in new)
     grown = len(group.members())
     grown_ids = {fleet.instances[s].id for s in group.members() if s in fleet.instances}
-    # the load drops to a trickle: the requests keep flowing through the drains
-    trickle = Load(fleet.lb.port, clients=1, rate=low or 20)
+    # the load drops to the trickle, which keeps flowing through the drains
     t1 = time.monotonic()
-    load.stopping.set()
+    ok2, f2 = step.stop()
     wait_for(lambda: any(d.direction == "in" for t, d in group.decisions if t > t1), 90,
              "a scale-in decision")
     inn = next(d for t, d in group.decisions if t > t1 and d.direction == "in")
@@ -339,15 +340,14 @@ def autoscale(fleet, group, high=None, low=None):
                and c["params"].get("LifecycleActionResult") == "CONTINUE"
                and c["params"].get("InstanceId") in gone]
     ok1, f1 = load.stop()
-    ok2, f2 = trickle.stop()
-    failures = f1 + f2
+    failures = [f[1] for f in f1] + f2
     res = Result("autoscale", ok1 + ok2, len(failures),
                  "scale-out at %.1f %% (%s), %d instances, new one serving %.1f s after the "
                  "load step, nothing before its gate: %s; scale-in at %.1f %% to %d after "
                  "%.1f s, %d drained through the hook" % (
                      out.metric, out.reason, grown, t_serving - t0, gated, inn.metric,
                      inn.desired, time.monotonic() - t1, len(drained)),
-                 details=[f[1] for f in failures[:10]])
+                 details=failures[:10])
     if not gated or grown < 3 or not gone or len(drained) != len(gone):
         res.allowed = -1
     res.t_serving = t_serving - t0
