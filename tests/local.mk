@@ -14,7 +14,8 @@ include $(srcdir)/tests/deploy.mk
 FLEET_TESTS = tests/fleet/test-fleet.py tests/fleet/test-scaling.py tests/fleet/test-autoscale.py
 TESTS += $(FLEET_TESTS)
 EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests/fleet/demo.py \
-	tests/fleet/scaling.py tests/fleet/group.py tests/standins/cloudwatch_agg.py
+	tests/fleet/scaling.py tests/fleet/group.py tests/fleet/bench-scaling.py \
+	tests/standins/cloudwatch_agg.py
 
 # The benchmark's own arithmetic and BENCHMARKS.md splicing (no servers).
 TESTS += bench/test-bench.py
