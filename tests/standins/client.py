@@ -90,6 +90,19 @@ class Standin:
         self.tmpdir.cleanup()
 
 
+def wait_for(predicate, timeout, what="condition", interval=0.05):
+    """Poll predicate until it returns something true; raise
+    AssertionError naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def _write_json(standin_dir, name, obj):
     path = os.path.join(standin_dir, name)
     with open(path, "w", encoding="utf-8") as f:
