@@ -399,6 +399,7 @@ class AwsHandler(standin_http.StandinHandler):
         skew = sigv4_verify.check_skew(request_time, app.now())
         if skew:
             raise QueryError(app.skew_error_code, skew, 403)
+        sigv4_verify.check_all_amz_headers_signed(self.headers, parsed)
         sigv4_verify.verify(self.command, self.path, self.headers, body, parsed,
                             creds["SecretAccessKey"], request_time)
 
