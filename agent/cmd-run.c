@@ -187,13 +187,7 @@ static void serve_status_while_blocked(void *p)
 
 static uint64_t publish_jitter_ms(const struct agent_config *cfg)
 {
-	long long max = cfg->publish_jitter_ms;
-
-	/* Spread a fleet's calls over a quarter period (at most 15 s): a
-	 * thousand instances must not call PutMetricData in one second. */
-	if (max < 0)
-		max = cfg->period_ms / 4 < 15000 ? cfg->period_ms / 4 : 15000;
-	return random_below((uint64_t)max + 1);
+	return metrics_publish_jitter_ms(cfg->period_ms, cfg->publish_jitter_ms, random_unit());
 }
 
 static int agent_start(struct agent *a, const struct agent_config *cfg)
