@@ -358,7 +358,8 @@ class ImdsHandler(standin_http.StandinHandler):
         imds = self.app
         self.client_gone = False  # one handler serves a keep-alive connection
         entry = {"time": iso8601(utcnow()), "method": self.command, "path": path,
-                 "status": None, "token": bool(self.headers.get(TOKEN_HEADER))}
+                 "status": None, "token": bool(self.headers.get(TOKEN_HEADER)),
+                 "arrived_at": time.time()}
         imds.log.append(entry)
         with imds.lock:
             mode = imds.down_mode
@@ -367,22 +368,22 @@ class ImdsHandler(standin_http.StandinHandler):
             if mode == "503":
                 self.read_body()
                 self.send_error_page(503)
-                return imds.log.update(entry, status=503)
+                return imds.log.update(entry, answered_at=time.time(), status=503)
             if mode == "hang":
                 imds.up_event.wait(30)
             self.reset_connection()
-            return imds.log.update(entry, status=0)
+            return imds.log.update(entry, answered_at=time.time(), status=0)
         fault = imds.take_injection(self.command, path)
         if fault:
             imds.log.update(entry, injected=fault)
             status = self.inject(fault, path)
             if status is not None:
-                return imds.log.update(entry, status=status, client_gone=self.client_gone)
+                return imds.log.update(entry, answered_at=time.time(), status=status, client_gone=self.client_gone)
         try:
             status = self.metadata(path)
         except (BrokenPipeError, ConnectionResetError):
             status, self.client_gone = None, True
-        imds.log.update(entry, status=status, client_gone=self.client_gone)
+        imds.log.update(entry, answered_at=time.time(), status=status, client_gone=self.client_gone)
 
     client_gone = False
 
