@@ -328,13 +328,13 @@ class AwsHandler(standin_http.StandinHandler):
                 if fault.get("reset"):
                     outcome(0)
                     return self.reset_connection()
+                if self.send_fault_body(fault, outcome):
+                    return None
                 if fault.get("status") or fault.get("error"):
                     status = fault.get("status") or 400
                     code = fault.get("error") or DEFAULT_STATUS_CODES.get(status, "InternalFailure")
                     raise QueryError(code, fault.get("message") or "Injected %s" % code, status,
                                      "Receiver" if status >= 500 else "Sender")
-                if self.send_fault_body(fault, outcome):
-                    return None
             if param_error:
                 raise param_error
             handler = getattr(app.world, action, None)
@@ -361,8 +361,25 @@ class AwsHandler(standin_http.StandinHandler):
             self.send_xml(500, query_protocol.error_xml(namespace, err, request_id), request_id)
 
     def send_fault_body(self, fault, outcome):
-        """Hook for faults that replace the answer's body; False: none."""
-        return False
+        """A fault that replaces the answer with a raw body (malformed or
+        huge XML from a broken front end): `body` (text) or `body_bytes` (that
+        many bytes of an endless <member> list), status `status` or 200.  The
+        operation does not run.  False: the fault has no body."""
+        body = fault.get("body")
+        if body is None and fault.get("body_bytes"):
+            n = int(fault["body_bytes"])
+            head, tail = "<Response><Members>", "</Members></Response>"
+            item = "<member>xxxxxxxxxxxxxxxxxxxxxxxx</member>"
+            body = head + item * max(0, (n - len(head) - len(tail)) // len(item)) + tail
+        if body is None:
+            return False
+        status = int(fault.get("status") or 200)
+        outcome(status, error="InjectedBody")
+        try:
+            self.send_body(status, body, "text/xml")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        return True
 
     def send_xml(self, status, body, request_id):
         """False if the client was gone (it gave up waiting)."""

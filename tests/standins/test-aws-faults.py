@@ -124,6 +124,21 @@ class FaultTest(unittest.TestCase):
         self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
         self.assertGreaterEqual(time.monotonic() - start, 0.3)
 
+    def test_malformed_and_huge_bodies(self):
+        self.aws.inject({"action": "PutMetricData", "body": "<PutMetricDataResponse><oops",
+                         "status": 200, "count": 1})
+        self.aws.inject({"action": "PutMetricData", "body_bytes": 3000000, "status": 500,
+                         "count": 1})
+        before = len(self.aws.control("GET", "metrics"))
+        with self.assertRaises(Exception):  # botocore cannot parse it
+            self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        with self.assertRaises(ClientError) as cm:
+            self.cw().put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 500)
+        self.assertEqual(len(self.aws.control("GET", "metrics")), before, "the operation ran")
+        self.assertEqual([(c["status"], c["error"]) for c in self.aws.calls()],
+                         [(200, "InjectedBody"), (500, "InjectedBody")])
+
     def test_connection_reset(self):
         self.aws.inject({"action": "PutMetricData", "reset": True, "count": 1})
         with self.assertRaises(ConnectionClosedError):
