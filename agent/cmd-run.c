@@ -89,11 +89,13 @@ static void sample(struct agent *a)
 		/* A late tick (the loop was blocked in an AWS call's retries)
 		 * covers several intervals: spread its mean over each of them,
 		 * oldest first, so Sum/SampleCount stays the time-weighted mean
-		 * and no period is left without data.  Beyond ten periods
-		 * (a suspended machine) it counts once. */
+		 * and no period is left without data.  The clock is monotonic, so
+		 * a suspend does not count; only a gap longer than the backlog
+		 * could keep counts once.  (The bound was ten periods: a 10 s
+		 * hung AWS call at a short period lost nine periods.) */
 		uint64_t interval = (uint64_t)cfg->sample_interval_ms;
 		uint64_t steps = (now - a->cpu_prev_ms + interval / 2) / interval;
-		if (steps < 1 || steps > 10 * (uint64_t)cfg->period_ms / interval)
+		if (steps < 1 || steps > a->metrics.q_cap * (uint64_t)cfg->period_ms / interval)
 			steps = 1;
 		for (uint64_t i = steps; i >= 1; i--)
 			metrics_add_sample(&a->metrics, wall - (int64_t)((i - 1) * interval),
