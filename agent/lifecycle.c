@@ -150,9 +150,16 @@ static void save(struct agent *a)
 	if (!doc)
 		return;
 	r = state_file_save(a->cfg->lc.state_dir, doc);
-	if (r < 0)
+	if (r < 0) {
+		/* Not only in `status`: a full or read-only state directory
+		 * means a restart cannot resume this step, which the operator
+		 * must learn from the journal. */
 		agent_record_error(a, "cannot save the lifecycle state in %s: %s",
 		                   a->cfg->lc.state_dir, strerror(-r));
+		log_warning("lifecycle: cannot save the lifecycle state in %s: %s; a restart "
+		            "would not resume from here",
+		            a->cfg->lc.state_dir, strerror(-r));
+	}
 }
 
 static int name_index(const char *const *names, size_t n, const char *s)

@@ -42,6 +42,21 @@ void metrics_free(struct metrics *m)
 	m->queue = NULL;
 }
 
+uint64_t metrics_publish_jitter_ms(long long period_ms, long long configured_ms, double u)
+{
+	long long max = configured_ms;
+	uint64_t v;
+
+	/* Spread a fleet's calls over a quarter period (at most 15 s): a
+	 * thousand instances must not call PutMetricData in one second. */
+	if (max < 0)
+		max = period_ms / 4 < 15000 ? period_ms / 4 : 15000;
+	if (max <= 0 || !(u > 0))
+		return 0;
+	v = (uint64_t)(u * (double)(max + 1));
+	return v > (uint64_t)max ? (uint64_t)max : v;
+}
+
 void metrics_set_publishing(struct metrics *m, bool on)
 {
 	m->publishing = on;

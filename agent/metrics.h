@@ -66,6 +66,11 @@ struct metrics {
 };
 
 int metrics_init(struct metrics *m, const struct metrics_settings *s);
+
+/* This instance's fixed delay after each period ends before it publishes,
+ * for a draw u uniform in [0, 1): uniform in [0, bound], where bound is
+ * configured_ms, or (configured_ms < 0) a quarter period, at most 15 s. */
+uint64_t metrics_publish_jitter_ms(long long period_ms, long long configured_ms, double u);
 void metrics_free(struct metrics *m);
 
 /* The lifecycle hook: while off, samples are still taken but closed

@@ -105,7 +105,7 @@ def termination(tmp):
               done[0]["params"]["LifecycleActionResult"] == "CONTINUE", repr(done[0]))
         check(s.ok_calls("RecordLifecycleActionHeartbeat"), "no heartbeat on a long drain")
         s.wait_state("drained", 3)
-        time.sleep(0.5)
+        s.stop_agent()  # exited: nothing more can be called
         check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
               "CompleteLifecycleAction called more than once: %r" %
               s.aws.calls(action="CompleteLifecycleAction"))
@@ -140,7 +140,7 @@ def restart_mid_drain(tmp):
         done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
         check(done, "the restarted agent never completed the hook")
         s.wait_state("drained", 3)
-        time.sleep(1)
+        s.stop_agent()  # exited: nothing more can be called
         check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
               "completed %d times" % len(s.aws.calls(action="CompleteLifecycleAction")))
         comp = s.completed(TERM_HOOK)

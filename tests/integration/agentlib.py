@@ -143,6 +143,10 @@ def base_config(tmp, proc_stat):
         "sample_interval": "100ms",
         "status_socket": os.path.join(tmp, "agent.sock"),
         "health_socket": os.path.join(tmp, "health.sock"),
+        # Never the default /run/asg-agent: every agent test (and every
+        # concurrent run of the suite) shared that lifecycle.json, same boot
+        # and instance id, so one test's "drained" was resumed by the next.
+        "lifecycle": {"state_dir": os.path.join(tmp, "lifecycle-state")},
     }
 
 

@@ -86,7 +86,27 @@ class Setup:
         cfg["lifecycle"] = lc
         return cfg
 
+    def restart_hook_timers(self):
+        """A pending lifecycle action's HeartbeatTimeout counts from the
+        moment the stand-in started; on a loaded machine asg-health and the
+        agent can take longer than a short timeout to come up, and the hook
+        then expired before the agent could heartbeat (gate scenario, seen
+        once at load 16).  Start the timers when the agent starts, as the
+        instance would boot right after the hook begins."""
+        world = self.aws.state()
+        hooks = {h["LifecycleHookName"]: h for h in world.get("lifecycle_hooks", [])}
+        now = time.time()
+        for action in world.get("lifecycle_actions", []):
+            hook = hooks.get(action["LifecycleHookName"])
+            if hook:
+                action["started"] = now
+                action["deadline"] = now + hook["HeartbeatTimeout"]
+                action["global_deadline"] = now + hook["GlobalTimeout"]
+        if world.get("lifecycle_actions"):
+            self.aws.control("PUT", "state", world)
+
     def start_agent(self, lifecycle=None, env=None):
+        self.restart_hook_timers()
         full_env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
                     "AWS_ENDPOINT_URL": self.aws.url,
                     "ASG_AGENT_TEST_WATCH_MS": "100"}
@@ -117,6 +137,23 @@ class Setup:
         return [c for c in self.aws.state().get("completed_lifecycle_actions", [])
                 if c.get("InstanceId", INSTANCE_ID) == INSTANCE_ID
                 and (hook is None or c.get("LifecycleHookName") == hook)]
+
+    def stop_agent(self):
+        """SIGTERM the agent and wait for its exit 0: afterwards it can call
+        nothing, so counting calls then proves "never twice" whatever the
+        machine's speed (a sleep before counting proves nothing)."""
+        rc = self.agent.terminate()
+        check(rc == 0, "asg-agent exited with %s" % rc)
+
+    def closed_periods(self):
+        return self.status().get("metrics", {}).get("closed", 0)
+
+    def imds_reads(self, suffix, status=200):
+        """Answered GETs of an IMDS path ending in suffix."""
+        log = [json.loads(line) for line in self.imds.control("GET", "log").splitlines()
+               if line.strip()]
+        return [e for e in log if e["method"] == "GET" and e["path"].endswith(suffix)
+                and e["status"] == status]
 
     def ok_calls(self, action):
         return [c for c in self.aws.calls(action=action) if c["status"] == 200]

@@ -278,7 +278,14 @@ class AutoScalingTest(unittest.TestCase):
                 c.describe_lifecycle_hooks(AutoScalingGroupName="nope")
             self.assertEqual(a.stop(), 0)
         with open(path) as f:
-            lines = [json.loads(line) for line in f]
+            raw = [json.loads(line) for line in f]
+        # A call is written when it arrives (status null) and again with its
+        # outcome: the last line of each request_id is the call.
+        self.assertEqual(raw[0]["status"], None)
+        final = {}
+        for r in raw:
+            final[r["request_id"]] = r
+        lines = list(final.values())
         self.assertEqual([(r["action"], r["service"], r["status"], r["error"]) for r in lines], [
             ("DescribeAutoScalingGroups", "autoscaling", 200, None),
             ("DescribeLifecycleHooks", "autoscaling", 400, "ValidationError")])
