@@ -244,9 +244,47 @@ def imds_timeout(tmp):
         proc.stop()
 
 
+def sigterm_during_publish(tmp):
+    """SIGTERM while a PutMetricData is held at the stand-in: the agent once
+    abandoned the call (which AWS may apply, and here does) and sent the same
+    periods again in its exit flush: a period published twice (flakiness
+    run at load 40).  Now the call in flight ends first, then the flush."""
+    proc = agentlib.ProcStat(os.path.join(tmp, "stat"), agentlib.STEP_30)
+    try:
+        with agentlib.client.start_imds() as imds, \
+                agentlib.client.start_aws(state=agentlib.AWS_STATE,
+                                          trust_imds=[imds.url]) as aws:
+            agent = agentlib.Agent(tmp, agentlib.base_config(tmp, proc.path), {
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "AWS_ENDPOINT_URL": aws.url})
+            try:
+                check(agent.notify.wait_for("READY=1", 10), "no READY=1")
+                check(wait_until(lambda: agentlib.metric_points(aws), 10), "no publish")
+                aws.inject({"action": "PutMetricData", "delay_ms": 2000, "count": 1})
+                check(wait_until(lambda: [c for c in aws.calls(action="PutMetricData")
+                                          if c.get("injected") and c["status"] is None], 10),
+                      "the delayed call never arrived")
+                check(agent.terminate() == 0, "exit status")
+            finally:
+                if agent.proc.poll() is None:
+                    agent.proc.kill()
+            # The held call's outcome is in (the stand-in applied it).
+            check(wait_until(lambda: all(c["status"] is not None
+                                         for c in aws.calls(action="PutMetricData")), 10),
+                  "the held call never ended")
+            calls = aws.calls(action="PutMetricData")
+            stamps = [agentlib.timestamp_ms(p) for p in agentlib.metric_points(aws)]
+    finally:
+        proc.stop()
+    held = [c for c in calls if c.get("injected")][0]
+    check(not held.get("client_gone"), "the agent abandoned the call in flight at SIGTERM")
+    check(len(stamps) == len(set(stamps)),
+          "a period was published twice: %r" % sorted(t for t in stamps if stamps.count(t) > 1))
+
+
 def main(tmp):
     for name, fn in (("extra-metrics", extra_metrics), ("jitter", jitter_fleet),
-                     ("boot-id", boot_id), ("imds-timeout", imds_timeout)):
+                     ("boot-id", boot_id), ("imds-timeout", imds_timeout),
+                     ("sigterm-during-publish", sigterm_during_publish)):
         d = os.path.join(tmp, name)
         os.makedirs(d)
         t0 = time.monotonic()
