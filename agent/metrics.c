@@ -109,6 +109,7 @@ void metrics_close_current(struct metrics *m)
 		return;
 	m->current_open = false;
 	m->closed++;
+	m->closed_until_ms = m->current.start_ms + m->s.period_ms;
 	if (m->publishing && period_has_data(&m->current))
 		enqueue(m, &m->current);
 }
@@ -125,10 +126,19 @@ void metrics_add_sample(struct metrics *m, int64_t now_ms, enum metric_kind k, d
                         unsigned weight)
 {
 	struct stat_values *v;
-	int64_t start = now_ms - (now_ms % m->s.period_ms);
+	int64_t start;
 
 	if (!m->s.enabled[k] || !value_ok(value) || !weight)
 		return;
+	/* Never reopen the period just closed: it may be queued or sent
+	 * already.  A sample stamped inside it (the clocks were read a
+	 * scheduling delay apart, or the wall clock stepped back a little)
+	 * counts in the next one.  A step back of a period or more is
+	 * followed. */
+	if (m->closed_until_ms && now_ms < m->closed_until_ms &&
+	    now_ms >= m->closed_until_ms - m->s.period_ms)
+		now_ms = m->closed_until_ms;
+	start = now_ms - (now_ms % m->s.period_ms);
 	if (m->current_open && m->current.start_ms != start)
 		metrics_close_current(m);
 	if (!m->current_open) {

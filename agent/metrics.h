@@ -57,6 +57,7 @@ struct metrics {
 	struct metric_period *queue; /* owned ring of closed periods, oldest at head */
 	size_t q_cap, q_head, q_len;
 	uint64_t closed;         /* periods closed so far, queued or not */
+	int64_t closed_until_ms; /* end of the last closed period, 0 if none */
 	bool overflowing;        /* the backlog is dropping periods (logged once) */
 	uint64_t dropped;        /* periods dropped because the backlog was full */
 	uint64_t published;      /* periods CloudWatch accepted */

@@ -44,9 +44,16 @@ def exercise(tmp, proc, imds, aws):
 
         # AWS's clock 15 minutes ahead: the first request is refused as
         # skewed, the retry is signed with AWS's time.
+        # Wait for the refusal itself, then an accepted call: a call in
+        # flight when the clock moved could count as the accepted one, and
+        # the skew was reset before any call met it (seen at load 40).
         aws.control("POST", "clock", {"skew_seconds": 900, "error": "RequestTimeTooSkewed"})
+        check(agentlib.wait_until(lambda: aws.calls(error="RequestTimeTooSkewed"), 10),
+              "no call refused as skewed")
         wait_puts_ok(aws, 1, 10)
         aws.control("POST", "clock", {"skew_seconds": 0, "error": "SignatureDoesNotMatch"})
+        check(agentlib.wait_until(lambda: aws.calls(error="SignatureDoesNotMatch"), 10),
+              "no call refused with the learned offset")
         wait_puts_ok(aws, 1, 10)
 
         # A hanging endpoint blocks the loop in the call; `status` still

@@ -19,16 +19,17 @@ from lifecyclelib import LAUNCH_HOOK, INSTANCE_ID
 
 
 def gated_then_continue(tmp):
-    # HeartbeatTimeout 4 s: without heartbeats (at once, then every 2 s)
-    # the hook would time out (ABANDON) while the check keeps failing.
-    s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=4, flag=False)
+    # HeartbeatTimeout 8 s: without heartbeats (at once, then every 4 s)
+    # the hook would time out (ABANDON) while the check keeps failing.  (4 s
+    # expired before the agent's first heartbeat at load 47.)
+    s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=8, flag=False)
     try:
         s.start_agent()
         check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 once the gate was decided")
         s.wait_state("warming", 5)
         check(s.lifecycle()["phase"] == "gating launch", "phase %r" % s.lifecycle())
         # Longer than the hook's timeout: alive only through heartbeats.
-        hb = wait_until(lambda: len(s.ok_calls("RecordLifecycleActionHeartbeat")) >= 3, 10)
+        hb = wait_until(lambda: len(s.ok_calls("RecordLifecycleActionHeartbeat")) >= 3, 20)
         hb = s.ok_calls("RecordLifecycleActionHeartbeat")
         check(len(hb) >= 3, "heartbeats on a long wait: %r" % hb)
         check(not s.aws.calls(action="CompleteLifecycleAction"),

@@ -60,13 +60,23 @@ class Setup:
         self.state_dir = os.path.join(tmp, "state")
         self.marks = os.path.join(tmp, "marks")
         self.imds = agentlib.client.start_imds(state=imds_state)
-        self.aws = agentlib.client.start_aws(
-            state=aws_world or world(self.imds.url, **world_args), trust_imds=[self.imds.url])
-        cfg = {"checks": [{"name": "app-ready", "type": "file", "path": self.flag,
-                           "must_exist": True, "interval": "100ms", "timeout": "50ms",
-                           "rise": 2, "critical": True}]}
-        cfg.update(health_config or {})
-        self.health = asgtest.Health(config=cfg)
+        self.aws = None
+        try:
+            self.aws = agentlib.client.start_aws(
+                state=aws_world or world(self.imds.url, **world_args),
+                trust_imds=[self.imds.url])
+            cfg = {"checks": [{"name": "app-ready", "type": "file", "path": self.flag,
+                               "must_exist": True, "interval": "100ms", "timeout": "50ms",
+                               "rise": 2, "critical": True}]}
+            cfg.update(health_config or {})
+            self.health = asgtest.Health(config=cfg)
+        except BaseException:
+            # The caller gets no Setup to close: stop what started here (a
+            # slow asg-health start at load 47 left stand-ins running).
+            if self.aws:
+                self.aws.stop()
+            self.imds.stop()
+            raise
         self.agent = None
         self.proc_stat = agentlib.ProcStat(os.path.join(tmp, "stat"), agentlib.STEP_30)
 

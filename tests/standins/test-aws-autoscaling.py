@@ -179,12 +179,16 @@ class AutoScalingTest(unittest.TestCase):
         self.assertEqual(self.instance(NEW)["LifecycleState"], "Terminated")
 
     def test_scale_in_drains_then_waits_on_hook(self):
+        elb = client.botocore_client("elbv2", self.aws.url, AKID, SECRET)
         self.aws.control("POST", "terminate", {"InstanceId": OLD})
         self.assertEqual(self.lifecycle(OLD), "Terminating")
-        elb = client.botocore_client("elbv2", self.aws.url, AKID, SECRET)
         health = elb.describe_target_health(TargetGroupArn=TG, Targets=[{"Id": OLD}])
-        self.assertEqual(health["TargetHealthDescriptions"][0]["TargetHealth"]["State"],
-                         "draining")
+        state = health["TargetHealthDescriptions"][0]["TargetHealth"]["State"]
+        # Draining for the 1 s deregistration delay; a loaded machine may
+        # look only after it ended, and then the instance has moved on.
+        self.assertIn(state, ("draining", "unused"))
+        if state == "unused":
+            self.assertNotEqual(self.lifecycle(OLD), "Terminating")
         # deregistration_delay_seconds is 1 in the example world.
         wait_for(lambda: self.lifecycle(OLD) == "Terminating:Wait", 15, "Terminating:Wait")
         self.asg.record_lifecycle_action_heartbeat(

@@ -84,10 +84,11 @@ class FaultTest(unittest.TestCase):
 
     def test_delay_beyond_client_timeout(self):
         self.aws.inject({"action": "PutMetricData", "delay_ms": 2500, "count": 1})
-        start = time.monotonic()
+        cw = self.cw(read_timeout=1)
         with self.assertRaises(ReadTimeoutError):
-            self.cw(read_timeout=1).put_metric_data(Namespace="Asg/Test", MetricData=DATA)
-        self.assertLess(time.monotonic() - start, 2.4)
+            cw.put_metric_data(Namespace="Asg/Test", MetricData=DATA)
+        # That the client gave up before the answer is shown below by the
+        # held call's client_gone, not by a time (which failed at load 47).
         # The held call was recorded when it arrived, with its params,
         # before its answer: the log is in arrival order.
         held = self.aws.calls(action="PutMetricData")

@@ -106,6 +106,34 @@ static void test_aggregation(void **state)
 	metrics_free(&m);
 }
 
+/* A sample stamped inside the period just closed must not reopen it: the
+ * late-tick spread in cmd-run.c reads the monotonic and the wall clock a
+ * scheduling delay apart, and once stamped a sample 100 ms before a
+ * boundary the roll had already passed; the period went to CloudWatch twice
+ * (agent-claims.py at load 47). */
+static void test_closed_period_never_reopened(void **state)
+{
+	struct metrics_settings s = settings(10000, 10);
+	struct metrics m;
+
+	assert_int_equal(metrics_init(&m, &s), 0);
+	metrics_add_sample(&m, 1000, METRIC_CPU, 5, 1);
+	assert_true(metrics_roll(&m, 10050));
+	metrics_add_sample(&m, 9950, METRIC_CPU, 7, 1); /* behind the roll */
+	metrics_add_sample(&m, 10150, METRIC_CPU, 9, 1);
+	metrics_close_current(&m);
+	assert_int_equal(metrics_backlog(&m), 2);
+	assert_int_equal(metrics_queued(&m, 0)->start_ms, 0);
+	assert_int_equal(metrics_queued(&m, 1)->start_ms, 10000);
+	assert_true(metrics_queued(&m, 1)->v[METRIC_CPU].count == 2);
+	/* A wall clock stepped back by more than a period is followed. */
+	metrics_add_sample(&m, 30000, METRIC_CPU, 1, 1);
+	metrics_add_sample(&m, 5000, METRIC_CPU, 1, 1);
+	metrics_close_current(&m);
+	assert_int_equal(metrics_queued(&m, 3)->start_ms, 0);
+	metrics_free(&m);
+}
+
 static void test_publishing_off_drops_periods(void **state)
 {
 	struct metrics_settings s = settings(10000, 10);
@@ -232,6 +260,7 @@ int main(void)
 	        cmocka_unit_test(test_put_form),
 	        cmocka_unit_test(test_format_double),
 	        cmocka_unit_test(test_jitter_bounds),
+	        cmocka_unit_test(test_closed_period_never_reopened),
 	        cmocka_unit_test(test_jitter_spread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
