@@ -91,7 +91,10 @@ class Setup:
         cfg["health_socket"] = self.health.control
         lc = {"state_dir": self.state_dir, "drain_d": self.drain_d,
               "launch_timeout": "20s", "drain_timeout": "20s", "drain_d_timeout": "5s",
-              "drain_quiet": "300ms"}
+              # the timing these tests were written for (no wait for new
+              # requests to stop); agent-lifecycle-drain.py's late_requests
+              # sets it
+              "drain_quiet": "0ms"}
         lc.update(lifecycle or {})
         cfg["lifecycle"] = lc
         return cfg
