@@ -150,9 +150,16 @@ static void save(struct agent *a)
 	if (!doc)
 		return;
 	r = state_file_save(a->cfg->lc.state_dir, doc);
-	if (r < 0)
+	if (r < 0) {
+		/* Not only in `status`: a full or read-only state directory
+		 * means a restart cannot resume this step, which the operator
+		 * must learn from the journal. */
 		agent_record_error(a, "cannot save the lifecycle state in %s: %s",
 		                   a->cfg->lc.state_dir, strerror(-r));
+		log_warning("lifecycle: cannot save the lifecycle state in %s: %s; a restart "
+		            "would not resume from here",
+		            a->cfg->lc.state_dir, strerror(-r));
+	}
 }
 
 /* A state file that does not validate is never trusted (a crash loop on
@@ -272,6 +279,7 @@ static void step(struct agent *a, enum lc_step to)
 		         (double)(now - lc->step_since_ms) / 1000);
 	lc->step = to;
 	lc->step_since_ms = now;
+	lc->quiet_since_mono = 0;
 	if (to != LC_STEP_DONE)
 		log_info("lifecycle: drain step %s (%s)", step_names[to], lifecycle_phase(lc));
 	save(a);
@@ -729,16 +737,36 @@ static void drain_tick(struct agent *a)
 			step(a, LC_STEP_IN_FLIGHT);
 		}
 		return;
-	case LC_STEP_IN_FLIGHT:
-		if (lc->health_err < 0 || lc->health.in_flight == 0) {
+	case LC_STEP_IN_FLIGHT: {
+		/* Nothing in flight is not enough: each load balancer node
+		 * learns of a deregistration on its own, and some go on
+		 * sending new requests for a few seconds.  The instance may
+		 * leave once no request but the probes has arrived, and none
+		 * has been in flight, for drain_quiet. */
+		uint64_t now = now_mono_ms();
+		unsigned long long traffic = lc->health.requests - lc->health.probes;
+
+		if (lc->health_err == 0 &&
+		    (!lc->quiet_since_mono || traffic != lc->traffic || lc->health.in_flight)) {
+			lc->traffic = traffic;
+			lc->quiet_since_mono = now;
+		}
+		if (lc->health_err < 0 ||
+		    (lc->health.in_flight == 0 &&
+		     now - lc->quiet_since_mono >= (uint64_t)c->drain_quiet_ms)) {
 			step(a, LC_STEP_DRAIN_D);
 		} else if (past(lc->in_flight_until_ms)) {
-			log_warning("lifecycle: %ld request(s) still in flight at the end of the "
-			            "planned wait; going on",
-			            lc->health.in_flight);
+			if (lc->health.in_flight)
+				log_warning("lifecycle: %ld request(s) still in flight at the end of "
+				            "the planned wait; going on",
+				            lc->health.in_flight);
+			else
+				log_warning("lifecycle: new requests still arriving at the end of "
+				            "the planned wait; going on");
 			step(a, LC_STEP_DRAIN_D);
 		}
 		return;
+	}
 	case LC_STEP_DRAIN_D: {
 		char **names = NULL;
 		int n = 0, r;

@@ -107,6 +107,8 @@ struct lifecycle {
 	bool ready_sent;          /* READY=1 told to systemd */
 	bool loaded;              /* resumed from a state file */
 	int watch_failures;       /* IMDS polls failed before the first success */
+	unsigned long long traffic; /* asg-health's requests minus probes */
+	uint64_t quiet_since_mono;  /* since then: same traffic, none in flight */
 };
 
 /* Sets up the state (resuming from state_dir when the file belongs to

@@ -13,6 +13,9 @@ ASG_AGENT_PACKAGE='https://EDIT-ME.example.com/asg-agent_amd64.deb' # EDIT 1/3: 
 ASG_AGENT_SITE='example' # EDIT 2/3: s3://BUCKET/PREFIX/, https:// URL of a .tar.gz, or example
 ASG_AGENT_APT_SOURCE='' # EDIT 3/3: with apt only, the sources.list line, e.g. deb [signed-by=/usr/share/keyrings/k.gpg] https://repo.example.com/debian bookworm main
 # ==================== nothing to edit below here ====================
+# The agent's metric period, seconds: scripts/provision --metric-period sets
+# it to the target tracking policy's (10, 30 or 60).
+ASG_AGENT_PERIOD='60'
 set -euo pipefail
 umask 022
 export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +34,10 @@ die() {
 
 case $ASG_AGENT_PACKAGE in
 *EDIT-ME*) die "set ASG_AGENT_PACKAGE (the line marked EDIT 1/3) to where the .deb is" ;;
+esac
+case $ASG_AGENT_PERIOD in
+10 | 30 | 60) ;;
+*) die "ASG_AGENT_PERIOD must be 10, 30 or 60" ;;
 esac
 
 # At first boot apt's daily timers may hold the dpkg lock: wait for it
@@ -149,7 +156,8 @@ JSON
 	write_file "$conf/agent.json" <<JSON
 {
   "namespace": "ASGAgent",
-  "metric_name": "CPUUtilization"
+  "metric_name": "CPUUtilization",
+  "period": $ASG_AGENT_PERIOD
 }
 JSON
 }

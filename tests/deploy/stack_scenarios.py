@@ -7,6 +7,7 @@ import base64
 import json
 import os
 
+from botocore.stub import ANY
 from stubbed_aws import TOP_SRCDIR
 
 NAME = "asg-agent"
@@ -31,11 +32,12 @@ ROLE_ARN = "arn:aws:iam::%s:role/%s" % (ACCOUNT, ROLE)
 PROFILE_ARN = "arn:aws:iam::%s:instance-profile/%s" % (ACCOUNT, ROLE)
 DATE = "2026-11-28T06:00:00Z"
 
-# The walkthrough's target group probe, written out.
+# The seed's target group probe, written out: interval 5 s, timeout 2 s,
+# healthy after 5, unhealthy after 2.
 HEALTH_CHECK = {
     "HealthCheckProtocol": "HTTP", "HealthCheckPort": "traffic-port", "HealthCheckEnabled": True,
-    "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 10,
-    "HealthCheckTimeoutSeconds": 5, "HealthyThresholdCount": 2, "UnhealthyThresholdCount": 2,
+    "HealthCheckPath": "/health", "HealthCheckIntervalSeconds": 5,
+    "HealthCheckTimeoutSeconds": 2, "HealthyThresholdCount": 5, "UnhealthyThresholdCount": 2,
     "Matcher": {"HttpCode": "200"},
 }
 HOOKS = [
@@ -55,11 +57,99 @@ TRACKING = {
 }
 METADATA = {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1,
             "InstanceMetadataTags": "enabled"}
+PREFIX_LIST = "pl-3b927c52"
 LB_RULE = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
-           "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTP from anywhere"}]}
+           "PrefixListIds": [{"PrefixListId": PREFIX_LIST,
+                              "Description": "HTTP from CloudFront's origin-facing servers"}]}
+OPEN_LB_RULE = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTP from anywhere"}]}
+LB_EGRESS = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
+             "UserIdGroupPairs": [{"GroupId": INSTANCE_SG,
+                                   "Description": "HTTP to the instances only"}]}
+ALL_EGRESS = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
 INSTANCE_RULE = {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80,
                  "UserIdGroupPairs": [{"GroupId": LB_SG,
                                        "Description": "HTTP from the load balancer"}]}
+
+# The edge.
+SECRET = "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycA"  # what a rerun finds
+DIST_ID = "E2QWRUHEXAMPLE"
+DIST_DOMAIN = "d111111abcdef8.cloudfront.net"
+DIST_ARN = "arn:aws:cloudfront::%s:distribution/%s" % (ACCOUNT, DIST_ID)
+POLICY_ID = "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+DOMAIN = "www.example.com"
+ZONE = "Z0123456789EXAMPLE"
+CERT_ARN = "arn:aws:acm:us-east-1:%s:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0" % ACCOUNT
+FORBIDDEN = {"Type": "fixed-response", "FixedResponseConfig": {
+    "StatusCode": "403", "ContentType": "text/plain", "MessageBody": "Forbidden"}}
+FORWARD = {"Type": "forward", "TargetGroupArn": TG_ARN}
+HEALTH_RULE = {"Conditions": [{"Field": "path-pattern",
+                               "PathPatternConfig": {"Values": ["/health*"]}}],
+               "Actions": [FORBIDDEN]}
+
+
+def header_rule(secret=ANY):
+    return {"Conditions": [{"Field": "http-header", "HttpHeaderConfig": {
+        "HttpHeaderName": "X-Origin-Verify", "Values": [secret]}}], "Actions": [FORWARD]}
+
+
+CACHE_POLICY = {
+    "Name": NAME + "-site", "Comment": "asg-agent stack %s: the origin's Cache-Control" % NAME,
+    "DefaultTTL": 0, "MaxTTL": 31536000, "MinTTL": 0,
+    "ParametersInCacheKeyAndForwardedToOrigin": {
+        "EnableAcceptEncodingGzip": True, "EnableAcceptEncodingBrotli": True,
+        "HeadersConfig": {"HeaderBehavior": "none"}, "CookiesConfig": {"CookieBehavior": "none"},
+        "QueryStringsConfig": {"QueryStringBehavior": "none"}}}
+METHODS = {"Quantity": 2, "Items": ["GET", "HEAD"],
+           "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]}}
+
+
+def distribution_config(secret=ANY, domain=None, cert=None, origin=LB_DNS):
+    return {
+        "Comment": "asg-agent stack " + NAME, "Enabled": True,
+        "Aliases": {"Quantity": 1, "Items": [domain]} if domain else {"Quantity": 0},
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "alb", "DomainName": origin,
+            "CustomHeaders": {"Quantity": 1, "Items": [
+                {"HeaderName": "X-Origin-Verify", "HeaderValue": secret}]},
+            "CustomOriginConfig": {
+                "HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only",
+                "OriginSslProtocols": {"Quantity": 1, "Items": ["TLSv1.2"]},
+                "OriginReadTimeout": 30, "OriginKeepaliveTimeout": 5},
+            "ConnectionAttempts": 3, "ConnectionTimeout": 10}]},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "alb", "ViewerProtocolPolicy": "redirect-to-https",
+            "AllowedMethods": METHODS, "Compress": True, "CachePolicyId": POLICY_ID},
+        "CacheBehaviors": {"Quantity": 1, "Items": [{
+            "PathPattern": "/health*", "TargetOriginId": "alb",
+            "ViewerProtocolPolicy": "redirect-to-https", "AllowedMethods": METHODS,
+            "Compress": False, "CachePolicyId": CACHING_DISABLED}]},
+        "PriceClass": "PriceClass_100", "HttpVersion": "http2and3", "IsIPV6Enabled": True,
+        "ViewerCertificate": {"ACMCertificateArn": cert, "SSLSupportMethod": "sni-only",
+                              "MinimumProtocolVersion": "TLSv1.2_2021"} if cert else
+        {"CloudFrontDefaultCertificate": True},
+    }
+
+
+def distribution_answer(config, status="Deployed"):
+    """What GetDistribution answers: the config plus what AWS adds."""
+    return {"Id": DIST_ID, "ARN": DIST_ARN, "Status": status,
+            "LastModifiedTime": DATE, "InProgressInvalidationBatches": 0,
+            "DomainName": DIST_DOMAIN, "DistributionConfig": config}
+
+
+def stored_distribution(secret=SECRET, **kw):
+    """The distribution's config as GetDistributionConfig answers it:
+    everything sent, the caller reference, and defaults AWS fills in."""
+    c = distribution_config(secret, **kw)
+    c.update(CallerReference="asg-agent-%s-0011223344556677" % NAME, DefaultRootObject="",
+             Logging={"Enabled": False, "IncludeCookies": False, "Bucket": "", "Prefix": ""},
+             WebACLId="", Restrictions={"GeoRestriction": {"RestrictionType": "none",
+                                                           "Quantity": 0}})
+    c["Origins"]["Items"][0]["OriginPath"] = ""
+    c["DefaultCacheBehavior"]["AllowedMethods"] = dict(METHODS, Items=["HEAD", "GET"])
+    return c
 EC2_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
@@ -137,11 +227,21 @@ def create_network(aws, three=False):
                    params={"RouteTableId": RT, "SubnetId": sid})
 
 
-def create_security_groups(aws, vpc=VPC, look=False):
-    for name, gid, desc, rule in (
-            (NAME + "-lb", LB_SG, "asg-agent load balancer: HTTP from anywhere", LB_RULE),
+def prefix_list(aws):
+    aws.expect("ec2", "describe_managed_prefix_lists", {"PrefixLists": [
+        {"PrefixListId": PREFIX_LIST, "AddressFamily": "IPv4", "State": "create-complete",
+         "PrefixListName": "com.amazonaws.global.cloudfront.origin-facing", "MaxEntries": 55,
+         "OwnerId": "AWS"}]}, params={"Filters": [
+             {"Name": "prefix-list-name",
+              "Values": ["com.amazonaws.global.cloudfront.origin-facing"]}]})
+
+
+def create_security_groups(aws, vpc=VPC, look=False, cdn=True):
+    for name, gid, desc in (
+            (NAME + "-lb", LB_SG, "asg-agent load balancer: HTTP from %s" % (
+                "CloudFront only" if cdn else "anywhere")),
             (NAME + "-instance", INSTANCE_SG,
-             "asg-agent instances: HTTP from the load balancer only", INSTANCE_RULE)):
+             "asg-agent instances: HTTP from the load balancer only")):
         if look:
             aws.expect("ec2", "describe_security_groups", {"SecurityGroups": []}, params={
                 "Filters": [{"Name": "vpc-id", "Values": [vpc]},
@@ -150,8 +250,17 @@ def create_security_groups(aws, vpc=VPC, look=False):
             "GroupName": name, "Description": desc, "VpcId": vpc, "TagSpecifications": [
                 {"ResourceType": "security-group",
                  "Tags": [{"Key": "Name", "Value": name}, TAGS[1]]}]})
-        aws.expect("ec2", "authorize_security_group_ingress", {"Return": True},
-                   params={"GroupId": gid, "IpPermissions": [rule]})
+    aws.expect("ec2", "authorize_security_group_ingress", {"Return": True},
+               params={"GroupId": INSTANCE_SG, "IpPermissions": [INSTANCE_RULE]})
+    if cdn:
+        prefix_list(aws)
+    aws.expect("ec2", "authorize_security_group_ingress", {"Return": True},
+               params={"GroupId": LB_SG, "IpPermissions": [LB_RULE if cdn else OPEN_LB_RULE]})
+    # Egress: only to the instances; EC2's default allow-all goes.
+    aws.expect("ec2", "authorize_security_group_egress", {"Return": True},
+               params={"GroupId": LB_SG, "IpPermissions": [LB_EGRESS]})
+    aws.expect("ec2", "revoke_security_group_egress", {"Return": True},
+               params={"GroupId": LB_SG, "IpPermissions": [ALL_EGRESS]})
 
 
 def create_role(aws, s3_policy=S3_POLICY):
@@ -187,7 +296,37 @@ def ami(aws, value=AMI):
         "Value": value}}, params={"Name": "/aws/service/debian/release/bookworm/latest/amd64"})
 
 
-def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0, data=None):
+def create_rule(aws, priority, rule, answer=None):
+    arn = LISTENER_ARN.replace(":listener/", ":listener-rule/") + "/%d" % priority
+    aws.expect("elbv2", "create_rule", {"Rules": [dict(
+        answer or rule, RuleArn=arn, Priority=str(priority))]}, params=dict(rule, ListenerArn=LISTENER_ARN,
+                                               Priority=priority))
+
+
+def no_distribution(aws):
+    aws.expect("cloudfront", "list_distributions", {"DistributionList": {
+        "Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 0}}, params={})
+
+
+def create_cache_policy(aws):
+    aws.expect("cloudfront", "list_cache_policies", {"CachePolicyList": {
+        "MaxItems": 100, "Quantity": 0}}, params={"Type": "custom"})
+    aws.expect("cloudfront", "create_cache_policy", {"CachePolicy": {
+        "Id": POLICY_ID, "LastModifiedTime": DATE, "CachePolicyConfig": CACHE_POLICY},
+        "ETag": "E1"}, params={"CachePolicyConfig": CACHE_POLICY})
+
+
+def create_distribution(aws, domain=None, cert=None):
+    config = dict(distribution_config(ANY, domain=domain, cert=cert), CallerReference=ANY)
+    aws.expect("cloudfront", "create_distribution_with_tags", {
+        "Distribution": distribution_answer(stored_distribution(domain=domain, cert=cert),
+                                            "InProgress"),
+        "ETag": "E2"}, params={"DistributionConfigWithTags": {
+            "DistributionConfig": config, "Tags": {"Items": TAGS}}})
+
+
+def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0, data=None,
+                   cdn=True, edge=True, tracking=TRACKING):
     aws.fail("ec2", "describe_launch_templates", "InvalidLaunchTemplateName.NotFoundException",
              params={"LaunchTemplateNames": [NAME]})
     aws.expect("ec2", "create_launch_template", {"LaunchTemplate": {
@@ -204,6 +343,8 @@ def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0
     aws.expect("elbv2", "modify_target_group_attributes", params={
         "TargetGroupArn": TG_ARN,
         "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]})
+    if cdn:
+        no_distribution(aws)
     aws.fail("elbv2", "describe_load_balancers", "LoadBalancerNotFound", params={"Names": [NAME]})
     aws.expect("elbv2", "create_load_balancer", {"LoadBalancers": [load_balancer()]}, params={
         "Name": NAME, "Subnets": list(subnets), "SecurityGroups": [LB_SG],
@@ -212,7 +353,10 @@ def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0
     aws.expect("elbv2", "create_listener", {"Listeners": [
         {"ListenerArn": LISTENER_ARN, "Port": 80, "Protocol": "HTTP"}]}, params={
         "LoadBalancerArn": LB_ARN, "Protocol": "HTTP", "Port": 80,
-        "DefaultActions": [{"Type": "forward", "TargetGroupArn": TG_ARN}]})
+        "DefaultActions": [FORBIDDEN if cdn else FORWARD]})
+    create_rule(aws, 1, HEALTH_RULE)
+    if cdn:
+        create_rule(aws, 2, header_rule(), answer=header_rule(SECRET))
     aws.expect("autoscaling", "describe_auto_scaling_groups", {"AutoScalingGroups": []},
                params={"AutoScalingGroupNames": [NAME]})
     group = {
@@ -231,7 +375,10 @@ def create_compute(aws, subnets=(SUBNET_A, SUBNET_B), vpc=VPC, profile_retries=0
     aws.expect("autoscaling", "create_auto_scaling_group", params=group)
     aws.expect("autoscaling", "put_scaling_policy", {"PolicyARN": "arn:policy"}, params={
         "AutoScalingGroupName": NAME, "PolicyName": "asg-agent-target-tracking",
-        "PolicyType": "TargetTrackingScaling", "TargetTrackingConfiguration": TRACKING})
+        "PolicyType": "TargetTrackingScaling", "TargetTrackingConfiguration": tracking})
+    if cdn and edge:
+        create_cache_policy(aws)
+        create_distribution(aws)
 
 
 def target_group(vpc=VPC, **overrides):
@@ -284,18 +431,22 @@ def route_table():
                              for i, sid in enumerate((SUBNET_A, SUBNET_B))]}
 
 
-def security_group(name, gid, rule):
+def security_group(name, gid, rule, egress=None):
     return {"GroupName": name, "GroupId": gid, "VpcId": VPC, "Description": "d",
-            "IpPermissions": [rule]}
+            "IpPermissions": [rule] if rule else [], "IpPermissionsEgress": egress or []}
 
 
-def existing_security_groups(aws):
-    for name, gid, rule in ((NAME + "-lb", LB_SG, LB_RULE),
-                            (NAME + "-instance", INSTANCE_SG, INSTANCE_RULE)):
+def existing_security_groups(aws, lb_ingress=(LB_RULE,), lb_egress=(LB_EGRESS,), cdn=True):
+    for name, gid, ingress, egress in (
+            (NAME + "-lb", LB_SG, lb_ingress, lb_egress),
+            (NAME + "-instance", INSTANCE_SG, [INSTANCE_RULE], [ALL_EGRESS])):
         aws.expect("ec2", "describe_security_groups", {"SecurityGroups": [
-            security_group(name, gid, rule)]}, params={
+            dict(security_group(name, gid, None), IpPermissions=list(ingress),
+                 IpPermissionsEgress=list(egress))]}, params={
             "Filters": [{"Name": "vpc-id", "Values": [VPC]},
                         {"Name": "group-name", "Values": [name]}]})
+    if cdn:
+        prefix_list(aws)
 
 
 def existing_role(aws, policy=None, s3_policy=S3_POLICY):
@@ -336,7 +487,25 @@ def existing_target_group(aws, delay="30", **overrides):
         params={"TargetGroupArn": TG_ARN})
 
 
-def existing_load_balancer(aws, expect_subnets=None):
+def described_rule(priority, rule):
+    """A rule as DescribeRules answers it: conditions carry Values too."""
+    conditions = []
+    for c in rule["Conditions"]:
+        c = dict(c)
+        if c["Field"] == "path-pattern":
+            c["Values"] = c["PathPatternConfig"]["Values"]
+        conditions.append(c)
+    actions = [dict(a, Order=i + 1) for i, a in enumerate(rule["Actions"])]
+    for a in actions:
+        if a["Type"] == "forward":
+            a["ForwardConfig"] = {"TargetGroups": [{"TargetGroupArn": TG_ARN, "Weight": 1}]}
+    return {"RuleArn": LISTENER_ARN.replace(":listener/", ":listener-rule/") + "/%d" % priority,
+            "Priority": str(priority), "Conditions": conditions, "Actions": actions,
+            "IsDefault": False}
+
+
+def existing_load_balancer(aws, expect_subnets=None, rules=None, default=FORBIDDEN,
+                           secret=SECRET, repair_default=None):
     aws.expect("elbv2", "describe_load_balancers", {"LoadBalancers": [
         dict(load_balancer(), State={"Code": "active"})]}, params={"Names": [NAME]})
     if expect_subnets:
@@ -344,7 +513,51 @@ def existing_load_balancer(aws, expect_subnets=None):
                    params={"LoadBalancerArn": LB_ARN, "Subnets": expect_subnets})
     aws.expect("elbv2", "describe_listeners", {"Listeners": [
         {"ListenerArn": LISTENER_ARN, "Port": 80, "Protocol": "HTTP",
-         "LoadBalancerArn": LB_ARN}]}, params={"LoadBalancerArn": LB_ARN})
+         "LoadBalancerArn": LB_ARN, "DefaultActions": [dict(default, Order=1)]}]},
+        params={"LoadBalancerArn": LB_ARN})
+    if repair_default:
+        aws.expect("elbv2", "modify_listener", {"Listeners": []}, params={
+            "ListenerArn": LISTENER_ARN, "DefaultActions": [repair_default]})
+    if rules is None:
+        rules = [described_rule(1, HEALTH_RULE), described_rule(2, header_rule(secret))]
+    aws.expect("elbv2", "describe_rules", {"Rules": rules + [{
+        "RuleArn": LISTENER_ARN + "/default", "Priority": "default", "Conditions": [],
+        "Actions": [dict(default, Order=1)], "IsDefault": True}]},
+        params={"ListenerArn": LISTENER_ARN})
+
+
+def distribution_summary(config):
+    keys = ("Aliases", "Origins", "DefaultCacheBehavior", "CacheBehaviors", "Comment",
+            "PriceClass", "Enabled", "ViewerCertificate", "Restrictions", "WebACLId",
+            "HttpVersion", "IsIPV6Enabled")
+    d = {k: config[k] for k in keys}
+    d.update(Id=DIST_ID, ARN=DIST_ARN, Status="Deployed", LastModifiedTime=DATE,
+             DomainName=DIST_DOMAIN, CustomErrorResponses={"Quantity": 0}, Staging=False)
+    return d
+
+
+def existing_distribution(aws, config=None):
+    """ListDistributions finds it by its comment (past another account
+    distribution on a first page), GetDistributionConfig gives the secret."""
+    config = config or stored_distribution()
+    other = dict(distribution_summary(config), Id="E3OTHEREXAMPLE", Comment="someone else's",
+                 DomainName="d222222abcdef8.cloudfront.net")
+    aws.expect("cloudfront", "list_distributions", {"DistributionList": {
+        "Marker": "", "MaxItems": 1, "IsTruncated": True, "NextMarker": "E3OTHEREXAMPLE",
+        "Quantity": 1, "Items": [other]}}, params={})
+    aws.expect("cloudfront", "list_distributions", {"DistributionList": {
+        "Marker": "E3OTHEREXAMPLE", "MaxItems": 1, "IsTruncated": False, "Quantity": 1,
+        "Items": [distribution_summary(config)]}}, params={"Marker": "E3OTHEREXAMPLE"})
+    aws.expect("cloudfront", "get_distribution_config", {"DistributionConfig": config,
+                                                         "ETag": "E2ETAG"},
+               params={"Id": DIST_ID})
+
+
+def existing_cache_policy(aws, config=CACHE_POLICY):
+    aws.expect("cloudfront", "list_cache_policies", {"CachePolicyList": {
+        "MaxItems": 100, "Quantity": 1, "Items": [{"Type": "custom", "CachePolicy": {
+            "Id": POLICY_ID, "LastModifiedTime": DATE, "CachePolicyConfig": config}}]}},
+        params={"Type": "custom"})
 
 
 def group(status=None):

@@ -3,7 +3,7 @@ botocore's Stubber attached, so every call the script makes is checked
 against botocore's service model (parameter names, types, required members)
 and every canned response against the operation's output shape.
 
-A scenario is the list of calls, in order, across all five services:
+A scenario is the list of calls, in order, across all eight services:
   aws.expect("ec2", "create_vpc", {"Vpc": {...}}, params={...})
   aws.fail("elbv2", "describe_load_balancers", "LoadBalancerNotFound")
 `params` (exact) are compared by the Stubber; the order
@@ -19,7 +19,7 @@ from botocore.stub import Stubber
 
 TOP_SRCDIR = os.environ.get("top_srcdir",
                             os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
-SERVICES = ("ec2", "elbv2", "autoscaling", "iam", "ssm")
+SERVICES = ("ec2", "elbv2", "autoscaling", "iam", "ssm", "cloudfront", "acm", "route53")
 
 # The mutating operations of those services: everything not Describe/Get/List.
 READ_PREFIXES = ("describe_", "get_", "list_")
@@ -49,11 +49,24 @@ class FakeTime:
         self.now += seconds
 
 
+_SESSIONS = {}
+
+
+def session(region):
+    """One session per region for all scenarios: it keeps the service
+    models it has loaded, which a new session would parse again (seconds
+    for EC2's)."""
+    if region not in _SESSIONS:
+        _SESSIONS[region] = boto3.Session(aws_access_key_id="AKIDEXAMPLE",
+                                          aws_secret_access_key="stubbed/secret",
+                                          region_name=region)
+    return _SESSIONS[region]
+
+
 class StubbedAWS:
     def __init__(self, region="us-east-1"):
-        session = boto3.Session(aws_access_key_id="AKIDEXAMPLE",
-                                aws_secret_access_key="stubbed/secret", region_name=region)
-        self.clients = {name: session.client(name) for name in SERVICES}
+        session_ = session(region)
+        self.clients = {name: session_.client(name) for name in SERVICES}
         self.stubbers = {name: Stubber(c) for name, c in self.clients.items()}
         self.expected = []  # (service, operation) in scenario order
         self.calls = []  # (service, operation, params) as the script made them

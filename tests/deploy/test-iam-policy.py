@@ -154,8 +154,10 @@ class OneNamespaceEverywhere(unittest.TestCase):
         with open(os.path.join(TOP_SRCDIR, "scripts", "user-data.sh")) as f:
             script = f.read()
         agent_json = re.search(r'"\$conf/agent.json" <<JSON\n(.*?)\nJSON\n', script, re.S)
-        self.assertEqual(json.loads(agent_json.group(1)),
-                         {"namespace": namespace, "metric_name": metric})
+        # The period is the user data's ASG_AGENT_PERIOD (60 unless
+        # provision --metric-period sets it).
+        self.assertEqual(json.loads(agent_json.group(1).replace("$ASG_AGENT_PERIOD", "60")),
+                         {"namespace": namespace, "metric_name": metric, "period": 60})
 
         provision = load_provision()
         s = provision.Settings(subnets=None)

@@ -36,13 +36,31 @@ class ProvisionCase(unittest.TestCase):
     def output(self):
         return "\n".join(self.lines)
 
+    def check_secret(self):
+        """One secret, 256 random bits, sent to the listener rule and the
+        distribution's origin, and never printed."""
+        sent = []
+        for _, op, p in self.aws.calls:
+            if op == "CreateRule" and p["Priority"] == 2:
+                sent.append(p["Conditions"][0]["HttpHeaderConfig"]["Values"][0])
+            if op in ("CreateDistributionWithTags", "UpdateDistribution"):
+                config = p.get("DistributionConfigWithTags", p).get("DistributionConfig")
+                sent.append(config["Origins"]["Items"][0]["CustomHeaders"]["Items"][0][
+                    "HeaderValue"])
+        self.assertGreaterEqual(len(sent), 1)
+        self.assertEqual(len(set(sent)), 1, "the listener and the distribution disagree")
+        self.assertRegex(sent[0], r"^[A-Za-z0-9_-]{43}$")
+        self.assertNotIn(sent[0], self.output())
+        return sent[0]
+
 
 class Create(ProvisionCase):
     def test_from_nothing(self):
         sc.create_everything(self.aws)
         self.assertEqual(self.run_provision(*S3_ARGS), 0)
         self.aws.verify(self)
-        self.assertIn("Site: http://%s/" % sc.LB_DNS, self.output())
+        self.assertIn("Site: https://%s/" % sc.DIST_DOMAIN, self.output())
+        self.check_secret()
         self.assertEqual(self.time.sleeps, [])
         # The launch template's user data is the edited cloud-config and
         # within EC2's 16 KB.
@@ -121,9 +139,11 @@ class Create(ProvisionCase):
         sc.ami(self.aws)
         sc.existing_launch_template(self.aws)
         sc.existing_target_group(self.aws)
+        sc.existing_distribution(self.aws)
         sc.existing_load_balancer(self.aws, expect_subnets=[sc.SUBNET_A, new_b])
         sc.existing_group(self.aws, expect_subnets=[sc.SUBNET_A, new_b])
         sc.existing_policy(self.aws)
+        sc.existing_cache_policy(self.aws)
         self.assertEqual(self.run_provision(*S3_ARGS), 0)
         self.aws.verify(self)
 
@@ -155,9 +175,11 @@ class Rerun(ProvisionCase):
     def test_finds_everything_and_changes_nothing(self):
         self.existing_stack()
         sc.existing_target_group(self.aws)
+        sc.existing_distribution(self.aws)
         sc.existing_load_balancer(self.aws)
         sc.existing_group(self.aws)
         sc.existing_policy(self.aws)
+        sc.existing_cache_policy(self.aws)
         self.assertEqual(self.run_provision(*S3_ARGS), 0)
         self.aws.verify(self)
         self.assertEqual(self.aws.mutations(), [])
@@ -199,6 +221,7 @@ class Rerun(ProvisionCase):
         self.aws.expect("elbv2", "modify_target_group_attributes", params={
             "TargetGroupArn": sc.TG_ARN,
             "Attributes": [{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}]})
+        sc.existing_distribution(self.aws)
         sc.existing_load_balancer(self.aws)
         sc.existing_group(self.aws, hooks=sc.HOOKS[:1], target_group_attached=False)
         self.aws.expect("autoscaling", "put_lifecycle_hook",
@@ -207,6 +230,7 @@ class Rerun(ProvisionCase):
         self.aws.expect("autoscaling", "put_scaling_policy", {"PolicyARN": "arn:policy"}, params={
             "AutoScalingGroupName": sc.NAME, "PolicyName": "asg-agent-target-tracking",
             "PolicyType": "TargetTrackingScaling", "TargetTrackingConfiguration": sc.TRACKING})
+        sc.existing_cache_policy(self.aws)
         self.assertEqual(self.run_provision(*S3_ARGS), 0)
         self.aws.verify(self)
         self.assertIn("start-instance-refresh", self.output())
@@ -214,6 +238,7 @@ class Rerun(ProvisionCase):
     def test_refuses_a_group_being_deleted(self):
         self.existing_stack()
         sc.existing_target_group(self.aws)
+        sc.existing_distribution(self.aws)
         sc.existing_load_balancer(self.aws)
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {
             "AutoScalingGroups": [sc.group("Delete in progress")]},
@@ -227,6 +252,7 @@ class DryRun(ProvisionCase):
     def test_plan_from_nothing_only_reads(self):
         self.aws.expect("ec2", "describe_vpcs", {"Vpcs": []}, params={"Filters": [sc.TAG_FILTER]})
         sc.azs(self.aws)
+        sc.prefix_list(self.aws)
         self.aws.fail("iam", "get_role", "NoSuchEntity", status=404, params={"RoleName": sc.ROLE})
         self.aws.fail("iam", "get_instance_profile", "NoSuchEntity", status=404,
                       params={"InstanceProfileName": sc.ROLE})
@@ -236,10 +262,13 @@ class DryRun(ProvisionCase):
                       params={"LaunchTemplateNames": [sc.NAME]})
         self.aws.fail("elbv2", "describe_target_groups", "TargetGroupNotFound",
                       params={"Names": [sc.NAME]})
+        sc.no_distribution(self.aws)
         self.aws.fail("elbv2", "describe_load_balancers", "LoadBalancerNotFound",
                       params={"Names": [sc.NAME]})
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {"AutoScalingGroups": []},
                         params={"AutoScalingGroupNames": [sc.NAME]})
+        self.aws.expect("cloudfront", "list_cache_policies", {"CachePolicyList": {
+            "MaxItems": 100, "Quantity": 0}}, params={"Type": "custom"})
         # The placeholder package line is fine for a plan.
         self.assertEqual(self.run_provision("--dry-run"), 0)
         self.aws.verify(self)
@@ -250,9 +279,18 @@ class DryRun(ProvisionCase):
                      "security group asg-agent-lb", "security group asg-agent-instance",
                      "IAM role asg-agent-instance", "role policy asg-agent",
                      "instance profile asg-agent-instance", "launch template asg-agent",
-                     "target group asg-agent", "load balancer asg-agent", "listener HTTP:80",
+                     "target group asg-agent", "load balancer asg-agent",
+                     "listener HTTP:80 (default: fixed response 403)",
+                     "listener rule 1: path /health* -> fixed response 403",
+                     "listener rule 2: header x-origin-verify is the secret -> forward",
+                     "asg-agent-lb ingress tcp/80 for pl-3b927c52",
+                     "asg-agent-lb egress tcp/80 with (new security group asg-agent-instance)",
+                     "asg-agent-lb egress all for 0.0.0.0/0",
                      "Auto Scaling group asg-agent (min 2, max 4)",
-                     "target tracking policy asg-agent-target-tracking"):
+                     "target tracking policy asg-agent-target-tracking",
+                     "cache policy asg-agent-site",
+                     "CloudFront distribution (origin (the new load balancer's name), "
+                     "secret header X-Origin-Verify)"):
             self.assertIn(what + " (dry run)" if what.startswith(("VPC", "subnet"))
                           else what, out)
         self.assertNotIn("deploy-read", out)  # nothing comes from S3
@@ -264,9 +302,11 @@ class DryRun(ProvisionCase):
         sc.ami(self.aws)
         sc.existing_launch_template(self.aws)
         sc.existing_target_group(self.aws)
+        sc.existing_distribution(self.aws)
         sc.existing_load_balancer(self.aws)
         sc.existing_group(self.aws)
         sc.existing_policy(self.aws)
+        sc.existing_cache_policy(self.aws)
         self.assertEqual(self.run_provision("--dry-run", *S3_ARGS), 0)
         self.aws.verify(self)
         self.assertNotIn("(dry run)", self.output())

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """scripts/provision --destroy against botocore's Stubber: the whole stack
-deleted in dependency order (group and instances, launch template,
-listener, load balancer, target group, instance then load balancer
-security group, instance profile and role, then the VPC it created), with
+deleted in dependency order (the edge first: alias records, the
+distribution disabled, deployed and deleted, its cache policy, the
+certificate and its validation record; then group and instances, launch
+template, listener, load balancer, target group, the load balancer's egress
+rule, instance then load balancer security group, instance profile and
+role, then the VPC it created), with
 bounded waits driven by an injected clock; a second destroy finds nothing;
 a group that never goes away ends in a timeout, not a hang; existing
 subnets are never deleted; --dry-run --destroy only reads."""
@@ -33,6 +36,113 @@ class DestroyCase(unittest.TestCase):
                               out=self.lines.append)
 
     # ---- scenario pieces ----
+
+    def no_edge(self):
+        sc.no_distribution(self.aws)
+        self.aws.expect("cloudfront", "list_cache_policies", {"CachePolicyList": {
+            "MaxItems": 100, "Quantity": 0}}, params={"Type": "custom"})
+        self.aws.expect("acm", "list_certificates", {"CertificateSummaryList": []}, params={})
+
+    def zone_lookup(self):
+        # www.example.com has no zone of its own; example.com has a private
+        # zone (skipped) and the public one.
+        self.aws.expect("route53", "list_hosted_zones_by_name", {
+            "HostedZones": [], "IsTruncated": False, "MaxItems": "10"},
+            params={"DNSName": sc.DOMAIN, "MaxItems": "10"})
+        zone = {"Name": "example.com.", "CallerReference": "r"}
+        self.aws.expect("route53", "list_hosted_zones_by_name", {"HostedZones": [
+            dict(zone, Id="/hostedzone/ZPRIVATE0000000", Config={"PrivateZone": True}),
+            dict(zone, Id="/hostedzone/" + sc.ZONE, Config={"PrivateZone": False})],
+            "IsTruncated": False, "MaxItems": "10"},
+            params={"DNSName": "example.com", "MaxItems": "10"})
+
+    def delete_edge(self, dry=False):
+        """The alias records, the distribution (disabled, deployed, then
+        deleted with a fresh ETag), the cache policy, the certificate and
+        its validation record.  dry: only the reads of --dry-run."""
+        config = sc.stored_distribution(domain=sc.DOMAIN, cert=sc.CERT_ARN)
+        self.aws.expect("cloudfront", "list_distributions", {"DistributionList": {
+            "Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": 1,
+            "Items": [sc.distribution_summary(config)]}}, params={})
+        self.aws.expect("cloudfront", "get_distribution_config", {
+            "DistributionConfig": config, "ETag": "E2ETAG"}, params={"Id": sc.DIST_ID})
+        self.zone_lookup()
+        alias = {"HostedZoneId": "Z2FDTNDATAQYW2", "DNSName": sc.DIST_DOMAIN + ".",
+                 "EvaluateTargetHealth": False}
+        records = [{"Name": sc.DOMAIN + ".", "Type": t, "AliasTarget": alias}
+                   for t in ("A", "AAAA")]
+        # A record of the same name the stack did not make stays.
+        txt = {"Name": sc.DOMAIN + ".", "Type": "TXT", "TTL": 300,
+               "ResourceRecords": [{"Value": '"v=spf1 -all"'}]}
+        self.aws.expect("route53", "list_resource_record_sets", {
+            "ResourceRecordSets": records + [txt], "IsTruncated": False, "MaxItems": "10"},
+            params={"HostedZoneId": sc.ZONE, "StartRecordName": sc.DOMAIN, "MaxItems": "10"})
+        change = {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING",
+                                 "SubmittedAt": sc.DATE}}
+        if dry:
+            sc.existing_cache_policy(self.aws)
+            self.certificates(dry=True)
+            return
+        self.aws.expect("route53", "change_resource_record_sets", change, params={
+            "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [
+                {"Action": "DELETE", "ResourceRecordSet": r} for r in records]}})
+        self.aws.expect("cloudfront", "update_distribution", {
+            "Distribution": sc.distribution_answer(dict(config, Enabled=False), "InProgress"),
+            "ETag": "E3ETAG"}, params={"DistributionConfig": dict(config, Enabled=False),
+                                       "Id": sc.DIST_ID, "IfMatch": "E2ETAG"})
+        for status in ("InProgress", "Deployed"):
+            self.aws.expect("cloudfront", "get_distribution", {
+                "Distribution": sc.distribution_answer(dict(config, Enabled=False), status),
+                "ETag": "E3ETAG"}, params={"Id": sc.DIST_ID})
+        self.aws.expect("cloudfront", "get_distribution_config", {
+            "DistributionConfig": dict(config, Enabled=False), "ETag": "E4ETAG"},
+            params={"Id": sc.DIST_ID})
+        self.aws.expect("cloudfront", "delete_distribution",
+                        params={"Id": sc.DIST_ID, "IfMatch": "E4ETAG"})
+        sc.existing_cache_policy(self.aws)
+        self.aws.expect("cloudfront", "get_cache_policy", {"CachePolicy": {
+            "Id": sc.POLICY_ID, "LastModifiedTime": sc.DATE,
+            "CachePolicyConfig": sc.CACHE_POLICY}, "ETag": "E5ETAG"},
+            params={"Id": sc.POLICY_ID})
+        self.aws.expect("cloudfront", "delete_cache_policy",
+                        params={"Id": sc.POLICY_ID, "IfMatch": "E5ETAG"})
+        self.certificates()
+
+    def certificates(self, dry=False):
+        change = {"ChangeInfo": {"Id": "/change/C1", "Status": "PENDING",
+                                 "SubmittedAt": sc.DATE}}
+        other = sc.CERT_ARN.replace("0f1e2d3c", "99999999")
+        self.aws.expect("acm", "list_certificates", {"CertificateSummaryList": [
+            {"CertificateArn": other, "DomainName": "shop.example.com"},
+            {"CertificateArn": sc.CERT_ARN, "DomainName": sc.DOMAIN}]}, params={})
+        self.aws.expect("acm", "list_tags_for_certificate", {"Tags": [
+            {"Key": "team", "Value": "shop"}]}, params={"CertificateArn": other})
+        self.aws.expect("acm", "list_tags_for_certificate", {"Tags": sc.TAGS},
+                        params={"CertificateArn": sc.CERT_ARN})
+        cname = {"Name": "_x1.www.example.com.", "Type": "CNAME",
+                 "Value": "_y2.acm-validations.aws."}
+        self.aws.expect("acm", "describe_certificate", {"Certificate": {
+            "CertificateArn": sc.CERT_ARN, "DomainName": sc.DOMAIN, "Status": "ISSUED",
+            "DomainValidationOptions": [{"DomainName": sc.DOMAIN, "ValidationMethod": "DNS",
+                                         "ValidationStatus": "SUCCESS",
+                                         "ResourceRecord": cname}]}},
+            params={"CertificateArn": sc.CERT_ARN})
+        self.zone_lookup()
+        rr = {"Name": cname["Name"], "Type": "CNAME", "TTL": 300,
+              "ResourceRecords": [{"Value": cname["Value"]}]}
+        self.aws.expect("route53", "list_resource_record_sets", {
+            "ResourceRecordSets": [rr], "IsTruncated": False, "MaxItems": "10"},
+            params={"HostedZoneId": sc.ZONE, "StartRecordName": "_x1.www.example.com",
+                    "MaxItems": "10"})
+        if dry:
+            return
+        self.aws.expect("route53", "change_resource_record_sets", change, params={
+            "HostedZoneId": sc.ZONE, "ChangeBatch": {"Changes": [
+                {"Action": "DELETE", "ResourceRecordSet": rr}]}})
+        # CloudFront lets go of the certificate a while after the delete.
+        self.aws.fail("acm", "delete_certificate", "ResourceInUseException",
+                      params={"CertificateArn": sc.CERT_ARN})
+        self.aws.expect("acm", "delete_certificate", params={"CertificateArn": sc.CERT_ARN})
 
     def group_polls(self, polls_until_gone):
         for _ in range(polls_until_gone):
@@ -75,11 +185,16 @@ class DestroyCase(unittest.TestCase):
 
     def delete_security_groups(self):
         # Listed load balancer first: the script must still delete the
-        # instances' group (which refers to it) first.
+        # instances' group (which refers to it) first, once the load
+        # balancer's egress rule (which refers to the instances' group) is
+        # gone.
         self.aws.expect("ec2", "describe_security_groups", {"SecurityGroups": [
-            sc.security_group(sc.NAME + "-lb", sc.LB_SG, sc.LB_RULE),
-            sc.security_group(sc.NAME + "-instance", sc.INSTANCE_SG, sc.INSTANCE_RULE)]},
+            sc.security_group(sc.NAME + "-lb", sc.LB_SG, sc.LB_RULE, [sc.LB_EGRESS]),
+            sc.security_group(sc.NAME + "-instance", sc.INSTANCE_SG, sc.INSTANCE_RULE,
+                              [sc.ALL_EGRESS])]},
             params={"Filters": [sc.TAG_FILTER]})
+        self.aws.expect("ec2", "revoke_security_group_egress", {"Return": True},
+                        params={"GroupId": sc.LB_SG, "IpPermissions": [sc.LB_EGRESS]})
         self.aws.expect("ec2", "delete_security_group", params={"GroupId": sc.INSTANCE_SG})
         self.aws.fail("ec2", "delete_security_group", "DependencyViolation",
                       message="resource sg has a dependent object", params={"GroupId": sc.LB_SG})
@@ -135,7 +250,9 @@ class DestroyCase(unittest.TestCase):
         self.aws.expect("ec2", "delete_subnet", params={"SubnetId": sc.SUBNET_B})
         self.aws.expect("ec2", "delete_vpc", params={"VpcId": sc.VPC})
 
-    def nothing_left(self, network=True):
+    def nothing_left(self, edge=True):
+        if edge:
+            self.no_edge()
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {"AutoScalingGroups": []},
                         params={"AutoScalingGroupNames": [sc.NAME]})
         self.aws.fail("ec2", "describe_launch_templates",
@@ -155,6 +272,7 @@ class DestroyCase(unittest.TestCase):
 
 class Destroy(DestroyCase):
     def test_everything_in_order(self):
+        self.delete_edge()
         self.delete_group()
         self.delete_compute()
         self.delete_security_groups()
@@ -162,10 +280,11 @@ class Destroy(DestroyCase):
         self.delete_network()
         self.assertEqual(self.run_provision(), 0)
         self.aws.verify(self)  # the order above, across all services
-        # Waits: two group polls (15 s), one load balancer poll (10 s), then
-        # a retry each for the target group, the LB security group and a
-        # subnet (15 s).
-        self.assertEqual(self.time.sleeps, [15, 15, 10, 15, 15, 15])
+        # Waits: one poll of the disabled distribution (30 s), a retry of
+        # the certificate (30 s), two group polls (15 s), one load
+        # balancer poll (10 s), then a retry each for the target group, the
+        # LB security group and a subnet (15 s).
+        self.assertEqual(self.time.sleeps, [30, 30, 15, 15, 10, 15, 15, 15])
         self.assertIn("is gone", "\n".join(self.lines))
 
     def test_order_constraints(self):
@@ -189,6 +308,13 @@ class Destroy(DestroyCase):
         self.assertLess(last("delete_security_group"), first("delete_subnet"))
         self.assertLess(first("detach_internet_gateway"), first("delete_internet_gateway"))
         self.assertEqual(ops[-1], "delete_vpc")
+        # The edge: records before the distribution, disabled before
+        # deleted, the certificate and cache policy after it.
+        self.assertLess(first("change_resource_record_sets"), first("update_distribution"))
+        self.assertLess(first("update_distribution"), first("delete_distribution"))
+        self.assertLess(first("delete_distribution"), first("delete_cache_policy"))
+        self.assertLess(first("delete_distribution"), first("delete_certificate"))
+        self.assertLess(first("revoke_security_group_egress"), first("delete_security_group"))
 
     def test_twice_is_a_no_op(self):
         self.nothing_left()
@@ -197,6 +323,7 @@ class Destroy(DestroyCase):
         self.assertEqual(self.aws.mutations(), [])
 
     def test_resumes_a_group_already_being_deleted(self):
+        self.no_edge()
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {
             "AutoScalingGroups": [sc.group("Delete in progress")]},
             params={"AutoScalingGroupNames": [sc.NAME]})
@@ -223,6 +350,7 @@ class Destroy(DestroyCase):
         # each poll a real DescribeAutoScalingGroups, no later step run.
         provision.WAIT_GROUP_GONE = (60, 15)
         try:
+            self.no_edge()
             self.aws.expect("autoscaling", "describe_auto_scaling_groups", {
                 "AutoScalingGroups": [sc.group()]}, params={"AutoScalingGroupNames": [sc.NAME]})
             self.aws.expect("autoscaling", "delete_auto_scaling_group",
@@ -238,6 +366,7 @@ class Destroy(DestroyCase):
         self.assertEqual(self.time.sleeps, [15, 15, 15, 15])
 
     def test_other_errors_are_not_retried(self):
+        self.no_edge()
         self.delete_group(polls_until_gone=0)
         self.aws.expect("ec2", "describe_launch_templates", {"LaunchTemplates": []},
                         params={"LaunchTemplateNames": [sc.NAME]})
@@ -255,6 +384,7 @@ class Destroy(DestroyCase):
 class ExistingSubnets(DestroyCase):
     def test_never_touches_a_vpc_it_did_not_create(self):
         # A stack on --subnets: no tagged VPC, so the network stays.
+        self.no_edge()
         self.delete_group(polls_until_gone=0)
         self.delete_compute()
         self.delete_security_groups()
@@ -267,7 +397,24 @@ class ExistingSubnets(DestroyCase):
 
 
 class DryRunDestroy(DestroyCase):
+    def test_the_edge_only_read(self):
+        self.delete_edge(dry=True)
+        self.nothing_left(edge=False)
+        self.assertEqual(self.run_provision("--dry-run"), 0)
+        self.aws.verify(self)
+        self.assertEqual(self.aws.mutations(), [])
+        self.assertEqual(self.time.sleeps, [])
+        out = "\n".join(self.lines)
+        for what in ("delete   records www.example.com A+AAAA", "disable  CloudFront distribution",
+                     "delete   CloudFront distribution " + sc.DIST_ID,
+                     "delete   cache policy asg-agent-site",
+                     "delete   records _x1.www.example.com CNAME",
+                     "delete   certificate " + sc.CERT_ARN):
+            self.assertIn(what, out)
+        self.assertNotIn(sc.SECRET, out)
+
     def test_only_reads_and_lists_what_would_go(self):
+        self.no_edge()
         self.aws.expect("autoscaling", "describe_auto_scaling_groups", {
             "AutoScalingGroups": [sc.group()]}, params={"AutoScalingGroupNames": [sc.NAME]})
         self.aws.expect("ec2", "describe_launch_templates", {"LaunchTemplates": [

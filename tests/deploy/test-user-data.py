@@ -231,7 +231,8 @@ class ShellScript(unittest.TestCase):
         self.assertEqual(health["lb_unhealthy_threshold"], 2)  # the target group's
         self.assertEqual({c["type"] for c in health["checks"]}, {"disk", "memory", "file"})
         agent = json.loads(self.box.read("etc/asg-agent/agent.json"))
-        self.assertEqual(agent, {"namespace": "ASGAgent", "metric_name": "CPUUtilization"})
+        self.assertEqual(agent, {"namespace": "ASGAgent", "metric_name": "CPUUtilization",
+                                 "period": 60})
         for rel in ("etc/asg-agent/health.json", "etc/asg-agent/agent.json"):
             self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.box.root, rel)).st_mode),
                              0o644)
@@ -315,6 +316,25 @@ class ShellScript(unittest.TestCase):
         self.assertNotEqual(rc, 0)
         self.assertIn("refuses", out)
         self.assertFalse([c for c in calls if c.startswith("systemctl")])
+
+    def test_metric_period_as_provision_renders_it(self):
+        # scripts/provision --metric-period 30 sets ASG_AGENT_PERIOD; the
+        # agent's period follows the policy's.
+        import sys
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from stubbed_aws import load_provision
+        provision = load_provision()
+        text = provision.render_user_data(provision.Settings(
+            user_data_path=SCRIPT, package=PACKAGE_URL, metric_period=30))
+        rc, calls, out = self.box.run(text)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(json.loads(self.box.read("etc/asg-agent/agent.json"))["period"], 30)
+        # A value the agent would refuse stops the script before anything.
+        rc, calls, out = self.box.run(text.replace("ASG_AGENT_PERIOD='30'",
+                                                   "ASG_AGENT_PERIOD='20'"))
+        self.assertNotEqual(rc, 0)
+        self.assertIn("ASG_AGENT_PERIOD must be 10, 30 or 60", out)
+        self.assertEqual(calls, [])
 
     def test_syntax_and_shellcheck(self):
         r = subprocess.run(["bash", "-n", SCRIPT], capture_output=True, text=True)
