@@ -563,8 +563,12 @@ int server_start(struct server *s, const int *http_fds, size_t n_http, int contr
 		s->n_daemons++;
 	}
 	if (control_fd >= 0) {
+		/* poll(), not MHD's default select(): with a thousand public
+		 * connections open, the control connection's descriptor is above
+		 * FD_SETSIZE and select() makes MHD drop it, which would leave
+		 * the agent unable to drain a busy instance. */
 		s->control = MHD_start_daemon(
-			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+			MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			on_control, s,
 			MHD_OPTION_LISTEN_SOCKET, control_fd,
 			MHD_OPTION_CONNECTION_LIMIT, 64u,

@@ -1,0 +1,7 @@
+# Hostile clients against a running asg-health (issue 9 section 3) and
+# kill -9 loops (section 5): loopback only, every loop bounded.
+HOSTILE_TESTS = \
+	tests/hostile/hostile-connections.py \
+	tests/hostile/hostile-requests.py
+TESTS += $(HOSTILE_TESTS)
+EXTRA_DIST += $(HOSTILE_TESTS) tests/hostile/hostilelib.py

@@ -1,0 +1,223 @@
+"""Hostile clients that attack with connections (issue 9 section 3):
+slowloris at the default max_connections, slow readers that never read
+their responses, thousands of idle connections, clients that vanish in
+the middle of a download, and descriptor exhaustion.  A reload (SIGHUP)
+and a site rewrite run all the while; during each attack a normal client
+still gets complete pages, /health answers, descriptors and memory stay
+within bounds set by the daemon's limits, and at the end SIGTERM exits 0
+with no sanitizer report."""
+
+import os
+import socket
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from hostilelib import (ANSWER_TIMEOUT, SANITIZED, Daemon, HostileCase, Site, Stats,  # noqa: E402
+                        close_all, closed_by_peer, connect_many, raise_nofile, read_responses,
+                        scaled, wait_for, write)
+
+
+class ConnectionAttacks(HostileCase, unittest.TestCase):
+    def test_slowloris_at_default_max_connections(self):
+        """max_connections (default 4096) connections that each drip a
+        header line a second.  The daemon must drop them (a head deadline)
+        so that the prober and a normal client get in; every connection
+        the daemon drops is reopened, as an attacker would (bounded)."""
+        self.begin()
+        n = self.limits["max_connections"]
+        self.assertEqual(n, 4096, "the test is about the default max_connections")
+        self.assertGreaterEqual(raise_nofile(n + 512), n + 256, "not enough descriptors here")
+        deadline = time.monotonic() + 120
+        socks = connect_many(self.d.host, self.d.port, n, deadline)
+        reopened = dropped = 0
+        started = set()
+        try:
+            wait_for(lambda: self.connections() >= n - 4, timeout=30, interval=0.1,
+                     what="the daemon to hold max_connections connections")
+            t_full = time.monotonic()
+            h0 = len(self.w.snapshot()["health_ms"])
+            p0 = self.w.snapshot()["pages"]
+            last_drip = 0.0
+            # Drip until the watcher has got through twice since the daemon
+            # was full; bounded in time (and by the reconnection budget).
+            while time.monotonic() < deadline:
+                snap = self.w.snapshot()
+                if len(snap["health_ms"]) >= h0 + 2 and snap["pages"] >= p0 + 2:
+                    break
+                if time.monotonic() - last_drip >= 1.0:
+                    last_drip = time.monotonic()
+                    for i, s in enumerate(socks):
+                        if closed_by_peer(s):
+                            dropped += 1
+                            s.close()
+                            socks[i] = connect_many(self.d.host, self.d.port, 1, deadline)[0]
+                            reopened += 1
+                            continue
+                        try:
+                            s.send(b"X-Drip: %d\r\n" % i if s in started else
+                                   b"GET / HTTP/1.1\r\nHost: x\r\n")
+                            started.add(s)
+                        except OSError:
+                            pass  # not connected yet, or closed: seen on the next round
+                time.sleep(0.05)
+            held = time.monotonic() - t_full
+        finally:
+            close_all(socks)
+        self.finish("slowloris", n, {"connections": n, "dropped_by_daemon": dropped,
+                                     "reopened": reopened, "held_s": round(held, 1)})
+        self.assertGreater(dropped, 0, "the daemon never dropped a dripping connection")
+
+    def test_slow_readers_never_read(self):
+        """Connections that ask for the large (sendfile) file and for many
+        pipelined small ones and never read a byte of the answers."""
+        self.begin()
+        n = scaled(64, 16)
+        deadline = time.monotonic() + 60
+        big = b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n" * 4
+        small = b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" * 200
+        socks = connect_many(self.d.host, self.d.port, 2 * n, deadline, rcvbuf=4096)
+        sent = 0
+        try:
+            for i, s in enumerate(socks):
+                data = big if i % 2 else small
+                s.setblocking(True)
+                s.settimeout(ANSWER_TIMEOUT)
+                try:
+                    s.sendall(data)
+                    sent += 1
+                except socket.timeout:
+                    pass  # the daemon stopped reading: that is allowed
+            wait_for(lambda: self.connections() >= len(socks), timeout=30, interval=0.1,
+                     what="the slow readers to be connected")
+            self.wait_rounds(3)
+        finally:
+            close_all(socks)
+        self.finish("slow readers", len(socks), {"connections": len(socks), "sent": sent})
+
+    def test_thousands_of_idle_connections(self):
+        """Thousands of connections that never send anything (below
+        max_connections: the daemon must keep serving everyone else)."""
+        self.begin()
+        n = 3000
+        self.assertGreaterEqual(raise_nofile(n + 512), n + 256, "not enough descriptors here")
+        deadline = time.monotonic() + 60
+        socks = connect_many(self.d.host, self.d.port, n, deadline)
+        try:
+            wait_for(lambda: self.connections() >= n, timeout=30, interval=0.1,
+                     what="%d idle connections to be accepted" % n)
+            self.wait_rounds(3)
+            # The control socket (the agent's drain) still answers: its
+            # connection's descriptor is now far above FD_SETSIZE.
+            for _ in range(5):
+                self.assertEqual(self.d.control_request("GET", "/status")[0], 200)
+        finally:
+            close_all(socks)
+        self.finish("idle connections", n, {"connections": n})
+
+    def test_clients_vanishing_mid_download(self):
+        """Downloads (whole files and ranges, sendfile and cached) cut off
+        after a few bytes, half with a RST; no descriptor may stay behind."""
+        self.begin()
+        n = scaled(300, 60)
+        deadline = time.monotonic() + 60
+        done = 0
+        requests = [b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n\r\n",
+                    b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" * 50]
+        for i in range(n):
+            if time.monotonic() > deadline:
+                break
+            s = socket.create_connection((self.d.host, self.d.port), timeout=ANSWER_TIMEOUT)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+            s.sendall(requests[i % len(requests)])
+            got = 0
+            while got < 1 + (i * 7919) % 8192:
+                b = s.recv(8192)
+                if not b:
+                    break
+                got += len(b)
+            close_all([s], reset_every=1 if i % 2 else 0)
+            done += 1
+        self.wait_rounds(2)
+        self.finish("vanishing downloads", 16, {"downloads_cut": done})
+        self.assertEqual(done, n)
+
+
+class DescriptorExhaustion(unittest.TestCase):
+    """asg-health under a hard descriptor limit, filled by idle
+    connections.  A file opened while no descriptor is free must not be
+    answered 404 (nor remembered as missing); once descriptors are back,
+    it is served.  The prober keeps its keep-alive connection throughout."""
+
+    NOFILE = 96
+
+    def test_descriptor_exhaustion(self):
+        raise_nofile(4096)
+        d = Daemon(nofile=self.NOFILE, config={"shutdown_timeout": "5s"}, start=False)
+        try:
+            site = Site(d.root)
+            for i in range(8):
+                write(d.root + "/fresh%d.html" % i, b"fresh %d\n" % i)
+            d.start()
+            keep = socket.create_connection((d.host, d.port), timeout=ANSWER_TIMEOUT)
+
+            def ask(path):
+                keep.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path.encode())
+                rs, eof = read_responses(keep, time.monotonic() + ANSWER_TIMEOUT, limit=1)
+                self.assertTrue(rs, "no answer on the prober's connection (eof=%s)" % eof)
+                return rs[0]
+
+            self.assertEqual(ask("/health")[0], 200)
+            self.assertEqual(ask(site.SMALL)[0], 200)
+            base = d.fds()
+            socks = []
+            try:
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and len(socks) < 4 * self.NOFILE:
+                    socks += connect_many(d.host, d.port, 8, deadline)
+                    if d.fds() >= self.NOFILE - 1:
+                        break
+                wait_for(lambda: d.fds() >= self.NOFILE - 1, timeout=ANSWER_TIMEOUT,
+                         what="the daemon to run out of descriptors (%d of %d)"
+                         % (d.fds(), self.NOFILE))
+                cpu0, t0 = d.cpu_seconds(), time.monotonic()
+                status = {}
+                for i in range(4):
+                    status["/fresh%d.html" % i] = ask("/fresh%d.html" % i)[0]
+                h = ask("/health")
+                cached = ask(site.SMALL)
+                time.sleep(0.5)  # not an assertion: the window the CPU use is measured over
+                cpu = (d.cpu_seconds() - cpu0) / (time.monotonic() - t0)
+            finally:
+                close_all(socks)
+            self.assertEqual(h[0], 200, "/health while out of descriptors")
+            self.assertEqual(cached[0], 200, "a cached page while out of descriptors")
+            for path, st in status.items():
+                self.assertNotEqual(st, 404, "%s exists but answered 404 without descriptors" % path)
+                self.assertIn(st, (200, 503), path)
+            wait_for(lambda: d.fds() <= base + 8, timeout=3 * ANSWER_TIMEOUT,
+                     what="descriptors back after the connections closed")
+            for i in range(8):
+                path = "/fresh%d.html" % i
+                st, _, body = ask(path)
+                self.assertEqual((st, body), (200, b"fresh %d\n" % i),
+                                 "%s after the descriptors came back" % path)
+            keep.close()
+            Stats().record("descriptor exhaustion", {"errors": [], "health_ms": [], "pages": 8,
+                                                     "max_rss_kib": d.rss_kib(), "max_fds": self.NOFILE},
+                           {"nofile": self.NOFILE, "idle_connections": len(socks),
+                            "cpu_while_exhausted": round(cpu, 3),
+                            "answers_while_exhausted": sorted(set(status.values()))})
+            self.assertTrue(d.alive())
+            rc = d.stop_clean()
+            self.assertEqual(rc, 0, d.logs()[-2000:])
+            self.assertEqual(d.sanitizer_report(), [])
+        finally:
+            d.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
