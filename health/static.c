@@ -139,27 +139,48 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 	return queue_owned(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
 }
 
+static bool same_file(const struct stat *st, const struct file_entry *e)
+{
+	return st->st_ino == e->ino && st->st_dev == e->dev && st->st_size == e->size &&
+	       st->st_mtim.tv_sec == e->mtim.tv_sec && st->st_mtim.tv_nsec == e->mtim.tv_nsec;
+}
+
 /* 200 for a file too large for the memory cache: sendfile from a fresh
  * descriptor, whose identity must still match the cached ETag. */
 static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, bool close_conn)
 {
-	int fd = cache_open_file(site->cache, e->relpath, e->variant);
+	int fd = cache_open_file(site->cache, e->relpath, e->variant), err;
+	struct file_entry *fresh = NULL;
 	struct MHD_Response *r;
+	enum MHD_Result ret;
 	struct stat st;
 
 	if (fd < 0)
 		return serve_not_found(s, site, conn, close_conn);
-	if (fstat(fd, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev ||
-	    st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
-		/* Replaced since the entry was made: the ETag would lie.  The next
-		 * revalidation picks the new file up; a retry gets it. */
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return server_queue_error(s, conn, 503, close_conn);
+	}
+	if (!same_file(&st, e)) {
+		/* Replaced since the entry was made (a deploy renamed a new file
+		 * over it): the ETag would lie.  Revalidate now rather than
+		 * answer 503 until the next revalidation is due, which made
+		 * every deploy of a large file a second of errors. */
+		atomic_store(&e->checked_ms, 0);
+		fresh = cache_get(site->cache, e->relpath, e->variant, &err);
+		if (fresh && fresh->status == 0 && !fresh->blob)
+			e = fresh;
+	}
+	if (!same_file(&st, e)) {
+		/* Changed again meanwhile: a retry gets it. */
+		file_entry_put(fresh);
 		close(fd);
 		return server_queue_error(s, conn, 503, close_conn);
 	}
 	r = MHD_create_response_from_fd64((uint64_t)e->size, fd);
 	if (!r) {
+		file_entry_put(fresh);
 		close(fd);
 		return server_queue_error(s, conn, 500, true);
 	}
@@ -167,7 +188,9 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	file_entry_add_headers(e, r, close_conn, true);
-	return queue_owned(conn, MHD_HTTP_OK, r);
+	ret = queue_owned(conn, MHD_HTTP_OK, r);
+	file_entry_put(fresh);
+	return ret;
 }
 
 static enum MHD_Result serve_file(struct server *s, struct site *site, struct MHD_Connection *conn,

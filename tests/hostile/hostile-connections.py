@@ -15,9 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostilelib import (ANSWER_TIMEOUT, SANITIZED, Daemon, HostileCase, Site, Stats,  # noqa: E402
-                        close_all, closed_by_peer, connect_many, raise_nofile, read_responses,
-                        scaled, wait_for, write)
+from hostilelib import (ANSWER_TIMEOUT, Daemon, HostileCase, Site, Stats, close_all,  # noqa: E402
+                        closed_by_peer, connect_many, etag_of, http_get, raise_nofile,
+                        read_responses, scaled, wait_for, write)
 
 
 class ConnectionAttacks(HostileCase, unittest.TestCase):
@@ -124,9 +124,12 @@ class ConnectionAttacks(HostileCase, unittest.TestCase):
         n = scaled(300, 60)
         deadline = time.monotonic() + 60
         done = 0
-        requests = [b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n",
-                    b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\n\r\n",
-                    b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" * 50]
+        # Connection: close on the last request, so that a download shorter
+        # than the bytes the client means to read ends with the server's close.
+        requests = [b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    b"GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-\r\nConnection: close\r\n\r\n",
+                    b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n" * 49
+                    + b"GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]
         for i in range(n):
             if time.monotonic() > deadline:
                 break
@@ -144,6 +147,20 @@ class ConnectionAttacks(HostileCase, unittest.TestCase):
         self.wait_rounds(2)
         self.finish("vanishing downloads", 16, {"downloads_cut": done})
         self.assertEqual(done, n)
+
+    def test_large_file_served_right_after_a_rewrite(self):
+        """A deploy renames a new large (sendfile) file over the old one;
+        the very next request gets the new file, not a 503 until the
+        cache's next revalidation."""
+        self.begin()
+        for _ in range(20):
+            v = self.site.rewrite()
+            st, headers, body = http_get(self.d.host, self.d.port, self.site.BIG)
+            self.assertEqual(st, 200, "GET %s right after rewrite %d" % (self.site.BIG, v))
+            self.assertTrue(self.site.is_known(self.site.BIG, body))
+            self.assertEqual(headers.get("etag"), etag_of(body))
+        self.wait_rounds(1)
+        self.finish("large file rewritten", 2)
 
 
 class DescriptorExhaustion(unittest.TestCase):
