@@ -32,6 +32,7 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->threads = 0;
 	cfg->max_connections = 4096;
 	cfg->connection_timeout_ms = 75 * 1000;
+	cfg->header_timeout_ms = 10 * 1000;
 	cfg->max_header_size = 8192;
 	cfg->max_uri_length = 4096;
 	cfg->shutdown_timeout_ms = 30 * 1000;
@@ -161,7 +162,7 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 		"root", "listen", "control_socket", "health_path", "index", "not_found_page",
 		"serve_dotfiles", "precompressed", "cache_control", "cache_max_file_size",
 		"cache_max_total", "cache_revalidate", "threads", "max_connections",
-		"connection_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
+		"connection_timeout", "header_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
 		"lb_unhealthy_threshold", "lb_probe_window", "checks", NULL
 	};
 	json_t *root = doc->root;
@@ -199,6 +200,8 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 				      &cfg->cache_revalidate_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "connection_timeout", 1000, 86400000,
 				      &cfg->connection_timeout_ms)) < 0 ||
+	    (r = conf_get_duration_ms(doc, root, "", "header_timeout", 1000, 3600000,
+				      &cfg->header_timeout_ms)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_header_size", 1024, 1 << 20,
 			       &cfg->max_header_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_uri_length", 64, 1 << 20,
@@ -358,6 +361,7 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "threads", json_integer(cfg->threads));
 	json_object_set_new(o, "max_connections", json_integer(cfg->max_connections));
 	json_object_set_new(o, "connection_timeout", json_sprintf("%lldms", cfg->connection_timeout_ms));
+	json_object_set_new(o, "header_timeout", json_sprintf("%lldms", cfg->header_timeout_ms));
 	json_object_set_new(o, "max_header_size", json_integer(cfg->max_header_size));
 	json_object_set_new(o, "max_uri_length", json_integer(cfg->max_uri_length));
 	json_object_set_new(o, "shutdown_timeout", json_sprintf("%lldms", cfg->shutdown_timeout_ms));

@@ -37,6 +37,7 @@ struct health_config {
 	int threads;			/* 0 = one per CPU */
 	int max_connections;
 	long long connection_timeout_ms; /* idle keep-alive; above ALB's 60 s */
+	long long header_timeout_ms;	 /* accept (or first byte) to end of head */
 	long long max_header_size;	 /* larger: 431 */
 	long long max_uri_length;	 /* longer: 414 */
 	long long shutdown_timeout_ms;	 /* SIGTERM: wait for in-flight */
