@@ -189,7 +189,12 @@ static void linger_close(struct connections *c, struct lingering *l)
 			*pp = l->next;
 			break;
 		}
-	close(l->src.fd); /* also leaves the epoll set */
+	/* Out of the epoll set explicitly: close() removes the registration
+	 * only with the last descriptor of the socket, and MHD may not have
+	 * closed its own yet; the level-triggered EOF then fired again for
+	 * the freed entry (ASan: heap-use-after-free under slowloris). */
+	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->src.fd, NULL);
+	close(l->src.fd);
 	c->n_lingering--;
 	atomic_fetch_sub(&c->lingering_now, 1);
 	free(l);
