@@ -34,6 +34,10 @@
 #define LINGER_MAX 256
 #define LINGER_MS 5000
 #define LINGER_BYTES (16u << 20)
+/* Out of descriptors (EMFILE/ENFILE), the pending connection stays in the
+ * backlog and the listening socket stays readable: accepting again at once
+ * would spin.  Pause accepting this long instead. */
+#define ACCEPT_PAUSE_MS 100
 
 enum source_kind { SRC_LISTEN, SRC_WAKE, SRC_LINGER };
 
@@ -63,6 +67,7 @@ struct connections {
 	pthread_mutex_t lock;
 	struct tracked *tracked;     /* list, under lock */
 	struct lingering *lingering; /* list, loop thread only */
+	uint64_t accept_paused_until; /* loop thread only */
 	size_t n_lingering;	     /* loop thread only */
 	struct source listen[MAX_LISTEN]; /* owned fds */
 	size_t n_listen;
@@ -168,6 +173,8 @@ static void accept_some(struct connections *c, int lfd)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				c->accept_paused_until = now_mono_ms() + ACCEPT_PAUSE_MS;
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_debug("accept: %s", strerror(errno));
 			return;
@@ -303,13 +310,15 @@ static void *loop(void *arg)
 	while (!atomic_load(&c->stop)) {
 		struct epoll_event ev[64];
 		bool want = atomic_load(&c->accepting) &&
-			    atomic_load(&c->open) < c->lim.max_connections;
+			    atomic_load(&c->open) < c->lim.max_connections &&
+			    now_mono_ms() >= c->accept_paused_until;
 		uint64_t now;
 		int n;
 
 		if (want != listening)
 			set_listening(c, listening = want);
-		/* At max_connections, look again soon: a close frees a slot. */
+		/* At max_connections (or paused), look again soon: a close frees
+		 * a slot. */
 		n = epoll_wait(c->epfd, ev, 64,
 			       !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
 		for (int i = 0; i < n; i++) {

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostilelib import ANSWER_TIMEOUT, Daemon, Site, Stats, etag_of, http_get, raise_nofile, wait_for  # noqa: E402
+from hostilelib import ANSWER_TIMEOUT, Daemon, Site, Stats, etag_of, http_get, raise_nofile  # noqa: E402
 
 KILLS = int(os.environ.get("ASG_KILL_LOOPS", "10"))
 
