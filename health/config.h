@@ -28,11 +28,13 @@ struct health_config {
 	char *not_found_page;	    /* owned; root-relative, "" = plain 404 */
 	bool serve_dotfiles;
 	bool precompressed;	    /* serve x.br / x.gz siblings */
+	bool public_verbose_health; /* /health?verbose on the public port */
 	struct cache_rule *cache_rules; /* owned; first match wins */
 	size_t n_cache_rules;
 	char *default_cache_control; /* owned; "" = no header */
 	long long cache_max_file_size;	/* bytes; larger files use sendfile */
 	long long cache_max_total;	/* bytes held in memory at most */
+	long long cache_max_metadata;	/* entries (keys included), estimated */
 	long long cache_revalidate_ms;	/* how stale a cached stat may be */
 	int threads;			/* 0 = one per CPU */
 	int max_connections;

@@ -34,10 +34,6 @@
 #define LINGER_MAX 256
 #define LINGER_MS 5000
 #define LINGER_BYTES (16u << 20)
-/* Out of descriptors (EMFILE/ENFILE), the pending connection stays in the
- * backlog and the listening socket stays readable: accepting again at once
- * would spin.  Pause accepting this long instead. */
-#define ACCEPT_PAUSE_MS 100
 
 enum source_kind { SRC_LISTEN, SRC_WAKE, SRC_LINGER };
 
@@ -67,7 +63,6 @@ struct connections {
 	pthread_mutex_t lock;
 	struct tracked *tracked;     /* list, under lock */
 	struct lingering *lingering; /* list, loop thread only */
-	uint64_t accept_paused_until; /* loop thread only */
 	size_t n_lingering;	     /* loop thread only */
 	struct source listen[MAX_LISTEN]; /* owned fds */
 	size_t n_listen;
@@ -76,6 +71,7 @@ struct connections {
 	struct MHD_Daemon *daemon;   /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
+	uint64_t paused_until_ms;    /* loop thread only: accept failed */
 	pthread_t thread;
 	bool started;
 	/* Linger requests from MHD's threads, taken by the loop. */
@@ -173,10 +169,15 @@ static void accept_some(struct connections *c, int lfd)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-				c->accept_paused_until = now_mono_ms() + ACCEPT_PAUSE_MS;
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* The connection stays in the backlog and the socket
+				 * stays readable: without a pause this would spin. */
+				log_debug("accept: %s; pausing 100 ms", strerror(errno));
+				c->paused_until_ms = now_mono_ms() + 100;
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_debug("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		atomic_fetch_add(&c->accepted, 1);
@@ -311,14 +312,13 @@ static void *loop(void *arg)
 		struct epoll_event ev[64];
 		bool want = atomic_load(&c->accepting) &&
 			    atomic_load(&c->open) < c->lim.max_connections &&
-			    now_mono_ms() >= c->accept_paused_until;
+			    now_mono_ms() >= c->paused_until_ms;
 		uint64_t now;
 		int n;
 
 		if (want != listening)
 			set_listening(c, listening = want);
-		/* At max_connections (or paused), look again soon: a close frees
-		 * a slot. */
+		/* At max_connections, look again soon: a close frees a slot. */
 		n = epoll_wait(c->epfd, ev, 64,
 			       !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
 		for (int i = 0; i < n; i++) {

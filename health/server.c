@@ -161,6 +161,10 @@ static int build_static_responses(struct server *s)
 				return -ENOMEM;
 			if (error_status[i] == 405)
 				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+			/* Every 503 of ours is transient (a file changing under
+			 * us, descriptors exhausted): say when to try again. */
+			if (error_status[i] == 503)
+				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 	s->live = text_response("{\"status\":\"alive\"}\n", "application/json", false);
 	if (!s->live)
@@ -180,7 +184,10 @@ enum MHD_Result server_queue_error(struct server *s, struct MHD_Connection *conn
 
 /* --- /health --------------------------------------------------------- */
 
-static json_t *health_document(struct server *s, struct site *site, bool verbose, unsigned *status)
+/* verbose adds the checks and counters; details (each check's "detail")
+ * only for the control socket, never on the public port. */
+static json_t *health_document(struct server *s, struct site *site, bool verbose, bool details,
+			       unsigned *status)
 {
 	bool healthy = checks_healthy(site->checks), draining = atomic_load(&s->draining);
 	json_t *o = json_object();
@@ -192,7 +199,8 @@ static json_t *health_document(struct server *s, struct site *site, bool verbose
 						   : healthy ? "healthy" : "unhealthy"));
 	json_object_set_new(o, "failing", checks_failing_json(site->checks, verbose));
 	if (verbose) {
-		json_object_set_new(o, "checks", checks_status_json(site->checks));
+		json_object_set_new(o, "checks", details ? checks_status_json(site->checks)
+							 : checks_public_json(site->checks));
 		json_object_set_new(o, "draining", json_boolean(draining));
 		json_object_set_new(o, "in_flight", json_integer((json_int_t)atomic_load(&s->in_flight)));
 		json_object_set_new(o, "connections", json_integer((json_int_t)atomic_load(&s->connections)));
@@ -237,20 +245,26 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 				    struct MHD_Connection *conn, bool close_conn)
 {
 	const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
-	bool verbose = has_query_key(conn, "verbose");
+	/* The verbose document is the control socket's (GET /health there);
+	 * the public port has it only if asked for, and without details. */
+	bool verbose = site->cfg.public_verbose_health && has_query_key(conn, "verbose");
 	unsigned status = checks_healthy(site->checks) && !atomic_load(&s->draining) ? 200 : 503;
 	enum MHD_Result ret;
 
 	/* The ALB's prober names itself; count its answers per node so a
-	 * drain can be confirmed as seen (probes.h). */
-	if (ua && !strncmp(ua, "ELB-HealthChecker", 17)) {
+	 * drain can be confirmed as seen (probes.h).  Anyone can send that
+	 * User-Agent through the ALB, but the ALB adds X-Forwarded-For to
+	 * every request it proxies (its default "append" mode), never to its
+	 * own health checks: a probe with one is a client pretending. */
+	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
+	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());
 	}
 
 	if (verbose) {
-		_cleanup_json_ json_t *doc = health_document(s, site, true, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, true, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r)
 			return server_queue_error(s, conn, 500, true);
@@ -267,7 +281,7 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 
 	pthread_mutex_lock(&s->health_lock);
 	if (!hc->resp || hc->generation != gen || hc->state != state) {
-		_cleanup_json_ json_t *doc = health_document(s, site, false, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, false, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r) {
 			pthread_mutex_unlock(&s->health_lock);
@@ -462,9 +476,13 @@ json_t *server_status_json(struct server *s)
 					      "lingering", (json_int_t)st.lingering,
 					      "lingering_closes", (json_int_t)st.lingered));
 	}
-	json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I,s:I}", "entries", (json_int_t)cs.entries,
-						  "bytes", (json_int_t)cs.bytes, "hits", (json_int_t)cs.hits,
-						  "misses", (json_int_t)cs.misses));
+	json_object_set_new(o, "cache",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",
+				      (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "hits",
+				      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "metadata",
+				      (json_int_t)cs.metadata, "evictions", (json_int_t)cs.evictions,
+				      "loads", (json_int_t)cs.loads, "hashed", (json_int_t)cs.hashed,
+				      "hash_reused", (json_int_t)cs.hash_reused));
 	site_put(site);
 	return o;
 }
@@ -517,7 +535,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const 
 	} else if (!strcmp(url, "/status") && get) {
 	} else if (!strcmp(url, "/health") && get) {
 		struct site *site = server_get_site(s);
-		doc = health_document(s, site, true, &status);
+		doc = health_document(s, site, true, true, &status);
 		site_put(site);
 	} else if (!strcmp(url, "/status") || !strcmp(url, "/drain") || !strcmp(url, "/undrain") ||
 		   !strcmp(url, "/health")) {
