@@ -4,8 +4,8 @@
 HOSTILE_TESTS = \
 	tests/hostile/hostile-connections.py \
 	tests/hostile/hostile-requests.py \
+	tests/hostile/hostile-descriptors.py \
 	tests/hostile/hostile-kill.py \
 	tests/hostile/agent-kill.py
 TESTS += $(HOSTILE_TESTS)
-EXTRA_DIST += $(HOSTILE_TESTS) tests/hostile/hostilelib.py tests/hostile/hostile-descriptors.py \
-	bench/soak
+EXTRA_DIST += $(HOSTILE_TESTS) tests/hostile/hostilelib.py bench/soak
