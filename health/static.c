@@ -187,15 +187,21 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	if (fd == -ESTALE) {
-		/* Replaced since the entry was made (a deploy renamed a new file
-		 * over it).  Revalidate now rather than answer 503 until the next
-		 * revalidation is due, which made every deploy of a large file a
-		 * second of errors (tests/hostile). */
+	/* Replaced since the entry was made (a deploy renamed a new file over
+	 * it): revalidate now rather than answer 503 until the next
+	 * revalidation is due, which made every deploy of a large file a
+	 * second of errors (tests/hostile).  A few times, in case it is
+	 * replaced again while being hashed. */
+	for (int i = 0; fd == -ESTALE && i < 3; i++) {
+		struct file_entry *next;
+
 		atomic_store(&e->checked_ms, 0);
-		fresh = cache_get(site->cache, e->relpath, e->variant, &err);
-		if (fresh && fresh->status == 0 && !fresh->blob)
-			fd = open_same_file(site, e = fresh);
+		next = cache_get(site->cache, e->relpath, e->variant, &err);
+		file_entry_put(fresh); /* e was fresh: not used again unless replaced */
+		fresh = next;
+		if (!next || next->status != 0 || next->blob)
+			break;
+		fd = open_same_file(site, e = next);
 	}
 	if (fd < 0) {
 		file_entry_put(fresh);

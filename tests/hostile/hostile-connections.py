@@ -15,8 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostilelib import (ANSWER_TIMEOUT, HostileCase, close_all, closed_by_peer,  # noqa: E402
-                        connect_many, etag_of, http_get, raise_nofile, scaled, wait_for)
+from hostilelib import (ANSWER_TIMEOUT, MEASURE_ROUNDS, HostileCase, close_all,  # noqa: E402
+                        closed_by_peer, connect_many, etag_of, http_get, raise_nofile, scaled,
+                        wait_for)
 
 
 class ConnectionAttacks(HostileCase, unittest.TestCase):
@@ -44,7 +45,8 @@ class ConnectionAttacks(HostileCase, unittest.TestCase):
             # was full; bounded in time (and by the reconnection budget).
             while time.monotonic() < deadline:
                 snap = self.w.snapshot()
-                if len(snap["health_ms"]) >= h0 + 2 and snap["pages"] >= p0 + 2:
+                rounds = 6 if MEASURE_ROUNDS else 2
+                if len(snap["health_ms"]) >= h0 + rounds and snap["pages"] >= p0 + rounds:
                     break
                 if time.monotonic() - last_drip >= 1.0:
                     last_drip = time.monotonic()
@@ -155,14 +157,19 @@ class ConnectionAttacks(HostileCase, unittest.TestCase):
     def test_large_file_served_right_after_a_rewrite(self):
         """A deploy renames a new large (sendfile) file over the old one;
         the very next request gets the new file, not a 503 until the
-        cache's next revalidation."""
+        cache's next revalidation.  (The churn's own rewrites are paused:
+        the claim is about the request after a rewrite.)"""
         self.begin()
-        for _ in range(20):
-            v = self.site.rewrite()
-            st, headers, body = http_get(self.d.host, self.d.port, self.site.BIG)
-            self.assertEqual(st, 200, "GET %s right after rewrite %d" % (self.site.BIG, v))
-            self.assertTrue(self.site.is_known(self.site.BIG, body))
-            self.assertEqual(headers.get("etag"), etag_of(body))
+        self.churn.pause()
+        try:
+            for _ in range(20):
+                v = self.site.rewrite()
+                st, headers, body = http_get(self.d.host, self.d.port, self.site.BIG)
+                self.assertEqual(st, 200, "GET %s right after rewrite %d" % (self.site.BIG, v))
+                self.assertEqual(body, self.site.content(self.site.BIG, v))
+                self.assertEqual(headers.get("etag"), etag_of(body))
+        finally:
+            self.churn.resume()
         self.wait_rounds(1)
         self.finish("large file rewritten", 2)
 

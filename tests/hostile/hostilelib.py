@@ -30,6 +30,10 @@ from asgtest import HEALTH_BIN, Health, wait_for, write  # noqa: E402
 SANITIZED = "ASAN_OPTIONS" in os.environ
 SCALE = 0.4 if SANITIZED else 1.0
 
+# For the measurement run of RELIABILITY.md: hold every attack for at
+# least this many watcher rounds (default: the few each test needs).
+MEASURE_ROUNDS = int(os.environ.get("ASG_HOSTILE_ROUNDS", "0"))
+
 # "Did not answer at all", not a latency target: a loaded 2-core machine
 # running the ASan build can stall a request for seconds.
 ANSWER_TIMEOUT = 20.0
@@ -138,7 +142,7 @@ class Site:
         self.known = {self.SMALL: set(), self.BIG: set()}
         self.rewrite()
 
-    def _content(self, path, v):
+    def content(self, path, v):
         if path == self.SMALL:
             return (b"<!doctype html><title>v%d</title>\n" % v) + b"x" * (v % 97) + b"\n"
         unit = hashlib.sha256(b"big %d" % v).digest()
@@ -148,7 +152,7 @@ class Site:
         with self.lock:
             v = self.version = self.version + 1
             for path in self.known:
-                data = self._content(path, v)
+                data = self.content(path, v)
                 self.known[path].add(hashlib.sha256(data).digest())
                 tmp = os.path.join(self.root, ".tmp-%d" % v)
                 write(tmp, data)
@@ -327,6 +331,8 @@ class Churn:
         self.site = site
         self.period = period
         self.stop_event = threading.Event()
+        self.paused = threading.Event()
+        self.acting = threading.Lock()
         self.reloads = 0
         self.rewrites = 0
 
@@ -342,13 +348,26 @@ class Churn:
     def _run(self):
         n = 0
         while not self.stop_event.wait(self.period) and n < 100000:
-            if n % 2 == 0:
-                self.d.signal(signal.SIGHUP)
-                self.reloads += 1
-            else:
-                self.site.rewrite()
-                self.rewrites += 1
+            with self.acting:
+                if self.paused.is_set():
+                    continue
+                if n % 2 == 0:
+                    self.d.signal(signal.SIGHUP)
+                    self.reloads += 1
+                else:
+                    self.site.rewrite()
+                    self.rewrites += 1
             n += 1
+
+    def pause(self):
+        """Returns once no action is under way and none will start until
+        resume()."""
+        self.paused.set()
+        with self.acting:
+            pass
+
+    def resume(self):
+        self.paused.clear()
 
 
 class Stats:
@@ -419,6 +438,8 @@ class HostileCase:
         """Waits until the watcher has done n more full rounds (a /health
         answer and a page) than now: proof that a normal client and the
         prober got through while the attack is in place."""
+        n = max(n, MEASURE_ROUNDS)
+        timeout = max(timeout, n * 2.0)
         snap = self.w.snapshot()
         h0, p0 = len(snap["health_ms"]), snap["pages"]
         wait_for(lambda: len(self.w.snapshot()["health_ms"]) >= h0 + n
