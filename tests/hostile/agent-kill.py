@@ -81,7 +81,9 @@ def one_drain(tmp, rng, kills):
 
 
 def main(tmp):
-    rng = random.Random(int(os.environ.get("ASG_KILL_SEED", str(int(time.time())))))
+    seed = int(os.environ.get("ASG_KILL_SEED", str(int(time.time()))))
+    rng = random.Random(seed)
+    t0 = time.monotonic()
     left, n, results = KILLS, 0, []
     while left > 0:
         k = min(KILLS_PER_DRAIN, left)
@@ -93,9 +95,9 @@ def main(tmp):
     phases = collections.Counter(p for r in results for p in r["phases"])
     print("STATS {\"attack\": \"agent kill -9 loop\", \"kills\": %d, \"drains\": %d, "
           "\"completions_per_drain\": %r, \"complete_attempts\": %r, \"drain_d_runs\": %r, "
-          "\"killed_in\": %r}" % (KILLS, len(results), [r["completions"] for r in results],
-                                 [r["attempts"] for r in results],
-                                 [r["drain_d_runs"] for r in results], dict(phases)))
+          "\"killed_in\": %r, \"seed\": %d, \"seconds\": %.1f}"
+          % (KILLS, len(results), [r["completions"] for r in results], [r["attempts"] for r in results],
+             [r["drain_d_runs"] for r in results], dict(phases), seed, time.monotonic() - t0))
 
 
 agentlib.run(main)

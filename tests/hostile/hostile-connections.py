@@ -21,6 +21,13 @@ from hostilelib import (ANSWER_TIMEOUT, MEASURE_ROUNDS, HostileCase, close_all, 
 
 
 class ConnectionAttacks(HostileCase, unittest.TestCase):
+    def test_baseline_without_attack(self):
+        """The watcher alone (with the reload and rewrite churn): the
+        reference the attacks' figures are read against."""
+        self.begin()
+        self.wait_rounds(3)
+        self.finish("baseline (no attack, churn only)", 0)
+
     def test_slowloris_at_default_max_connections(self):
         """max_connections (default 4096) connections that each drip a
         header line a second.  The daemon must drop them (a head deadline)

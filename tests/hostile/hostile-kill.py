@@ -64,7 +64,9 @@ class Downloader:
 class KillLoop(unittest.TestCase):
     def test_kill_9_during_reload_and_site_rewrite(self):
         raise_nofile(4096)
-        rng = random.Random(int(os.environ.get("ASG_KILL_SEED", str(int(time.time())))))
+        seed = int(os.environ.get("ASG_KILL_SEED", str(int(time.time()))))
+        print("ASG_KILL_SEED=%d" % seed, flush=True)
+        rng = random.Random(seed)
         flag = None
         d = Daemon(start=False)
         try:
