@@ -71,6 +71,7 @@ struct connections {
 	struct MHD_Daemon *daemon;   /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
+	atomic_bool accept_stopped;  /* the loop saw !accepting: no more adds */
 	uint64_t paused_until_ms;    /* loop thread only: accept failed */
 	pthread_t thread;
 	bool started;
@@ -146,8 +147,14 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 	c->lim = *limits;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	c->wake = (struct source){ SRC_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		/* Sockets from systemd come blocking: the accept batch would
+		 * then block in accept4() once the backlog is empty. */
+		int fl = fcntl(listen_fds[i], F_GETFL);
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			fcntl(listen_fds[i], F_SETFL, fl | O_NONBLOCK);
 		c->listen[c->n_listen++] = (struct source){ SRC_LISTEN, listen_fds[i] };
+	}
 	if (c->epfd < 0 || c->wake.fd < 0 ||
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wake.fd,
 		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &c->wake }) < 0) {
@@ -163,7 +170,9 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 static void accept_some(struct connections *c, int lfd)
 {
 	/* A bounded batch, so one busy listener cannot starve the sweep. */
-	for (int i = 0; i < 64 && atomic_load(&c->open) < c->lim.max_connections; i++) {
+	for (int i = 0; i < 64 && atomic_load(&c->open) < c->lim.max_connections &&
+			atomic_load(&c->accepting);
+	     i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -197,10 +206,9 @@ static void linger_close(struct connections *c, struct lingering *l)
 			*pp = l->next;
 			break;
 		}
-	/* Out of the epoll set explicitly: close() removes the registration
-	 * only with the last descriptor of the socket, and MHD may not have
-	 * closed its own yet; the level-triggered EOF then fired again for
-	 * the freed entry (ASan: heap-use-after-free under slowloris). */
+	/* Explicitly: close() alone leaves the registration in place while
+	 * another descriptor (MHD's, closed just after its notification)
+	 * still refers to the socket, and epoll would report l after free. */
 	epoll_ctl(c->epfd, EPOLL_CTL_DEL, l->src.fd, NULL);
 	close(l->src.fd);
 	c->n_lingering--;
@@ -316,6 +324,8 @@ static void *loop(void *arg)
 		uint64_t now;
 		int n;
 
+		if (!atomic_load(&c->accepting))
+			atomic_store(&c->accept_stopped, true);
 		if (want != listening)
 			set_listening(c, listening = want);
 		/* At max_connections, look again soon: a close frees a slot. */
@@ -368,6 +378,10 @@ void connections_stop_accepting(struct connections *c)
 		return;
 	atomic_store(&c->accepting, false);
 	wake(c);
+	/* Synchronous: once this returns no MHD_add_connection is under way,
+	 * so the caller may stop the daemon. */
+	while (c->started && !atomic_load(&c->accept_stopped))
+		sleep_ms(1);
 }
 
 void connections_free(struct connections *c)

@@ -24,6 +24,11 @@ def rss_kib(pid):
     raise AssertionError("no VmRSS")
 
 
+def sanitized(pid):
+    with open("/proc/%d/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
 def pipelined_404s(h, paths, batch=200):
     """Sends the requests pipelined on one connection, 200 at a time, and
     checks that each is answered 404."""
@@ -50,8 +55,11 @@ class FloodTest(unittest.TestCase):
             pipelined_404s(h, [b"/%d/" % i + tail for i in range(FLOOD)])
             grown = rss_kib(h.proc.pid) - before
             cache = h.status()["cache"]
-            # 20000 entries with 3 KB keys were about 65 MB before the fix
-            self.assertLess(grown, 24 * 1024, "RSS grew %d KiB under the flood" % grown)
+            # 20000 entries with 3 KB keys were about 65 MB before the fix.
+            # AddressSanitizer's quarantine keeps freed memory resident, so
+            # there the bound is the cache's own accounting only.
+            if not sanitized(h.proc.pid):
+                self.assertLess(grown, 24 * 1024, "RSS grew %d KiB under the flood" % grown)
             self.assertLessEqual(cache["metadata"], 4 << 20)
             self.assertGreater(cache["evictions"], 0)
             # a file deployed after the flood is served, then from the cache
