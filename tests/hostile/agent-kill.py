@@ -2,7 +2,7 @@
 AWS stand-ins and a real asg-health: during a termination drain (drain.d
 running, heartbeats, the hook's completion) and while it publishes a
 metric every second, the agent is killed with SIGKILL at random points and
-started again, ASG_KILL_LOOPS times in all (default 6, 4 under ASan, in one drain;
+started again, ASG_KILL_LOOPS times in all (default 5, 3 under ASan, in one drain;
 RELIABILITY.md has a run of 60 by hand, 6 kills in each of 10 drains).  After the last restart the drain finishes: the
 terminating hook is completed exactly once (never twice, never not), the
 instance stays drained, asg-health was drained throughout, every drain.d
@@ -25,7 +25,7 @@ from agentlib import check, wait_until  # noqa: E402
 from lifecyclelib import INSTANCE_ID, TERM_HOOK  # noqa: E402
 
 # Fewer under ASan (./scripts/check's second pass), whose restarts are slow.
-KILLS = int(os.environ.get("ASG_KILL_LOOPS", "4" if "ASAN_OPTIONS" in os.environ else "6"))
+KILLS = int(os.environ.get("ASG_KILL_LOOPS", "3" if "ASAN_OPTIONS" in os.environ else "5"))
 KILLS_PER_DRAIN = 6
 
 
