@@ -7,7 +7,7 @@ botocore 1.29 predates the variable).  The script runs here under
 /usr/bin/python3 with Debian's boto3, as a Debian user runs it.
 
 One stack, with --domain: created from nothing, every resource read back
-with boto3 and checked against the README's table, rerun (no mutating call
+with boto3 and checked against docs/deploying.md's table, rerun (no mutating call
 at all), destroyed (nothing left, the hosted zone back to its NS and SOA).
 
 What moto 5.2 lacks, and where it is covered instead:
@@ -254,7 +254,7 @@ class MotoStack(unittest.TestCase):
         rc, lines, mutations = self.run_provision(*(args + ["--destroy"]))
         self.assertEqual((rc, mutations), (0, []), "\n".join(lines))
 
-    # ---- the README's table, read back ----
+    # ---- docs/deploying.md's table, read back ----
 
     def read_back(self, zone_id):
         ec2, elbv2 = self.client("ec2"), self.client("elbv2")
