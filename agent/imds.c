@@ -269,7 +269,6 @@ static void copy_json_string(json_t *doc, const char *key, char *buf, size_t len
 int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 {
 	_cleanup_strbuf_ struct strbuf doc_text = STRBUF_INIT;
-	_cleanup_json_ json_t *doc = NULL;
 	int r;
 
 	memset(id, 0, sizeof(*id));
@@ -295,12 +294,20 @@ int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 		return id->region[0] ? 0 : -ENOENT;
 	if (r < 0)
 		return r;
-	doc = json_loadb(strbuf_str(&doc_text), doc_text.len, 0, NULL);
-	if (!json_is_object(doc)) {
+	if (imds_parse_identity_document(strbuf_str(&doc_text), doc_text.len, id) < 0) {
 		format_into(c->last_error, sizeof(c->last_error),
 		            "IMDS identity document is not a JSON object");
 		return -EPROTO;
 	}
+	return id->region[0] ? 0 : -ENOENT;
+}
+
+int imds_parse_identity_document(const char *json, size_t len, struct imds_identity *id)
+{
+	_cleanup_json_ json_t *doc = json_loadb(json, len, 0, NULL);
+
+	if (!json_is_object(doc))
+		return -EPROTO;
 	copy_json_string(doc, "accountId", id->account_id, sizeof(id->account_id));
 	copy_json_string(doc, "imageId", id->image_id, sizeof(id->image_id));
 	copy_json_string(doc, "privateIp", id->private_ip, sizeof(id->private_ip));
@@ -310,5 +317,5 @@ int imds_read_identity(struct imds_client *c, struct imds_identity *id)
 	copy_json_string(doc, "availabilityZone", id->availability_zone,
 	                 sizeof(id->availability_zone));
 	copy_json_string(doc, "instanceType", id->instance_type, sizeof(id->instance_type));
-	return id->region[0] ? 0 : -ENOENT;
+	return 0;
 }

@@ -60,6 +60,10 @@ int imds_ensure_token(struct imds_client *c);
 /* Reads instance id, region (placement/region, never derived from the AZ),
  * AZ, type, life cycle and the identity document. */
 int imds_read_identity(struct imds_client *c, struct imds_identity *id);
+/* Reads the identity document's fields into those of id still empty
+ * (the metadata paths read first win).  0, or -EPROTO when json is not a
+ * JSON object.  Pure, so it can be fuzzed. */
+int imds_parse_identity_document(const char *json, size_t len, struct imds_identity *id);
 /* True for the errors that mean "no IMDS here" (not a transient 5xx). */
 bool imds_error_is_absent(int err);
 
