@@ -6,6 +6,7 @@
 #define ASG_AGENT_DRAIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* asg-health's GET /status, as the lifecycle needs it. */
 struct health_view {

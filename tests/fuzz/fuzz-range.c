@@ -1,0 +1,36 @@
+/* Range (health/range.h) against a representation size.  Input: the size
+ * in decimal on the first line, the Range header on the second, an
+ * If-Range value on the third.  An answer of RANGE_SINGLE must be a range
+ * inside the representation. */
+#include <inttypes.h>
+#include <time.h>
+
+#include "fuzz.h"
+#include "range.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *f[3];
+	char *buf = fuzz_fields(data, size, f, 3);
+	uint64_t len = f[0] ? strtoull(f[0], NULL, 10) : 0, first = 0, last = 0;
+	enum range_result r;
+
+	if (f[1]) {
+		r = range_parse(f[1], len, &first, &last);
+		FUZZ_ASSERT(r == RANGE_NONE || r == RANGE_SINGLE || r == RANGE_UNSATISFIABLE);
+		if (r == RANGE_SINGLE) {
+			FUZZ_ASSERT(len > 0);
+			FUZZ_ASSERT(first <= last);
+			FUZZ_ASSERT(last < len);
+		}
+		/* A representation of size 0 has no satisfiable range. */
+		FUZZ_ASSERT(range_parse(f[1], 0, &first, &last) != RANGE_SINGLE);
+		r = range_parse(f[1], UINT64_MAX, &first, &last);
+		if (r == RANGE_SINGLE)
+			FUZZ_ASSERT(first <= last && last < UINT64_MAX);
+	}
+	if (f[2])
+		(void)if_range_allows(f[2], "\"0123456789abcdef0123456789abcdef\"", (time_t)784111777);
+	free(buf);
+	return 0;
+}
