@@ -68,10 +68,16 @@ FUZZ_AGENT_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/agent -I$(top_srcdir)/tests/fuz
 	$(CURL_CFLAGS) $(JANSSON_CFLAGS)
 FUZZ_LIBFUZZER = -fsanitize=fuzzer
 
+# `make fuzz` runs each harness as a test named tests/fuzz/fuzz-<name>.fuzz
+# (a stamp file: automake needs an extension for tests listed at make time).
+TEST_EXTENSIONS += .fuzz
+FUZZ_LOG_COMPILER = $(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzzer
+FUZZ_RUNS = $(FUZZ_HARNESSES:=.fuzz)
+CLEANFILES += $(FUZZ_RUNS)
 fuzz: all
 	@case "$(CC)" in *clang*) ;; *) echo "make fuzz needs a clang build: see tests/fuzz.mk" >&2; exit 1 ;; esac
-	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(FUZZ_HARNESSES)' check_PROGRAMS='$(FUZZ_HARNESSES)' \
-		LOG_COMPILER='$(SHELL) $(abs_top_srcdir)/tests/fuzz/run-fuzzer' \
+	@for p in $(FUZZ_HARNESSES); do echo "run by tests/fuzz/run-fuzzer" > $$p.fuzz; done
+	$(MAKE) $(AM_MAKEFLAGS) check TESTS='$(FUZZ_RUNS)' check_PROGRAMS='$(FUZZ_HARNESSES)' \
 		FUZZ_SECONDS='$(FUZZ_SECONDS)'
 .PHONY: fuzz
 AM_TESTS_ENVIRONMENT += FUZZ_SECONDS='$(FUZZ_SECONDS)'; export FUZZ_SECONDS;
