@@ -21,3 +21,4 @@ EXTRA_DIST += bench/test-bench.py
 
 # Fuzz harnesses: corpus replay in every build, libFuzzer runs in a clang one.
 include $(srcdir)/tests/fuzz.mk
+include $(srcdir)/tests/static.mk
