@@ -90,6 +90,13 @@ static void test_errors(void **state)
 	expect_error("{\"root\": \"/a\",}", "health.json:1:");
 	expect_error("{\"root\": \"/a\", \"root\": \"/b\"}", "duplicate");
 	expect_error("[]", "top level must be a JSON object");
+	/* header values: a CR/LF would split the header (issue 9, item 9) */
+	expect_error("{\n  \"cache_control\": \"max-age=60\\r\\nSet-Cookie: a=b\"\n}",
+		     "health.json:2:3: cache_control: a header value must not contain line breaks");
+	expect_error("{\"cache_control\": \"max-age=60\\n\"}", "cache_control: a header value");
+	expect_error("{\"cache_control\": \"a\\u007fb\"}", "cache_control: a header value");
+	expect_error("{\"cache_control\": [{\"extension\": \"css\", \"value\": \"a\\rb\"}]}",
+		     "health.json:1:20: cache_control[0]: value: a header value must not contain");
 	expect_error("{\"health_path\": \"health\"}", "health_path: must be a path");
 	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}", "max_uri_length: 10 is out of range");
 }
