@@ -3,6 +3,7 @@
  * "no crash", checks what the rest of the server relies on: an accepted
  * path is root-relative, has no empty, "." or ".." segment, no NUL, and
  * fits the buffer. */
+#include <ctype.h>
 #include <errno.h>
 
 #include "fuzz.h"
@@ -28,6 +29,25 @@ static void check_normalized(const char *out, size_t len)
 	}
 }
 
+/* The directory redirect's Location (issue 9 item 1): one leading '/',
+ * never "//" or "/\\", only unreserved characters, '/' and %XX, and it
+ * normalises back to the same path. */
+static void check_location(const char *rel)
+{
+	char loc[3 * 4096 + 3], back[4096];
+	int flags, r = path_location(rel, loc, sizeof(loc));
+
+	FUZZ_ASSERT(r == 0 || r == -ENAMETOOLONG);
+	if (r < 0)
+		return;
+	FUZZ_ASSERT(loc[0] == '/' && loc[1] != '/' && loc[1] != '\\');
+	FUZZ_ASSERT(loc[strlen(loc) - 1] == '/');
+	for (const char *p = loc; *p; p++)
+		FUZZ_ASSERT(isalnum((unsigned char)*p) || strchr("-._~/%", *p));
+	FUZZ_ASSERT(path_normalize(loc, back, sizeof(back), &flags) == 0);
+	FUZZ_ASSERT(!strcmp(back, rel));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *raw = fuzz_cstr(data, size);
@@ -49,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(path_normalize(again, twice, sizeof(twice), &f2) == 0);
 			FUZZ_ASSERT(!strcmp(out, twice));
 		}
+		check_location(out);
 	}
 	r = path_normalize(raw, small, sizeof(small), &flags);
 	FUZZ_ASSERT(r == 0 || r == -EINVAL || r == -ENAMETOOLONG);

@@ -166,6 +166,12 @@ static void fz_exchange(const struct sockaddr *addr, socklen_t alen, const uint8
 	FUZZ_ASSERT(got >= 12);
 	FUZZ_ASSERT(!memcmp(buf, "HTTP/1.1 ", 9) || !memcmp(buf, "HTTP/1.0 ", 9));
 	FUZZ_ASSERT(memcmp(buf + 9, "500", 3) != 0);
+	/* A redirect stays on this site (issue 9 item 1): its Location is a
+	 * path with exactly one leading '/'. */
+	for (const char *l = buf; (l = memmem(l, got - (size_t)(l - buf), "\r\nLocation: ", 12));
+	     l += 12)
+		FUZZ_ASSERT((size_t)(l - buf) + 14 <= got && l[12] == '/' && l[13] != '/' &&
+			    l[13] != '\\');
 }
 
 static void fz_quiet(void)
