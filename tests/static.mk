@@ -3,4 +3,4 @@
 # which compiles the whole tree with clang.
 STATIC_TESTS = tests/static/cppcheck.sh
 TESTS += $(STATIC_TESTS)
-EXTRA_DIST += $(STATIC_TESTS) tests/static/cppcheck.supp
+EXTRA_DIST += $(STATIC_TESTS) tests/static/cppcheck.supp tests/static/cppcheck-macros.h
