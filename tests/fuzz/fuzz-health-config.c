@@ -5,6 +5,14 @@
 #include "config.h"
 #include "fuzz.h"
 
+/* A header value the server will send has no control character (issue 9
+ * item 9: a CR/LF in cache_control made every file answer 500). */
+static void check_header_value(const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; p && *p; p++)
+		FUZZ_ASSERT(*p >= 0x20 && *p != 0x7f);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = fuzz_cstr(data, size);
@@ -19,6 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)health_config_cache_control(&cfg, "/assets/app.css");
 		(void)health_config_cache_control(&cfg, "/index.html");
 		FUZZ_ASSERT(dump);
+		check_header_value(cfg.default_cache_control);
+		for (size_t i = 0; i < cfg.n_cache_rules; i++)
+			check_header_value(cfg.cache_rules[i].value);
 		if (health_config_parse(&again, "dump.json", dump, err2, sizeof(err2)) == 0) {
 			dump2 = health_config_dump(&again);
 			FUZZ_ASSERT(dump2 && !strcmp(dump, dump2));
