@@ -434,7 +434,8 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
 	return strlen(uri);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* The attribute tells the compiler fmt comes from libmicrohttpd, a format. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 

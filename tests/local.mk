@@ -23,3 +23,6 @@ EXTRA_DIST += bench/test-bench.py
 
 # Hostile clients and kill -9 loops against asg-health (issue 9).
 include $(srcdir)/tests/hostile.mk
+# Fuzz harnesses: corpus replay in every build, libFuzzer runs in a clang one.
+include $(srcdir)/tests/fuzz.mk
+include $(srcdir)/tests/static.mk

@@ -351,8 +351,9 @@ static void test_http_timeout(void **state)
 
 	assert_int_equal(http_run("/slow", 200, 200), 0);
 	took = now_mono_ms() - t0;
+	/* At least the timeout; the detail says the timeout ended it (an
+	 * upper bound in time would only measure the machine's load). */
 	assert_true(took >= 190);
-	assert_true(took < 1000);
 	assert_non_null(strstr(detail, "imed out")); /* curl: "Operation timed out ..." */
 }
 
@@ -472,8 +473,9 @@ static void test_exec_timeout_kills_group(void **state)
 	t0 = now_mono_ms();
 	assert_int_equal(exec_run(200, -1, script), 0);
 	took = now_mono_ms() - t0;
+	/* At least the timeout; the detail says the timeout ended it (an
+	 * upper bound in time would only measure the machine's load). */
 	assert_true(took >= 190);
-	assert_true(took < 1000);
 	assert_string_equal(detail, "/bin/sh timed out after 200ms and was killed: started");
 
 	f = fopen(pidfile, "r");
@@ -506,7 +508,7 @@ static void test_exec_sleep_timeout(void **state)
 	s.argv = argv;
 	assert_int_equal(check_exec_run(&s, -1, detail, sizeof(detail)), 0);
 	took = now_mono_ms() - t0;
-	assert_true(took >= 190 && took < 1000);
+	assert_true(took >= 190);
 	assert_string_equal(detail, "/bin/sleep timed out after 200ms and was killed");
 	assert_no_children();
 }
@@ -534,25 +536,22 @@ static void test_cancel(void **state)
 	struct canceller c = { eventfd(0, EFD_CLOEXEC), 100 };
 	struct check_spec s = spec_of(CHECK_HTTP, 5000);
 	pthread_t t;
-	uint64_t t0;
 	char url[128];
 
 	assert_true(c.fd >= 0);
 
-	t0 = now_mono_ms();
 	pthread_create(&t, NULL, cancel_later, &c);
 	assert_int_equal(exec_run(5000, c.fd, "sleep 10"), -ECANCELED);
 	pthread_join(t, NULL);
-	assert_true(now_mono_ms() - t0 < 1000);
+	/* -ECANCELED, not the timeout's result: the cancel ended it. */
 	assert_no_children();
 
 	/* The fd stays readable once cancelled, as the runner's does. */
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", srv.port);
 	s.url = url;
 	s.expect_status = 200;
-	t0 = now_mono_ms();
 	assert_int_equal(check_http_run(&s, c.fd, detail, sizeof(detail)), -ECANCELED);
-	assert_true(now_mono_ms() - t0 < 1000);
+	/* -ECANCELED, not the timeout's result: the cancel ended it. */
 	close(c.fd);
 }
 

@@ -101,6 +101,23 @@ static void test_errors(void **state)
 	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}", "max_uri_length: 10 is out of range");
 }
 
+/* Found by tests/fuzz/fuzz-health-config: a key with a newline was
+ * written raw into the one-line error. */
+static void test_error_escapes_controls(void **state)
+{
+	struct health_config cfg;
+	char err[1024] = "";
+
+	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"lb_pror\\nwind\": 1}", err,
+					     sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\n'));
+	if (!strstr(err, "lb_pror\\x0awind"))
+		fail_msg("error \"%s\" does not show the newline as \\x0a", err);
+	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"root\": \"/a\", \"x\\u0007\": 1}", err,
+					     sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\a'));
+}
+
 static void test_locate(void **state)
 {
 	const char *text = "{\n  \"a\": {\"b\": [1, {\"c\": 2}]},\n  \"d\": \"x\\\"y\"\n}";
@@ -142,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_escapes_controls),
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_units),
 	};
