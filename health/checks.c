@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "control-protocol.h"
 #include "log.h"
 #include "timeutil.h"
 #include "check-internal.h"
@@ -58,11 +59,11 @@ struct checks {
 const char *check_state_name(enum check_state state)
 {
 	switch (state) {
-	case CHECK_PASS: return "pass";
-	case CHECK_FAIL: return "fail";
+	case CHECK_PASS: return CONTROL_CHECK_PASS;
+	case CHECK_FAIL: return CONTROL_CHECK_FAIL;
 	case CHECK_PENDING: break;
 	}
-	return "pending";
+	return CONTROL_CHECK_PENDING;
 }
 
 bool check_hysteresis_apply(struct check_hysteresis *h, bool passed, int rise, int fall)
@@ -409,20 +410,20 @@ static json_t *slot_json(const struct check_slot *slot, uint64_t now)
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "state", json_string(check_state_name(slot->h.state)));
-	json_object_set_new(o, "type", json_string(check_kind_name(slot->spec.kind)));
-	json_object_set_new(o, "critical", json_boolean(slot->spec.critical));
-	json_object_set_new(o, "detail", json_string(slot->detail));
-	json_object_set_new(o, "consecutive_passes", json_integer(slot->h.consecutive_passes));
-	json_object_set_new(o, "consecutive_failures",
+	json_object_set_new(o, CONTROL_CHECK_STATE, json_string(check_state_name(slot->h.state)));
+	json_object_set_new(o, CONTROL_CHECK_TYPE, json_string(check_kind_name(slot->spec.kind)));
+	json_object_set_new(o, CONTROL_CHECK_CRITICAL, json_boolean(slot->spec.critical));
+	json_object_set_new(o, CONTROL_CHECK_DETAIL, json_string(slot->detail));
+	json_object_set_new(o, CONTROL_CHECK_PASSES, json_integer(slot->h.consecutive_passes));
+	json_object_set_new(o, CONTROL_CHECK_FAILURES,
 			    json_integer(slot->h.consecutive_failures));
 	if (slot->has_run) {
-		json_object_set_new(o, "last_run_ms_ago",
+		json_object_set_new(o, CONTROL_CHECK_LAST_RUN,
 				    json_integer((json_int_t)(now - slot->last_run_ms)));
-		json_object_set_new(o, "duration_ms", json_integer(slot->duration_ms));
+		json_object_set_new(o, CONTROL_CHECK_DURATION, json_integer(slot->duration_ms));
 	} else {
-		json_object_set_new(o, "last_run_ms_ago", json_null());
-		json_object_set_new(o, "duration_ms", json_null());
+		json_object_set_new(o, CONTROL_CHECK_LAST_RUN, json_null());
+		json_object_set_new(o, CONTROL_CHECK_DURATION, json_null());
 	}
 	return o;
 }
@@ -453,7 +454,7 @@ json_t *checks_public_json(const struct checks *c)
 	const char *name;
 
 	json_object_foreach(all, name, o)
-		json_object_del(o, "detail");
+		json_object_del(o, CONTROL_CHECK_DETAIL);
 	return all;
 }
 

@@ -8,9 +8,10 @@
 #include <stddef.h>
 
 #include "checks.h"
+#include "control-protocol.h"
 
 #define HEALTH_DEFAULT_CONFIG SYSCONFDIR "/asg-agent/health.json"
-#define HEALTH_DEFAULT_CONTROL "/run/asg-agent/health.sock"
+#define HEALTH_DEFAULT_CONTROL CONTROL_DEFAULT_SOCKET
 
 struct cache_rule {
 	char *prefix;	 /* owned; URL path prefix such as "/assets/", or NULL */

@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "control.h"
 #include "listen.h"
 #include "log.h"
 #include "server.h"
@@ -253,6 +254,7 @@ static int run(const struct options *o, struct health_config *cfg)
 {
 	struct listeners l = { .control = -1 };
 	struct server *server = NULL;
+	struct control *control = NULL;
 	struct site *site = NULL;
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_status = 0;
@@ -281,9 +283,11 @@ static int run(const struct options *o, struct health_config *cfg)
 		site_put(site);
 		goto out;
 	}
-	r = server_start(server, l.http, l.n_http, l.control);
+	r = server_start(server, l.http, l.n_http);
 	l.n_http = 0; /* the server owns them now, even on failure */
-	l.control = -1;
+	if (r >= 0 && l.control >= 0)
+		r = control_start(&control, server, l.control);
+	l.control = -1; /* control_start owns it, even on failure */
 	if (r < 0) {
 		log_error("cannot start serving on the listening sockets: %s", strerror(-r));
 		goto out;
@@ -321,6 +325,8 @@ static int run(const struct options *o, struct health_config *cfg)
 				 (unsigned long long)server_in_flight(server), timeout);
 			sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing in-flight requests");
 			left = server_shutdown(server, timeout);
+			control_stop(control);
+			control = NULL;
 			if (left)
 				log_warning("shutdown timeout: %llu request(s) cut off; raise "
 					    "shutdown_timeout if downloads take longer",
@@ -343,6 +349,7 @@ out:
 		close(l.http[i]);
 	if (l.control >= 0)
 		close(l.control);
+	control_stop(control);
 	server_free(server);
 	return exit_code;
 }

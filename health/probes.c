@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control-protocol.h"
 #include "probes.h"
 
 /* An ALB has a node per AZ, a few more under load; 64 is plenty, and the
@@ -122,9 +123,9 @@ json_t *probes_json(struct probes *p, uint64_t now_ms, uint64_t window_ms, unsig
 	}
 	pthread_mutex_unlock(&p->lock);
 	*confirmed = recent > 0 && done == recent;
-	json_object_set_new(o, "probers", arr);
-	json_object_set_new(o, "recent", json_integer(recent));
-	json_object_set_new(o, "unhealthy_threshold", json_integer(threshold));
-	json_object_set_new(o, "drain_confirmed", json_boolean(*confirmed));
+	json_object_set_new(o, CONTROL_LB_PROBERS, arr);
+	json_object_set_new(o, CONTROL_LB_RECENT, json_integer(recent));
+	json_object_set_new(o, CONTROL_LB_THRESHOLD, json_integer(threshold));
+	json_object_set_new(o, CONTROL_LB_DRAIN_CONFIRMED, json_boolean(*confirmed));
 	return o;
 }

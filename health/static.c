@@ -14,7 +14,9 @@
 #include "mime.h"
 #include "path.h"
 #include "range.h"
-#include "server.h"
+#include "responses.h"
+#include "site.h"
+#include "static.h"
 
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
@@ -30,7 +32,7 @@ static enum MHD_Result queue_owned(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-static enum MHD_Result serve_not_found(struct server *s, struct site *site,
+static enum MHD_Result serve_not_found(const struct responses *s, struct site *site,
 				       struct MHD_Connection *conn, bool close_conn)
 {
 	struct file_entry *e;
@@ -38,18 +40,18 @@ static enum MHD_Result serve_not_found(struct server *s, struct site *site,
 	int err;
 
 	if (!site->cfg.not_found_page[0])
-		return server_queue_error(s, conn, 404, close_conn);
+		return responses_queue_error(s, conn, 404, close_conn);
 	e = cache_get(site->cache, site->cfg.not_found_page, VARIANT_ERROR_PAGE, &err);
 	if (!e || e->status != 0 || !e->full[close_conn]) {
 		file_entry_put(e);
-		return server_queue_error(s, conn, 404, close_conn);
+		return responses_queue_error(s, conn, 404, close_conn);
 	}
 	ret = MHD_queue_response(conn, 404, e->full[close_conn]);
 	file_entry_put(e);
 	return ret;
 }
 
-static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connection *conn,
+static enum MHD_Result redirect_to_directory(const struct responses *s, struct MHD_Connection *conn,
 					     const char *rel, bool close_conn)
 {
 	char location[3 * PATH_MAX + 3];
@@ -59,7 +61,7 @@ static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connec
 	 * "//evil.example/../docs" would make "Location: //evil.example/..",
 	 * which a browser follows off-site. */
 	if (path_location(rel, location, sizeof(location)) < 0)
-		return server_queue_error(s, conn, 414, close_conn);
+		return responses_queue_error(s, conn, 414, close_conn);
 	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
@@ -95,7 +97,7 @@ static struct file_entry *choose_variant(struct site *site, struct MHD_Connectio
 	return identity;
 }
 
-static enum MHD_Result serve_not_found(struct server *s, struct site *site,
+static enum MHD_Result serve_not_found(const struct responses *s, struct site *site,
 				       struct MHD_Connection *conn, bool close_conn);
 
 /* A fresh descriptor for a file served by sendfile, checked against the
@@ -118,18 +120,18 @@ static int open_same_file(struct site *site, const struct file_entry *e)
 }
 
 /* The answer when open_same_file failed. */
-static enum MHD_Result serve_open_error(struct server *s, struct site *site,
+static enum MHD_Result serve_open_error(const struct responses *s, struct site *site,
 					struct MHD_Connection *conn, int err, bool close_conn)
 {
 	if (err != -ESTALE && cache_status_from_errno(err) == -ENOENT)
 		return serve_not_found(s, site, conn, close_conn);
 	/* Changed since the ETag was computed, or a transient error: a retry
 	 * gets the right answer. */
-	return server_queue_error(s, conn, 503, close_conn);
+	return responses_queue_error(s, conn, 503, close_conn);
 }
 
 /* 206 for one satisfiable range, from the cached bytes or the file. */
-static enum MHD_Result serve_range(struct server *s, struct site *site, struct MHD_Connection *conn,
+static enum MHD_Result serve_range(const struct responses *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, uint64_t first, uint64_t last, bool close_conn)
 {
 	uint64_t len = last - first + 1;
@@ -152,7 +154,7 @@ static enum MHD_Result serve_range(struct server *s, struct site *site, struct M
 			close(fd);
 	}
 	if (!r)
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first,
 		 (unsigned long long)last, (unsigned long long)e->size);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
@@ -179,7 +181,7 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 
 /* 200 for a file too large for the memory cache: sendfile from a fresh
  * descriptor, whose identity must still match the cached ETag. */
-static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct MHD_Connection *conn,
+static enum MHD_Result serve_by_fd(const struct responses *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, bool close_conn)
 {
 	int fd = open_same_file(site, e);
@@ -190,7 +192,7 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	r = MHD_create_response_from_fd64((uint64_t)e->size, fd);
 	if (!r) {
 		close(fd);
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -199,7 +201,7 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	return queue_owned(conn, MHD_HTTP_OK, r);
 }
 
-static enum MHD_Result serve_file(struct server *s, struct site *site, struct MHD_Connection *conn,
+static enum MHD_Result serve_file(const struct responses *s, struct site *site, struct MHD_Connection *conn,
 				  struct file_entry *e, bool close_conn)
 {
 	const char *range = header(conn, MHD_HTTP_HEADER_RANGE);
@@ -224,7 +226,7 @@ static enum MHD_Result serve_file(struct server *s, struct site *site, struct MH
 	return serve_by_fd(s, site, conn, e, close_conn);
 }
 
-enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Connection *conn,
+enum MHD_Result static_serve(const struct responses *s, struct site *site, struct MHD_Connection *conn,
 			     const char *url, bool close_conn)
 {
 	char rel[PATH_MAX];
@@ -234,15 +236,15 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 
 	r = path_normalize(url, rel, sizeof(rel) - 1 - strlen(site->cfg.index), &flags);
 	if (r == -ENAMETOOLONG)
-		return server_queue_error(s, conn, 414, close_conn);
+		return responses_queue_error(s, conn, 414, close_conn);
 	if (r < 0)
-		return server_queue_error(s, conn, 400, close_conn);
+		return responses_queue_error(s, conn, 400, close_conn);
 	if ((flags & PATH_HAS_DOTFILE) && !site->cfg.serve_dotfiles)
 		return serve_not_found(s, site, conn, close_conn);
 
 	e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
 	if (!e)
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	if (e->status == -EISDIR) {
 		file_entry_put(e);
 		if (!(flags & PATH_TRAILING_SLASH))
@@ -252,7 +254,7 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 		strcat(rel, site->cfg.index);
 		e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
 		if (!e)
-			return server_queue_error(s, conn, 500, true);
+			return responses_queue_error(s, conn, 500, true);
 	} else if (e->status == 0 && (flags & PATH_TRAILING_SLASH)) {
 		/* "/file.html/" names a directory that does not exist. */
 		file_entry_put(e);
@@ -265,10 +267,10 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 		ret = serve_file(s, site, conn, e, close_conn);
 		break;
 	case -EACCES:
-		ret = server_queue_error(s, conn, 403, close_conn);
+		ret = responses_queue_error(s, conn, 403, close_conn);
 		break;
 	case -EAGAIN: /* kept changing, or out of descriptors: retry soon */
-		ret = server_queue_error(s, conn, 503, close_conn);
+		ret = responses_queue_error(s, conn, 503, close_conn);
 		break;
 	default: /* -ENOENT, and a directory without an index: no listings */
 		ret = serve_not_found(s, site, conn, close_conn);
