@@ -109,8 +109,12 @@ int control_start(struct control **out, struct server *server, int fd)
 		return -ENOMEM;
 	}
 	c->server = server;
+	/* poll(), not MHD's default select(): with a thousand public
+	 * connections open, the control connection's descriptor is above
+	 * FD_SETSIZE and select() makes MHD drop it, which would leave the
+	 * agent unable to drain a busy instance. */
 	c->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_control, server,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, 64u,

@@ -189,7 +189,21 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 struct header_sum {
 	size_t bytes;
 	bool body;
+	bool malformed;
+	unsigned content_lengths;
 };
+
+/* RFC 9110 token characters: what a field name may be made of. */
+static bool is_token(const char *p)
+{
+	if (!*p)
+		return false;
+	for (; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *p)))
+			return false;
+	return true;
+}
 
 static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				  const char *value)
@@ -197,6 +211,14 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 	struct header_sum *h = cls;
 
 	h->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+	/* Shapes a front end may read differently from MHD (request
+	 * smuggling): MHD keeps "Transfer-Encoding : chunked" as a field
+	 * named "Transfer-Encoding " and looks only at the first of several
+	 * Content-Length fields.  RFC 9112 says reject both with 400. */
+	if (!is_token(key))
+		h->malformed = true;
+	if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+		h->content_lengths++;
 	if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
 	    (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) && value && strcmp(value, "0")))
 		h->body = true;
@@ -208,13 +230,15 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 static unsigned first_call_verdict(struct server *s, struct site *site,
 				   struct MHD_Connection *conn, const char *url, const char *method)
 {
-	struct header_sum h = { 0, false };
+	struct header_sum h = { 0, false, false, 0 };
 
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_header, &h);
 	if (strlen(url) > (size_t)site->cfg.max_uri_length)
 		return 414;
 	if (h.bytes > (size_t)site->cfg.max_header_size)
 		return 431;
+	if (h.malformed || h.content_lengths > 1)
+		return 400;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return 405;
 	if (h.body)
@@ -417,6 +441,10 @@ int server_start(struct server *s, const int *http_fds, size_t n_http)
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+		/* 400 for an HTTP/1.1 request without Host and for a space
+		 * inside the request target, which MHD otherwise takes as part
+		 * of the path. */
+		MHD_OPTION_STRICT_FOR_CLIENT, 1,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,

@@ -184,13 +184,34 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 static enum MHD_Result serve_by_fd(const struct responses *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, bool close_conn)
 {
-	int fd = open_same_file(site, e);
+	int fd = open_same_file(site, e), err;
+	struct file_entry *fresh = NULL;
 	struct MHD_Response *r;
+	enum MHD_Result ret;
 
-	if (fd < 0)
+	/* Replaced since the entry was made (a deploy renamed a new file over
+	 * it): revalidate now rather than answer 503 until the next
+	 * revalidation is due, which made every deploy of a large file a
+	 * second of errors (tests/hostile).  A few times, in case it is
+	 * replaced again while being hashed. */
+	for (int i = 0; fd == -ESTALE && i < 3; i++) {
+		struct file_entry *next;
+
+		atomic_store(&e->checked_ms, 0);
+		next = cache_get(site->cache, e->relpath, e->variant, &err);
+		file_entry_put(fresh); /* e was fresh: not used again unless replaced */
+		fresh = next;
+		if (!next || next->status != 0 || next->blob)
+			break;
+		fd = open_same_file(site, e = next);
+	}
+	if (fd < 0) {
+		file_entry_put(fresh);
 		return serve_open_error(s, site, conn, fd, close_conn);
+	}
 	r = MHD_create_response_from_fd64((uint64_t)e->size, fd);
 	if (!r) {
+		file_entry_put(fresh);
 		close(fd);
 		return responses_queue_error(s, conn, 500, true);
 	}
@@ -198,7 +219,9 @@ static enum MHD_Result serve_by_fd(const struct responses *s, struct site *site,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	file_entry_add_headers(e, r, close_conn, true);
-	return queue_owned(conn, MHD_HTTP_OK, r);
+	ret = queue_owned(conn, MHD_HTTP_OK, r);
+	file_entry_put(fresh);
+	return ret;
 }
 
 static enum MHD_Result serve_file(const struct responses *s, struct site *site, struct MHD_Connection *conn,

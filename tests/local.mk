@@ -18,3 +18,6 @@ EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests
 # The benchmark's own arithmetic and BENCHMARKS.md splicing (no servers).
 TESTS += bench/test-bench.py
 EXTRA_DIST += bench/test-bench.py
+
+# Hostile clients and kill -9 loops against asg-health (issue 9).
+include $(srcdir)/tests/hostile.mk
