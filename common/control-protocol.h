@@ -45,10 +45,10 @@
 /* string, "healthy" | "unhealthy" | "draining": asg-health's verdict, the
  * one /health answers (200 only when "healthy").  The agent's launch gate
  * never passes while it is "unhealthy". */
-#define CONTROL_FIELD_STATUS "status"
-#define CONTROL_STATUS_HEALTHY "healthy"
+#define CONTROL_FIELD_STATUS     "status"
+#define CONTROL_STATUS_HEALTHY   "healthy"
 #define CONTROL_STATUS_UNHEALTHY "unhealthy"
-#define CONTROL_STATUS_DRAINING "draining"
+#define CONTROL_STATUS_DRAINING  "draining"
 /* boolean: POST /drain was the last drain command.  Read by the agent. */
 #define CONTROL_FIELD_DRAINING "draining"
 /* integer >= 0: public HTTP requests being answered now (head received,
@@ -72,9 +72,9 @@
 #define CONTROL_FIELD_CHECKS "checks"
 /* string, "pass" | "fail" | "pending": the check's state after its
  * rise/fall hysteresis.  Read by the agent. */
-#define CONTROL_CHECK_STATE "state"
-#define CONTROL_CHECK_PASS "pass"
-#define CONTROL_CHECK_FAIL "fail"
+#define CONTROL_CHECK_STATE   "state"
+#define CONTROL_CHECK_PASS    "pass"
+#define CONTROL_CHECK_FAIL    "fail"
 #define CONTROL_CHECK_PENDING "pending"
 /* string: the check type ("http", "tcp", "exec", "file", "disk", "memory"). */
 #define CONTROL_CHECK_TYPE "type"
@@ -113,7 +113,7 @@
  * lingering_closes) and "cache": the file cache's counters.  For
  * operators and the benchmarks; the agent does not read them. */
 #define CONTROL_FIELD_CONNECTION_COUNTERS "connection_counters"
-#define CONTROL_FIELD_CACHE "cache"
+#define CONTROL_FIELD_CACHE               "cache"
 
 /* On an error: {"error": "what to do"}, with a 404 or 405. */
 #define CONTROL_FIELD_ERROR "error"

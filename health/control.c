@@ -20,12 +20,12 @@ struct control {
 /* The marker stored in *req_cls between the two handler calls. */
 static int request_marker;
 
-#define CONTROL_USAGE                                                                              \
-	"use GET " CONTROL_PATH_STATUS ", GET " CONTROL_PATH_HEALTH ", POST " CONTROL_PATH_DRAIN   \
+#define CONTROL_USAGE                                                                            \
+	"use GET " CONTROL_PATH_STATUS ", GET " CONTROL_PATH_HEALTH ", POST " CONTROL_PATH_DRAIN \
 	", POST " CONTROL_PATH_UNDRAIN
 
 static enum MHD_Result control_error(struct MHD_Connection *conn, unsigned status,
-				     const char *message)
+                                     const char *message)
 {
 	_cleanup_json_ json_t *doc = json_pack("{s:s}", CONTROL_FIELD_ERROR, message);
 	struct MHD_Response *r = doc ? responses_json(doc, false) : NULL;
@@ -43,11 +43,11 @@ static enum MHD_Result control_error(struct MHD_Connection *conn, unsigned statu
 static void set_draining(struct server *s, bool draining)
 {
 	if (draining && !server_draining(s))
-		log_fields(LOG_NOTICE, (const char *const[]){ "DRAIN=1", NULL },
-			   "draining: /health answers 503, responses close their connections");
+		log_fields(LOG_NOTICE, (const char *const[]){"DRAIN=1", NULL},
+		           "draining: /health answers 503, responses close their connections");
 	else if (!draining && server_draining(s))
-		log_fields(LOG_NOTICE, (const char *const[]){ "DRAIN=0", NULL },
-			   "drain cancelled: /health follows the checks again");
+		log_fields(LOG_NOTICE, (const char *const[]){"DRAIN=0", NULL},
+		           "drain cancelled: /health follows the checks again");
 	server_set_draining(s, draining);
 }
 
@@ -58,11 +58,12 @@ static bool is_command(const char *url)
 }
 
 static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
 	struct server *s = cls;
-	bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+	bool post = !strcmp(method, "POST"),
+	     get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
 	_cleanup_json_ json_t *doc = NULL;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -113,14 +114,11 @@ int control_start(struct control **out, struct server *server, int fd)
 	 * connections open, the control connection's descriptor is above
 	 * FD_SETSIZE and select() makes MHD drop it, which would leave the
 	 * agent unable to drain a busy instance. */
-	c->daemon = MHD_start_daemon(
-		MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		on_control, server,
-		MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_LIMIT, 64u,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-		MHD_OPTION_END);
+	c->daemon = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	                             0, NULL, NULL, on_control, server, MHD_OPTION_LISTEN_SOCKET,
+	                             fd, MHD_OPTION_CONNECTION_LIMIT, 64u,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_EXTERNAL_LOGGER,
+	                             server_mhd_log, NULL, MHD_OPTION_END);
 	if (!c->daemon) {
 		close(fd);
 		free(c);

@@ -6,24 +6,38 @@
 
 #include "responses.h"
 
-enum error_slot { ERR_400, ERR_403, ERR_404, ERR_405, ERR_413, ERR_414, ERR_431, ERR_500, ERR_503,
-		  ERR_COUNT };
-static const unsigned error_status[ERR_COUNT] = { 400, 403, 404, 405, 413, 414, 431, 500, 503 };
-static const char *const error_text[ERR_COUNT] = {
-	"Bad Request", "Forbidden", "Not Found", "Method Not Allowed", "Content Too Large",
-	"URI Too Long", "Request Header Fields Too Large", "Internal Server Error",
-	"Service Unavailable"
+enum error_slot {
+	ERR_400,
+	ERR_403,
+	ERR_404,
+	ERR_405,
+	ERR_413,
+	ERR_414,
+	ERR_431,
+	ERR_500,
+	ERR_503,
+	ERR_COUNT
 };
+static const unsigned error_status[ERR_COUNT] = {400, 403, 404, 405, 413, 414, 431, 500, 503};
+static const char *const error_text[ERR_COUNT] = {"Bad Request",
+                                                  "Forbidden",
+                                                  "Not Found",
+                                                  "Method Not Allowed",
+                                                  "Content Too Large",
+                                                  "URI Too Long",
+                                                  "Request Header Fields Too Large",
+                                                  "Internal Server Error",
+                                                  "Service Unavailable"};
 
 struct responses {
 	struct MHD_Response *errors[ERR_COUNT][2]; /* owned; [close] */
-	struct MHD_Response *live;		   /* owned */
+	struct MHD_Response *live;                 /* owned */
 };
 
 static struct MHD_Response *text_response(const char *body, const char *type, bool close_conn)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								  MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+	        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (!r)
 		return NULL;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
@@ -42,11 +56,13 @@ static int build(struct responses *s)
 			if (!s->errors[i][c])
 				return -ENOMEM;
 			if (error_status[i] == 405)
-				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_ALLOW,
+				                        "GET, HEAD");
 			/* Every 503 of ours is transient (a file changing under
 			 * us, descriptors exhausted): say when to try again. */
 			if (error_status[i] == 503)
-				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_RETRY_AFTER, "1");
+				MHD_add_response_header(s->errors[i][c],
+				                        MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 	s->live = text_response("{\"status\":\"alive\"}\n", "application/json", false);
 	if (!s->live)
@@ -84,7 +100,7 @@ void responses_free(struct responses *s)
 }
 
 enum MHD_Result responses_queue_error(const struct responses *s, struct MHD_Connection *conn,
-				      unsigned status, bool close_conn)
+                                      unsigned status, bool close_conn)
 {
 	for (int i = 0; i < ERR_COUNT; i++)
 		if (error_status[i] == status)

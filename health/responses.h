@@ -16,7 +16,7 @@ void responses_free(struct responses *r);
 /* Queues the prebuilt answer for an error status (400, 403, 404, 405, 413,
  * 414, 431, 500, 503); any other status gets the 500, closing. */
 enum MHD_Result responses_queue_error(const struct responses *r, struct MHD_Connection *conn,
-				      unsigned status, bool close_conn);
+                                      unsigned status, bool close_conn);
 /* {"status":"alive"}: the answer to <health_path>/live. */
 struct MHD_Response *responses_live(const struct responses *r);
 /* A new response with doc as compact JSON and a newline, never cached;

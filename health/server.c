@@ -45,17 +45,17 @@ struct health_cache {
 
 struct server {
 	pthread_mutex_t site_lock;
-	struct site *site;		 /* owned reference */
-	struct MHD_Daemon *daemon;	 /* the public listeners' */
-	struct connections *conns;	 /* owned; accepts for daemon */
+	struct site *site;         /* owned reference */
+	struct MHD_Daemon *daemon; /* the public listeners' */
+	struct connections *conns; /* owned; accepts for daemon */
 	atomic_bool draining;
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
 	uint64_t started_ms;
-	struct probes *probes;		 /* owned */
-	struct responses *responses;	 /* owned */
+	struct probes *probes;       /* owned */
+	struct responses *responses; /* owned */
 	pthread_mutex_t health_lock;
-	struct health_cache health[2];	 /* owned; [close] */
+	struct health_cache health[2]; /* owned; [close] */
 };
 
 /* The marker stored in *req_cls between the two handler calls. */
@@ -91,7 +91,7 @@ void server_set_site(struct server *s, struct site *site)
 /* verbose adds the checks and counters; details (each check's "detail")
  * only for the control socket, never on the public port. */
 json_t *server_health_json(struct server *s, struct site *site, bool verbose, bool details,
-			       unsigned *status)
+                           unsigned *status)
 {
 	bool healthy = checks_healthy(site->checks), draining = atomic_load(&s->draining);
 	json_t *o = json_object();
@@ -100,17 +100,22 @@ json_t *server_health_json(struct server *s, struct site *site, bool verbose, bo
 		return NULL;
 	*status = healthy && !draining ? 200 : 503;
 	json_object_set_new(o, CONTROL_FIELD_STATUS,
-			    json_string(draining  ? CONTROL_STATUS_DRAINING
-					: healthy ? CONTROL_STATUS_HEALTHY
-						  : CONTROL_STATUS_UNHEALTHY));
+	                    json_string(draining  ? CONTROL_STATUS_DRAINING
+	                                : healthy ? CONTROL_STATUS_HEALTHY
+	                                          : CONTROL_STATUS_UNHEALTHY));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, verbose));
 	if (verbose) {
-		json_object_set_new(o, CONTROL_FIELD_CHECKS, details ? checks_status_json(site->checks)
-							 : checks_public_json(site->checks));
+		json_object_set_new(o, CONTROL_FIELD_CHECKS,
+		                    details ? checks_status_json(site->checks)
+		                            : checks_public_json(site->checks));
 		json_object_set_new(o, CONTROL_FIELD_DRAINING, json_boolean(draining));
-		json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT, json_integer((json_int_t)atomic_load(&s->in_flight)));
-		json_object_set_new(o, CONTROL_FIELD_CONNECTIONS, json_integer((json_int_t)atomic_load(&s->connections)));
-		json_object_set_new(o, CONTROL_FIELD_UPTIME, json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
+		json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT,
+		                    json_integer((json_int_t)atomic_load(&s->in_flight)));
+		json_object_set_new(o, CONTROL_FIELD_CONNECTIONS,
+		                    json_integer((json_int_t)atomic_load(&s->connections)));
+		json_object_set_new(
+		        o, CONTROL_FIELD_UPTIME,
+		        json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
 		json_object_set_new(o, CONTROL_FIELD_VERSION, json_string(PACKAGE_VERSION));
 	}
 	return o;
@@ -122,13 +127,14 @@ static bool has_query_key(struct MHD_Connection *conn, const char *key)
 	size_t vlen;
 
 	return MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, key, strlen(key), &v,
-					     &vlen) == MHD_YES;
+	                                     &vlen) == MHD_YES;
 }
 
 static enum MHD_Result serve_health(struct server *s, struct site *site,
-				    struct MHD_Connection *conn, bool close_conn)
+                                    struct MHD_Connection *conn, bool close_conn)
 {
-	const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
+	const char *ua =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
 	/* The verbose document is the control socket's (GET /health there);
 	 * the public port has it only if asked for, and without details. */
 	bool verbose = site->cfg.public_verbose_health && has_query_key(conn, "verbose");
@@ -143,7 +149,7 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
 	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());
 	}
 
@@ -161,8 +167,8 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	 * changes state: a probe never waits on a check or on JSON. */
 	uint64_t gen = checks_generation(site->checks);
 	enum health_verdict verdict = atomic_load(&s->draining) ? VERDICT_DRAINING
-				      : status == 200		? VERDICT_HEALTHY
-								: VERDICT_UNHEALTHY;
+	                              : status == 200           ? VERDICT_HEALTHY
+	                                                        : VERDICT_UNHEALTHY;
 	struct health_cache *hc = &s->health[close_conn];
 
 	pthread_mutex_lock(&s->health_lock);
@@ -199,14 +205,14 @@ static bool is_token(const char *p)
 	if (!*p)
 		return false;
 	for (; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      strchr("!#$%&'*+-.^_`|~", *p)))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr("!#$%&'*+-.^_`|~", *p)))
 			return false;
 	return true;
 }
 
 static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char *key,
-				  const char *value)
+                                  const char *value)
 {
 	struct header_sum *h = cls;
 
@@ -227,10 +233,10 @@ static enum MHD_Result sum_header(void *cls, enum MHD_ValueKind kind, const char
 
 /* First call: headers only.  Returns 0 to go on to the second call, or the
  * error status to answer (and close) with now. */
-static unsigned first_call_verdict(struct server *s, struct site *site,
-				   struct MHD_Connection *conn, const char *url, const char *method)
+static unsigned first_call_verdict(struct server *s, struct site *site, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
 {
-	struct header_sum h = { 0, false, false, 0 };
+	struct header_sum h = {0, false, false, 0};
 
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, sum_header, &h);
 	if (strlen(url) > (size_t)site->cfg.max_uri_length)
@@ -247,8 +253,8 @@ static unsigned first_call_verdict(struct server *s, struct site *site,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-				  const char *method, const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
 	struct server *s = cls;
 	struct site *site;
@@ -289,7 +295,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-			 enum MHD_RequestTerminationCode toe)
+                         enum MHD_RequestTerminationCode toe)
 {
 	struct server *s = cls;
 
@@ -301,7 +307,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-			  enum MHD_ConnectionNotificationCode toe)
+                          enum MHD_ConnectionNotificationCode toe)
 {
 	struct server *s = cls;
 
@@ -341,36 +347,43 @@ json_t *server_status_json(struct server *s)
 	cache_get_stats(site->cache, &cs);
 	json_object_set_new(o, CONTROL_FIELD_VERSION, json_string(PACKAGE_VERSION));
 	json_object_set_new(o, CONTROL_FIELD_STATUS,
-			    json_string(atomic_load(&s->draining)	   ? CONTROL_STATUS_DRAINING
-					: checks_healthy(site->checks) ? CONTROL_STATUS_HEALTHY
-								       : CONTROL_STATUS_UNHEALTHY));
+	                    json_string(atomic_load(&s->draining)      ? CONTROL_STATUS_DRAINING
+	                                : checks_healthy(site->checks) ? CONTROL_STATUS_HEALTHY
+	                                                               : CONTROL_STATUS_UNHEALTHY));
 	json_object_set_new(o, CONTROL_FIELD_DRAINING, json_boolean(atomic_load(&s->draining)));
-	json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT, json_integer((json_int_t)atomic_load(&s->in_flight)));
-	json_object_set_new(o, CONTROL_FIELD_CONNECTIONS, json_integer((json_int_t)atomic_load(&s->connections)));
-	json_object_set_new(o, CONTROL_FIELD_REQUESTS, json_integer((json_int_t)atomic_load(&s->requests)));
-	json_object_set_new(o, CONTROL_FIELD_UPTIME, json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
+	json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT,
+	                    json_integer((json_int_t)atomic_load(&s->in_flight)));
+	json_object_set_new(o, CONTROL_FIELD_CONNECTIONS,
+	                    json_integer((json_int_t)atomic_load(&s->connections)));
+	json_object_set_new(o, CONTROL_FIELD_REQUESTS,
+	                    json_integer((json_int_t)atomic_load(&s->requests)));
+	json_object_set_new(o, CONTROL_FIELD_UPTIME,
+	                    json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
 	json_object_set_new(o, CONTROL_FIELD_ROOT, json_string(site->cfg.root));
 	json_object_set_new(o, CONTROL_FIELD_CHECKS, checks_status_json(site->checks));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, true));
 	json_object_set_new(o, CONTROL_FIELD_LOAD_BALANCER,
-			    probes_json(s->probes, now_mono_ms(), (uint64_t)site->cfg.lb_probe_window_ms,
-					(unsigned)site->cfg.lb_unhealthy_threshold, &confirmed));
+	                    probes_json(s->probes, now_mono_ms(),
+	                                (uint64_t)site->cfg.lb_probe_window_ms,
+	                                (unsigned)site->cfg.lb_unhealthy_threshold, &confirmed));
 	if (s->conns) {
 		struct connections_stats st;
 		connections_get_stats(s->conns, &st);
 		json_object_set_new(o, CONTROL_FIELD_CONNECTION_COUNTERS,
-				    json_pack("{s:I,s:I,s:I,s:I}", "accepted", (json_int_t)st.accepted,
-					      "head_timeouts", (json_int_t)st.head_timeouts,
-					      "lingering", (json_int_t)st.lingering,
-					      "lingering_closes", (json_int_t)st.lingered));
+		                    json_pack("{s:I,s:I,s:I,s:I}", "accepted",
+		                              (json_int_t)st.accepted, "head_timeouts",
+		                              (json_int_t)st.head_timeouts, "lingering",
+		                              (json_int_t)st.lingering, "lingering_closes",
+		                              (json_int_t)st.lingered));
 	}
 	json_object_set_new(o, CONTROL_FIELD_CACHE,
-			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",
-				      (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "hits",
-				      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "metadata",
-				      (json_int_t)cs.metadata, "evictions", (json_int_t)cs.evictions,
-				      "loads", (json_int_t)cs.loads, "hashed", (json_int_t)cs.hashed,
-				      "hash_reused", (json_int_t)cs.hash_reused));
+	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",
+	                              (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "hits",
+	                              (json_int_t)cs.hits, "misses", (json_int_t)cs.misses,
+	                              "metadata", (json_int_t)cs.metadata, "evictions",
+	                              (json_int_t)cs.evictions, "loads", (json_int_t)cs.loads,
+	                              "hashed", (json_int_t)cs.hashed, "hash_reused",
+	                              (json_int_t)cs.hash_reused));
 	site_put(site);
 	return o;
 }
@@ -419,8 +432,8 @@ int server_start(struct server *s, const int *http_fds, size_t n_http)
 	 * connections.c. */
 	size_t pool = (size_t)cfg->max_header_size + (size_t)cfg->max_uri_length + 8192;
 	struct connections_limits lim = {
-		.header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
-		.max_connections = (unsigned)cfg->max_connections,
+	        .header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
+	        .max_connections = (unsigned)cfg->max_connections,
 	};
 	int r;
 
@@ -433,23 +446,20 @@ int server_start(struct server *s, const int *http_fds, size_t n_http)
 	 * own limit has slack over max_connections because it counts a
 	 * connection free only after our "closed" notification. */
 	s->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-			MHD_USE_NO_LISTEN_SOCKET,
-		0, NULL, NULL, on_request, s,
-		MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + 64u * threads,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-		/* 400 for an HTTP/1.1 request without Host and for a space
-		 * inside the request target, which MHD otherwise takes as part
-		 * of the path. */
-		MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-		MHD_OPTION_END);
+	        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+	                MHD_USE_NO_LISTEN_SOCKET,
+	        0, NULL, NULL, on_request, s, MHD_OPTION_THREAD_POOL_SIZE, threads,
+	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + 64u * threads,
+	        MHD_OPTION_CONNECTION_TIMEOUT,
+	        (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
+	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+	        /* 400 for an HTTP/1.1 request without Host and for a space
+	         * inside the request target, which MHD otherwise takes as part
+	         * of the path. */
+	        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
+	        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
+	        MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
 	if ((r = connections_start(s->conns, s->daemon)) < 0)
@@ -463,9 +473,18 @@ void server_set_draining(struct server *s, bool draining)
 		probes_reset(s->probes);
 }
 
-bool server_draining(struct server *s) { return atomic_load(&s->draining); }
-uint64_t server_in_flight(struct server *s) { return atomic_load(&s->in_flight); }
-uint64_t server_connections(struct server *s) { return atomic_load(&s->connections); }
+bool server_draining(struct server *s)
+{
+	return atomic_load(&s->draining);
+}
+uint64_t server_in_flight(struct server *s)
+{
+	return atomic_load(&s->in_flight);
+}
+uint64_t server_connections(struct server *s)
+{
+	return atomic_load(&s->connections);
+}
 
 void server_status_line(struct server *s, char *buf, size_t len)
 {
@@ -474,13 +493,14 @@ void server_status_line(struct server *s, char *buf, size_t len)
 	_cleanup_free_ char *names = failing ? json_dumps(failing, JSON_COMPACT) : NULL;
 
 	snprintf(buf, len, "%s; %llu in flight, %llu connections, %llu requests%s%s",
-		 atomic_load(&s->draining) ? "draining"
-		 : checks_healthy(site->checks) ? "healthy" : "unhealthy",
-		 (unsigned long long)atomic_load(&s->in_flight),
-		 (unsigned long long)atomic_load(&s->connections),
-		 (unsigned long long)atomic_load(&s->requests),
-		 failing && json_array_size(failing) ? "; failing " : "",
-		 failing && json_array_size(failing) && names ? names : "");
+	         atomic_load(&s->draining)      ? "draining"
+	         : checks_healthy(site->checks) ? "healthy"
+	                                        : "unhealthy",
+	         (unsigned long long)atomic_load(&s->in_flight),
+	         (unsigned long long)atomic_load(&s->connections),
+	         (unsigned long long)atomic_load(&s->requests),
+	         failing && json_array_size(failing) ? "; failing " : "",
+	         failing && json_array_size(failing) && names ? names : "");
 	site_put(site);
 }
 

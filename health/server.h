@@ -36,7 +36,7 @@ json_t *server_status_json(struct server *s);
  * each check's "detail" (control socket only); *status gets the HTTP
  * status /health answers with.  NULL when out of memory. */
 json_t *server_health_json(struct server *s, struct site *site, bool verbose, bool details,
-			   unsigned *status);
+                           unsigned *status);
 /* libmicrohttpd's error log, as debug messages (MHD_OPTION_EXTERNAL_LOGGER). */
 void server_mhd_log(void *cls, const char *fmt, va_list ap);
 

@@ -8,8 +8,8 @@
 
 #include "site.h"
 
-int site_new(struct site **out, struct health_config *cfg, const struct site *previous,
-	     char *err, size_t errlen)
+int site_new(struct site **out, struct health_config *cfg, const struct site *previous, char *err,
+             size_t errlen)
 {
 	struct site *s = calloc(1, sizeof(*s));
 	int r;
@@ -22,7 +22,8 @@ int site_new(struct site **out, struct health_config *cfg, const struct site *pr
 	s->rootfd = open(cfg->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->rootfd < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot open the site root %s: %s", cfg->root, strerror(errno));
+		snprintf(err, errlen, "cannot open the site root %s: %s", cfg->root,
+		         strerror(errno));
 		free(s);
 		return r;
 	}
@@ -30,7 +31,7 @@ int site_new(struct site **out, struct health_config *cfg, const struct site *pr
 	memset(cfg, 0, sizeof(*cfg));
 	if ((r = cache_new(&s->cache, &s->cfg, s->rootfd)) < 0 ||
 	    (r = checks_start(&s->checks, s->cfg.checks, s->cfg.n_checks,
-			      previous ? previous->checks : NULL)) < 0) {
+	                      previous ? previous->checks : NULL)) < 0) {
 		snprintf(err, errlen, "cannot start: %s", strerror(-r));
 		*cfg = s->cfg;
 		memset(&s->cfg, 0, sizeof(s->cfg));

@@ -14,16 +14,16 @@
 struct site {
 	atomic_int refs;
 	struct health_config cfg; /* owned */
-	int rootfd;		  /* owned */
-	struct cache *cache;	  /* owned */
-	struct checks *checks;	  /* owned */
+	int rootfd;               /* owned */
+	struct cache *cache;      /* owned */
+	struct checks *checks;    /* owned */
 };
 
 /* Takes ownership of *cfg (cleared) on success; on failure *cfg is left to
  * the caller and err says why.  previous (or NULL) hands its checks'
  * states over to the new checks. */
-int site_new(struct site **out, struct health_config *cfg, const struct site *previous,
-	     char *err, size_t errlen);
+int site_new(struct site **out, struct health_config *cfg, const struct site *previous, char *err,
+             size_t errlen);
 /* Takes one more reference; returns s. */
 struct site *site_get(struct site *s);
 /* Drops one reference; the last frees the site. */

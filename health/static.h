@@ -12,6 +12,6 @@
 /* Queues the answer for url (the raw, still escaped path) from site's root,
  * or one of the prebuilt errors of errors. */
 enum MHD_Result static_serve(const struct responses *errors, struct site *site,
-			     struct MHD_Connection *conn, const char *url, bool close_conn);
+                             struct MHD_Connection *conn, const char *url, bool close_conn);
 
 #endif

@@ -23,7 +23,7 @@ static char flag[128];
 
 static struct check_spec flag_spec(const char *name, int rise, int fall)
 {
-	struct check_spec s = { 0 };
+	struct check_spec s = {0};
 
 	s.name = (char *)name;
 	s.kind = CHECK_FILE;
@@ -120,8 +120,8 @@ static void test_reload_carries_state(void **state)
  * their schedule within the slow one's timeout. */
 static void test_slow_check_does_not_block(void **state)
 {
-	struct check_spec specs[2] = { flag_spec("flag", 1, 1), { 0 } };
-	char *argv[] = { (char *)"/bin/sleep", (char *)"5", NULL };
+	struct check_spec specs[2] = {flag_spec("flag", 1, 1), {0}};
+	char *argv[] = {(char *)"/bin/sleep", (char *)"5", NULL};
 	struct checks *c;
 	uint64_t t0;
 
@@ -155,8 +155,8 @@ static void test_slow_check_does_not_block(void **state)
 static void test_stop_kills_running_exec(void **state)
 {
 	char pidfile[128], script[512], buf[32] = "";
-	char *argv[] = { (char *)"/bin/sh", (char *)"-c", script, NULL };
-	struct check_spec s = { 0 };
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
+	struct check_spec s = {0};
 	struct checks *c;
 	uint64_t t0;
 	FILE *f = NULL;
@@ -165,7 +165,7 @@ static void test_stop_kills_running_exec(void **state)
 	snprintf(pidfile, sizeof(pidfile), "%s/exec.pid", tmpdir);
 	unlink(pidfile);
 	snprintf(script, sizeof(script), "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 10",
-		 pidfile, pidfile, pidfile);
+	         pidfile, pidfile, pidfile);
 	s.name = (char *)"sleeper";
 	s.kind = CHECK_EXEC;
 	s.critical = true;
@@ -208,11 +208,11 @@ static void test_no_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verdict_follows_flag),
-		cmocka_unit_test(test_reload_carries_state),
-		cmocka_unit_test(test_slow_check_does_not_block),
-		cmocka_unit_test(test_stop_kills_running_exec),
-		cmocka_unit_test(test_no_checks),
+	        cmocka_unit_test(test_verdict_follows_flag),
+	        cmocka_unit_test(test_reload_carries_state),
+	        cmocka_unit_test(test_slow_check_does_not_block),
+	        cmocka_unit_test(test_stop_kills_running_exec),
+	        cmocka_unit_test(test_no_checks),
 	};
 	char cmd[128];
 	int r;
