@@ -34,7 +34,7 @@
 #include "static.h"
 #include "timeutil.h"
 
-/* What the cached /health answer says; a change rebuilds it. */
+/* What /health says; a change rebuilds the cached answer. */
 enum health_verdict { VERDICT_HEALTHY, VERDICT_UNHEALTHY, VERDICT_DRAINING };
 
 struct health_cache {
@@ -88,27 +88,46 @@ void server_set_site(struct server *s, struct site *site)
 
 /* --- /health --------------------------------------------------------- */
 
+static enum health_verdict health_verdict(struct server *s, const struct site *site)
+{
+	if (atomic_load(&s->draining))
+		return VERDICT_DRAINING;
+	return checks_healthy(site->checks) ? VERDICT_HEALTHY : VERDICT_UNHEALTHY;
+}
+
+/* The "status" field of /health and /status (common/control-protocol.h). */
+static const char *health_verdict_name(enum health_verdict v)
+{
+	switch (v) {
+	case VERDICT_HEALTHY:
+		return CONTROL_STATUS_HEALTHY;
+	case VERDICT_UNHEALTHY:
+		return CONTROL_STATUS_UNHEALTHY;
+	case VERDICT_DRAINING:
+		break;
+	}
+	return CONTROL_STATUS_DRAINING;
+}
+
 /* verbose adds the checks and counters; details (each check's "detail")
  * only for the control socket, never on the public port. */
 json_t *server_health_json(struct server *s, struct site *site, bool verbose, bool details,
                            unsigned *status)
 {
-	bool healthy = checks_healthy(site->checks), draining = atomic_load(&s->draining);
+	enum health_verdict verdict = health_verdict(s, site);
 	json_t *o = json_object();
 
 	if (!o)
 		return NULL;
-	*status = healthy && !draining ? 200 : 503;
-	json_object_set_new(o, CONTROL_FIELD_STATUS,
-	                    json_string(draining  ? CONTROL_STATUS_DRAINING
-	                                : healthy ? CONTROL_STATUS_HEALTHY
-	                                          : CONTROL_STATUS_UNHEALTHY));
+	*status = verdict == VERDICT_HEALTHY ? 200 : 503;
+	json_object_set_new(o, CONTROL_FIELD_STATUS, json_string(health_verdict_name(verdict)));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, verbose));
 	if (verbose) {
 		json_object_set_new(o, CONTROL_FIELD_CHECKS,
 		                    details ? checks_status_json(site->checks)
 		                            : checks_public_json(site->checks));
-		json_object_set_new(o, CONTROL_FIELD_DRAINING, json_boolean(draining));
+		json_object_set_new(o, CONTROL_FIELD_DRAINING,
+		                    json_boolean(verdict == VERDICT_DRAINING));
 		json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT,
 		                    json_integer((json_int_t)atomic_load(&s->in_flight)));
 		json_object_set_new(o, CONTROL_FIELD_CONNECTIONS,
@@ -138,7 +157,8 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	/* The verbose document is the control socket's (GET /health there);
 	 * the public port has it only if asked for, and without details. */
 	bool verbose = site->cfg.public_verbose_health && has_query_key(conn, "verbose");
-	unsigned status = checks_healthy(site->checks) && !atomic_load(&s->draining) ? 200 : 503;
+	enum health_verdict verdict = health_verdict(s, site);
+	unsigned status = verdict == VERDICT_HEALTHY ? 200 : 503;
 	enum MHD_Result ret;
 
 	/* The ALB's prober names itself; count its answers per node so a
@@ -166,9 +186,6 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	/* The common case is served from a response rebuilt only when a check
 	 * changes state: a probe never waits on a check or on JSON. */
 	uint64_t gen = checks_generation(site->checks);
-	enum health_verdict verdict = atomic_load(&s->draining) ? VERDICT_DRAINING
-	                              : status == 200           ? VERDICT_HEALTHY
-	                                                        : VERDICT_UNHEALTHY;
 	struct health_cache *hc = &s->health[close_conn];
 
 	pthread_mutex_lock(&s->health_lock);
@@ -347,9 +364,7 @@ json_t *server_status_json(struct server *s)
 	cache_get_stats(site->cache, &cs);
 	json_object_set_new(o, CONTROL_FIELD_VERSION, json_string(PACKAGE_VERSION));
 	json_object_set_new(o, CONTROL_FIELD_STATUS,
-	                    json_string(atomic_load(&s->draining)      ? CONTROL_STATUS_DRAINING
-	                                : checks_healthy(site->checks) ? CONTROL_STATUS_HEALTHY
-	                                                               : CONTROL_STATUS_UNHEALTHY));
+	                    json_string(health_verdict_name(health_verdict(s, site))));
 	json_object_set_new(o, CONTROL_FIELD_DRAINING, json_boolean(atomic_load(&s->draining)));
 	json_object_set_new(o, CONTROL_FIELD_IN_FLIGHT,
 	                    json_integer((json_int_t)atomic_load(&s->in_flight)));
@@ -493,9 +508,7 @@ void server_status_line(struct server *s, char *buf, size_t len)
 	_cleanup_free_ char *names = failing ? json_dumps(failing, JSON_COMPACT) : NULL;
 
 	snprintf(buf, len, "%s; %llu in flight, %llu connections, %llu requests%s%s",
-	         atomic_load(&s->draining)      ? "draining"
-	         : checks_healthy(site->checks) ? "healthy"
-	                                        : "unhealthy",
+	         health_verdict_name(health_verdict(s, site)),
 	         (unsigned long long)atomic_load(&s->in_flight),
 	         (unsigned long long)atomic_load(&s->connections),
 	         (unsigned long long)atomic_load(&s->requests),
