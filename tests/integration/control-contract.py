@@ -38,7 +38,8 @@ def protocol():
 P = protocol()
 INT, BOOL, STR, OBJ, ARR = int, bool, str, dict, list
 
-# What the agent reads, as a path of header names, with the JSON type.
+# What the agent reads (and version and failing, which operators rely on),
+# as a path of header names, with the JSON type.
 FIELDS = [
     (("CONTROL_FIELD_STATUS",), STR),
     (("CONTROL_FIELD_DRAINING",), BOOL),
@@ -112,7 +113,7 @@ def static_contract():
           sorted(unchecked))
     # asg-agent's default health_socket is asg-health's default
     # control_socket: the daemons meet without configuration.
-    for side in ("health",):
+    for side in ("health", "agent"):
         for path in glob.glob(os.path.join(agentlib.TOP_SRCDIR, side, "*.[ch]")):
             with open(path, errors="replace") as f:
                 text = f.read()
