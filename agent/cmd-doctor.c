@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "cleanup.h"
 #include "commands.h"
+#include "control-protocol.h"
 #include "log.h"
 
 struct doctor {
@@ -164,7 +165,7 @@ static void check_health(struct doctor *d, const struct agent_config *cfg)
 {
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
 	long status = 0;
-	int r = health_control(cfg->health_socket, "GET", "/status", &status, &body);
+	int r = health_control(cfg->health_socket, "GET", CONTROL_PATH_STATUS, &status, &body);
 
 	if (r < 0)
 		report(d, false, "start it: systemctl start asg-health (or set \"health_socket\")",

@@ -10,13 +10,14 @@
 #include <stddef.h>
 
 #include "aws.h"
+#include "control-protocol.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
 #endif
 #define AGENT_DEFAULT_CONFIG        SYSCONFDIR "/asg-agent/agent.json"
 #define AGENT_DEFAULT_STATUS_SOCKET "/run/asg-agent/agent.sock"
-#define AGENT_DEFAULT_HEALTH_SOCKET "/run/asg-agent/health.sock"
+#define AGENT_DEFAULT_HEALTH_SOCKET CONTROL_DEFAULT_SOCKET
 #define AGENT_DEFAULT_STATE_DIR     "/run/asg-agent"
 #define AGENT_DEFAULT_DRAIN_D       SYSCONFDIR "/asg-agent/drain.d"
 #define LIFECYCLE_MAX_TARGET_GROUPS 16

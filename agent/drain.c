@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "cleanup.h"
+#include "control-protocol.h"
 #include "commands.h"
 #include "drain.h"
 #include "log.h"
@@ -38,7 +39,7 @@ int health_read(const char *socket_path, int rise, struct health_view *v)
 	int r;
 
 	memset(v, 0, sizeof(*v));
-	r = health_control(socket_path, "GET", "/status", &status, &body);
+	r = health_control(socket_path, "GET", CONTROL_PATH_STATUS, &status, &body);
 	if (r < 0)
 		return r;
 	if (status != 200)
@@ -57,30 +58,32 @@ int health_view_parse(const char *json, size_t len, int rise, struct health_view
 	if (!json_is_object(doc))
 		return -EPROTO;
 	format_into(v->status, sizeof(v->status), "%s",
-	            json_string_value(json_object_get(doc, "status"))
-	                    ? json_string_value(json_object_get(doc, "status"))
+	            json_string_value(json_object_get(doc, CONTROL_FIELD_STATUS))
+	                    ? json_string_value(json_object_get(doc, CONTROL_FIELD_STATUS))
 	                    : "");
-	v->draining = json_is_true(json_object_get(doc, "draining"));
-	v->in_flight = (long)json_integer_value(json_object_get(doc, "in_flight"));
-	lb = json_object_get(doc, "load_balancer");
-	v->drain_confirmed = json_is_true(json_object_get(lb, "drain_confirmed"));
-	v->probers = (int)json_integer_value(json_object_get(lb, "recent"));
-	v->requests = (unsigned long long)json_integer_value(json_object_get(doc, "requests"));
-	json_array_foreach(json_object_get(lb, "probers"), i, c)
-		v->probes += (unsigned long long)json_integer_value(json_object_get(c, "probes"));
+	v->draining = json_is_true(json_object_get(doc, CONTROL_FIELD_DRAINING));
+	v->in_flight = (long)json_integer_value(json_object_get(doc, CONTROL_FIELD_IN_FLIGHT));
+	lb = json_object_get(doc, CONTROL_FIELD_LOAD_BALANCER);
+	v->drain_confirmed = json_is_true(json_object_get(lb, CONTROL_LB_DRAIN_CONFIRMED));
+	v->probers = (int)json_integer_value(json_object_get(lb, CONTROL_LB_RECENT));
+	v->requests =
+	        (unsigned long long)json_integer_value(json_object_get(doc, CONTROL_FIELD_REQUESTS));
+	json_array_foreach(json_object_get(lb, CONTROL_LB_PROBERS), i, c)
+		v->probes += (unsigned long long)json_integer_value(
+		        json_object_get(c, CONTROL_PROBER_PROBES));
 	/* asg-health's own verdict says a critical check passes once it
 	 * passed `rise` times after a failure, but its first result counts
 	 * at once; the launch gate wants `rise` real passes. */
 	v->checks_ready = true;
-	checks = json_object_get(doc, "checks");
+	checks = json_object_get(doc, CONTROL_FIELD_CHECKS);
 	json_object_foreach(checks, name, c)
 	{
-		const char *st = json_string_value(json_object_get(c, "state"));
-		json_int_t passes = json_integer_value(json_object_get(c, "consecutive_passes"));
+		const char *st = json_string_value(json_object_get(c, CONTROL_CHECK_STATE));
+		json_int_t passes = json_integer_value(json_object_get(c, CONTROL_CHECK_PASSES));
 
-		if (!json_is_true(json_object_get(c, "critical")))
+		if (!json_is_true(json_object_get(c, CONTROL_CHECK_CRITICAL)))
 			continue;
-		if (!st || strcmp(st, "pass")) {
+		if (!st || strcmp(st, CONTROL_CHECK_PASS)) {
 			v->checks_ready = false;
 			add_failing(v, name, st ? st : "no state");
 		} else if (passes < rise) {
@@ -88,7 +91,7 @@ int health_view_parse(const char *json, size_t len, int rise, struct health_view
 			add_failing(v, name, "passed fewer than rise times");
 		}
 	}
-	if (!strcmp(v->status, "unhealthy"))
+	if (!strcmp(v->status, CONTROL_STATUS_UNHEALTHY))
 		v->checks_ready = false;
 	return 0;
 }
@@ -97,7 +100,7 @@ int health_set_drain(const char *socket_path, bool drain)
 {
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
 	long status = 0;
-	int r = health_control(socket_path, "POST", drain ? "/drain" : "/undrain", &status, &body);
+	int r = health_control(socket_path, "POST", drain ? CONTROL_PATH_DRAIN : CONTROL_PATH_UNDRAIN, &status, &body);
 
 	if (r < 0)
 		return r;

@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "control-protocol.h"
 #include "log.h"
 
 #ifndef PACKAGE_VERSION
@@ -101,9 +102,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "doctor"))
 		rc = cmd_doctor(&cfg);
 	else if (!strcmp(cmd, "drain"))
-		rc = cmd_drain(&cfg, "/drain");
+		rc = cmd_drain(&cfg, CONTROL_PATH_DRAIN);
 	else if (!strcmp(cmd, "undrain"))
-		rc = cmd_drain(&cfg, "/undrain");
+		rc = cmd_drain(&cfg, CONTROL_PATH_UNDRAIN);
 	else {
 		fprintf(stderr, "asg-agent: unknown command '%s'\n", cmd);
 		usage(stderr);

@@ -9,7 +9,10 @@
 #include <unistd.h>
 #include <jansson.h>
 
-static inline void freep(void *p) { free(*(void **)p); }
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
 static inline void closep(int *fd)
 {
 	if (*fd >= 0) {
@@ -18,12 +21,16 @@ static inline void closep(int *fd)
 		errno = saved;
 	}
 }
-static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
 
-#define _cleanup_free_ __attribute__((cleanup(freep)))
-#define _cleanup_close_ __attribute__((cleanup(closep)))
+#define _cleanup_free_   __attribute__((cleanup(freep)))
+#define _cleanup_close_  __attribute__((cleanup(closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(fclosep)))
-#define _cleanup_json_ __attribute__((cleanup(json_decrefp))) /* jansson provides it */
+#define _cleanup_json_   __attribute__((cleanup(json_decrefp))) /* jansson provides it */
 
 /* Hand ownership out of a cleanup-scoped variable. */
 static inline void *steal_ptr(void *pp)

@@ -71,14 +71,14 @@ int conf_doc_parse(struct conf_doc *doc, const char *path, const char *text)
 		return -ENOMEM;
 	doc->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc->root) {
-		snprintf(doc->error, sizeof(doc->error), "%s:%d:%d: %s", path,
-			 jerr.line, jerr.column, jerr.text);
+		snprintf(doc->error, sizeof(doc->error), "%s:%d:%d: %s", path, jerr.line,
+		         jerr.column, jerr.text);
 		escape_controls(doc->error, sizeof(doc->error));
 		return -EINVAL;
 	}
 	if (!json_is_object(doc->root)) {
 		snprintf(doc->error, sizeof(doc->error),
-			 "%s:1:1: the top level must be a JSON object", path);
+		         "%s:1:1: the top level must be a JSON object", path);
 		return -EINVAL;
 	}
 	return 0;
@@ -91,8 +91,7 @@ int conf_doc_load(struct conf_doc *doc, const char *path)
 
 	if (r < 0) {
 		memset(doc, 0, sizeof(*doc));
-		snprintf(doc->error, sizeof(doc->error), "%s: cannot read: %s",
-			 path, strerror(-r));
+		snprintf(doc->error, sizeof(doc->error), "%s: cannot read: %s", path, strerror(-r));
 		return r;
 	}
 	return conf_doc_parse(doc, path, text);
@@ -175,7 +174,7 @@ static int scan_skip_value(struct scan *s)
 			depth++;
 		else if (*s->p == '}' || *s->p == ']')
 			depth--;
-		else if (depth == 0 && (*s->p == ',' ))
+		else if (depth == 0 && (*s->p == ','))
 			return 0;
 		if (depth < 0)
 			return 0;
@@ -186,7 +185,7 @@ static int scan_skip_value(struct scan *s)
 
 int conf_locate(const char *text, const char *keypath, int *line, int *col)
 {
-	struct scan s = { text, 1, 1 };
+	struct scan s = {text, 1, 1};
 	const char *k = keypath;
 
 	scan_ws(&s);
@@ -274,11 +273,11 @@ int conf_fail(struct conf_doc *doc, const char *keypath, const char *fmt, ...)
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
 	if (doc->text && conf_locate(doc->text, keypath, &line, &col) == 0)
-		snprintf(doc->error, sizeof(doc->error), "%s:%d:%d: %s: %s",
-			 doc->path, line, col, keypath, reason);
+		snprintf(doc->error, sizeof(doc->error), "%s:%d:%d: %s: %s", doc->path, line, col,
+		         keypath, reason);
 	else
 		snprintf(doc->error, sizeof(doc->error), "%s: %s: %s",
-			 doc->path ? doc->path : "(config)", keypath, reason);
+		         doc->path ? doc->path : "(config)", keypath, reason);
 	escape_controls(doc->error, sizeof(doc->error));
 	return -EINVAL;
 }
@@ -292,8 +291,8 @@ const char *conf_path_join(char *buf, size_t len, const char *objpath, const cha
 	return buf;
 }
 
-int conf_get_string(struct conf_doc *doc, json_t *obj, const char *objpath,
-		    const char *key, const char **out)
+int conf_get_string(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                    const char **out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -302,13 +301,13 @@ int conf_get_string(struct conf_doc *doc, json_t *obj, const char *objpath,
 		return 0;
 	if (!json_is_string(v))
 		return conf_fail(doc, conf_path_join(p, sizeof(p), objpath, key),
-				 "expected a string");
+		                 "expected a string");
 	*out = json_string_value(v);
 	return 1;
 }
 
-int conf_get_int(struct conf_doc *doc, json_t *obj, const char *objpath,
-		 const char *key, long long min, long long max, long long *out)
+int conf_get_int(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                 long long min, long long max, long long *out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -326,8 +325,8 @@ int conf_get_int(struct conf_doc *doc, json_t *obj, const char *objpath,
 	return 1;
 }
 
-int conf_get_double(struct conf_doc *doc, json_t *obj, const char *objpath,
-		    const char *key, double min, double max, double *out)
+int conf_get_double(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                    double min, double max, double *out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -345,8 +344,8 @@ int conf_get_double(struct conf_doc *doc, json_t *obj, const char *objpath,
 	return 1;
 }
 
-int conf_get_bool(struct conf_doc *doc, json_t *obj, const char *objpath,
-		  const char *key, bool *out)
+int conf_get_bool(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                  bool *out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -355,7 +354,7 @@ int conf_get_bool(struct conf_doc *doc, json_t *obj, const char *objpath,
 		return 0;
 	if (!json_is_boolean(v))
 		return conf_fail(doc, conf_path_join(p, sizeof(p), objpath, key),
-				 "expected true or false");
+		                 "expected true or false");
 	*out = json_is_true(v);
 	return 1;
 }
@@ -395,12 +394,26 @@ int conf_parse_size(const char *s, long long *out)
 	if (errno || end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
 	switch (toupper((unsigned char)*end)) {
-	case '\0': break;
-	case 'K': v *= 1024; end++; break;
-	case 'M': v *= 1024.0 * 1024; end++; break;
-	case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
-	case 'T': v *= 1024.0 * 1024 * 1024 * 1024; end++; break;
-	default: return -EINVAL;
+	case '\0':
+		break;
+	case 'K':
+		v *= 1024;
+		end++;
+		break;
+	case 'M':
+		v *= 1024.0 * 1024;
+		end++;
+		break;
+	case 'G':
+		v *= 1024.0 * 1024 * 1024;
+		end++;
+		break;
+	case 'T':
+		v *= 1024.0 * 1024 * 1024 * 1024;
+		end++;
+		break;
+	default:
+		return -EINVAL;
 	}
 	if (*end == 'i' || *end == 'I')
 		end++;
@@ -412,8 +425,8 @@ int conf_parse_size(const char *s, long long *out)
 	return 0;
 }
 
-int conf_get_duration_ms(struct conf_doc *doc, json_t *obj, const char *objpath,
-			 const char *key, long long min_ms, long long max_ms, long long *out)
+int conf_get_duration_ms(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                         long long min_ms, long long max_ms, long long *out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -425,20 +438,21 @@ int conf_get_duration_ms(struct conf_doc *doc, json_t *obj, const char *objpath,
 	if (json_is_number(v)) {
 		double d = json_number_value(v);
 		if (!isfinite(d) || d < 0 || d > 1e12)
-			return conf_fail(doc, p, "expected a duration such as 5, \"5s\" or \"500ms\"");
+			return conf_fail(doc, p,
+			                 "expected a duration such as 5, \"5s\" or \"500ms\"");
 		ms = (long long)(d * 1000 + 0.5);
 	} else if (!json_is_string(v) || conf_parse_duration_ms(json_string_value(v), &ms) < 0) {
 		return conf_fail(doc, p, "expected a duration such as 5, \"5s\" or \"500ms\"");
 	}
 	if (ms < min_ms || ms > max_ms)
-		return conf_fail(doc, p, "duration %lldms is out of range [%lldms, %lldms]",
-				 ms, min_ms, max_ms);
+		return conf_fail(doc, p, "duration %lldms is out of range [%lldms, %lldms]", ms,
+		                 min_ms, max_ms);
 	*out = ms;
 	return 1;
 }
 
-int conf_get_size(struct conf_doc *doc, json_t *obj, const char *objpath,
-		  const char *key, long long min, long long max, long long *out)
+int conf_get_size(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                  long long min, long long max, long long *out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[512];
@@ -458,7 +472,7 @@ int conf_get_size(struct conf_doc *doc, json_t *obj, const char *objpath,
 }
 
 int conf_check_keys(struct conf_doc *doc, json_t *obj, const char *objpath,
-		    const char *const *allowed)
+                    const char *const *allowed)
 {
 	const char *key;
 	json_t *v;
@@ -466,7 +480,8 @@ int conf_check_keys(struct conf_doc *doc, json_t *obj, const char *objpath,
 
 	if (!json_is_object(obj))
 		return conf_fail(doc, objpath, "expected an object");
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		bool ok = false;
 		for (size_t i = 0; allowed[i]; i++)
 			if (!strcmp(allowed[i], key)) {
@@ -475,7 +490,7 @@ int conf_check_keys(struct conf_doc *doc, json_t *obj, const char *objpath,
 			}
 		if (!ok)
 			return conf_fail(doc, conf_path_join(p, sizeof(p), objpath, key),
-					 "unknown key");
+			                 "unknown key");
 	}
 	return 0;
 }

@@ -42,14 +42,23 @@ void log_init(const char *ident)
 		log_max = LOG_DEBUG;
 }
 
-void log_set_level(int max_priority) { log_max = max_priority; }
-int log_get_level(void) { return log_max; }
-int log_to_journal(void) { return log_journal; }
+void log_set_level(int max_priority)
+{
+	log_max = max_priority;
+}
+int log_get_level(void)
+{
+	return log_max;
+}
+int log_to_journal(void)
+{
+	return log_journal;
+}
 
 static const char *priority_name(int p)
 {
-	static const char *names[] = { "emerg", "alert", "crit", "error",
-				       "warning", "notice", "info", "debug" };
+	static const char *names[] = {"emerg",   "alert",  "crit", "error",
+	                              "warning", "notice", "info", "debug"};
 	return p >= 0 && p <= 7 ? names[p] : "info";
 }
 

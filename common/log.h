@@ -16,14 +16,14 @@ int log_to_journal(void);
 /* fields: NULL-terminated "KEY=value" strings added to the journal entry,
  * and appended as key=value on stderr.  May be NULL. */
 void log_fields(int priority, const char *const *fields, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 void log_vfields(int priority, const char *const *fields, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+        __attribute__((format(printf, 3, 0)));
 
-#define log_error(...) log_fields(LOG_ERR, NULL, __VA_ARGS__)
+#define log_error(...)   log_fields(LOG_ERR, NULL, __VA_ARGS__)
 #define log_warning(...) log_fields(LOG_WARNING, NULL, __VA_ARGS__)
-#define log_notice(...) log_fields(LOG_NOTICE, NULL, __VA_ARGS__)
-#define log_info(...) log_fields(LOG_INFO, NULL, __VA_ARGS__)
-#define log_debug(...) log_fields(LOG_DEBUG, NULL, __VA_ARGS__)
+#define log_notice(...)  log_fields(LOG_NOTICE, NULL, __VA_ARGS__)
+#define log_info(...)    log_fields(LOG_INFO, NULL, __VA_ARGS__)
+#define log_debug(...)   log_fields(LOG_DEBUG, NULL, __VA_ARGS__)
 
 #endif

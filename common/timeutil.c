@@ -14,7 +14,10 @@ uint64_t now_mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-uint64_t now_mono_ms(void) { return now_mono_us() / 1000u; }
+uint64_t now_mono_ms(void)
+{
+	return now_mono_us() / 1000u;
+}
 
 void format_http_date(time_t t, char *buf, size_t len)
 {
@@ -27,9 +30,9 @@ void format_http_date(time_t t, char *buf, size_t len)
 int parse_http_date(const char *s, time_t *out)
 {
 	static const char *formats[] = {
-		"%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
-		"%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
-		"%a %b %e %H:%M:%S %Y",	     /* asctime */
+	        "%a, %d %b %Y %H:%M:%S GMT", /* IMF-fixdate */
+	        "%A, %d-%b-%y %H:%M:%S GMT", /* RFC 850 */
+	        "%a %b %e %H:%M:%S %Y",      /* asctime */
 	};
 	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
 		struct tm tm;
@@ -73,7 +76,7 @@ void format_iso8601(time_t t, char *buf, size_t len)
 
 int sleep_ms(uint64_t ms)
 {
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+	struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
 
 	return nanosleep(&ts, NULL) < 0 ? -errno : 0;
 }

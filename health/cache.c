@@ -41,7 +41,7 @@
  * and for each ready MHD response (the struct, its header list and the
  * header strings: measured at about 400-600 bytes with our 6-8 headers). */
 #define MALLOC_OVERHEAD 16
-#define RESPONSE_COST 640
+#define RESPONSE_COST   640
 /* Remembered hashes of large files, direct-mapped by identity. */
 #define MEMO_SLOTS 1024
 
@@ -66,18 +66,18 @@ struct cache {
 	struct file_entry *buckets[CACHE_BUCKETS]; /* owned */
 	/* Eviction lists, under lock: negative entries, then positive ones. */
 	struct file_entry *neg_head, *neg_tail, *pos_head, *pos_tail;
-	const struct health_config *cfg;	   /* not owned */
-	int rootfd;				   /* not owned */
+	const struct health_config *cfg; /* not owned */
+	int rootfd;                      /* not owned */
 	pthread_mutex_t load_lock;
 	pthread_cond_t load_done;
-	struct loading *loading;		   /* under load_lock */
+	struct loading *loading; /* under load_lock */
 	pthread_mutex_t memo_lock;
-	struct memo memo[MEMO_SLOTS];		   /* under memo_lock */
+	struct memo memo[MEMO_SLOTS]; /* under memo_lock */
 	_Atomic uint64_t entries, bytes, hits, misses, revalidations, metadata, evictions, loads,
-		hashed, hash_reused;
+	        hashed, hash_reused;
 };
 
-static const char *const variant_suffix[VARIANT_COUNT] = { "", ".gz", ".br", "" };
+static const char *const variant_suffix[VARIANT_COUNT] = {"", ".gz", ".br", ""};
 
 void blob_put(struct blob *b)
 {
@@ -160,13 +160,13 @@ int cache_open_file(struct cache *c, const char *relpath, enum variant v)
 	 * the root, '..' and symlinks (absolute or relative) included; a
 	 * string check could never see where a symlink points. */
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath[0] ? relpath : ".",
-			     variant_suffix[v]) >= sizeof(path))
+	                     variant_suffix[v]) >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
@@ -179,13 +179,13 @@ int cache_stat_file(struct cache *c, const char *relpath, enum variant v, struct
 	 * the resolution is the same RESOLVE_BENEATH one as for serving, so a
 	 * symlink out of the root is not even stat'ed. */
 	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	        .flags = O_PATH | O_CLOEXEC,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	int fd, r = 0;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath[0] ? relpath : ".",
-			     variant_suffix[v]) >= sizeof(path))
+	                     variant_suffix[v]) >= sizeof(path))
 		return -ENAMETOOLONG;
 	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
 	if (fd < 0)
@@ -238,8 +238,8 @@ static bool memo_get(struct cache *c, const struct stat *st, unsigned char *dige
 	pthread_mutex_lock(&c->memo_lock);
 	m = memo_slot(c, st);
 	found = m->valid && m->dev == st->st_dev && m->ino == st->st_ino &&
-		m->size == st->st_size && m->mtim.tv_sec == st->st_mtim.tv_sec &&
-		m->mtim.tv_nsec == st->st_mtim.tv_nsec;
+	        m->size == st->st_size && m->mtim.tv_sec == st->st_mtim.tv_sec &&
+	        m->mtim.tv_nsec == st->st_mtim.tv_nsec;
 	if (found)
 		memcpy(digest, m->digest, SHA256_DIGEST_SIZE);
 	pthread_mutex_unlock(&c->memo_lock);
@@ -252,7 +252,7 @@ static void memo_put(struct cache *c, const struct stat *st, const unsigned char
 
 	pthread_mutex_lock(&c->memo_lock);
 	m = memo_slot(c, st);
-	*m = (struct memo){ true, st->st_dev, st->st_ino, st->st_size, st->st_mtim, { 0 } };
+	*m = (struct memo){true, st->st_dev, st->st_ino, st->st_size, st->st_mtim, {0}};
 	memcpy(m->digest, digest, SHA256_DIGEST_SIZE);
 	pthread_mutex_unlock(&c->memo_lock);
 }
@@ -338,7 +338,7 @@ static int hash_large(int fd, const struct stat *st, unsigned char *digest)
 }
 
 int file_entry_add_headers(const struct file_entry *e, struct MHD_Response *r, bool close_conn,
-			   bool validators)
+                           bool validators)
 {
 	int ok = MHD_YES;
 
@@ -367,16 +367,19 @@ static int build_responses(struct file_entry *e)
 		if (e->blob) {
 			atomic_fetch_add(&e->blob->refs, 1);
 			r = MHD_create_response_from_buffer_with_free_callback_cls(
-				e->blob->len, e->blob->data, blob_free_cb, e->blob);
+			        e->blob->len, e->blob->data, blob_free_cb, e->blob);
 			if (!r) {
 				blob_put(e->blob);
 				return -ENOMEM;
 			}
 			e->full[close_conn] = r;
-			if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type) != MHD_YES ||
+			if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+			                            e->content_type) != MHD_YES ||
 			    (e->variant != VARIANT_ERROR_PAGE &&
-			     MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") != MHD_YES) ||
-			    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+			     MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes") !=
+			             MHD_YES) ||
+			    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") !=
+			            MHD_YES ||
 			    file_entry_add_headers(e, r, close_conn, true) < 0)
 				return -ENOMEM;
 		}
@@ -446,7 +449,8 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 		blob_put(e->blob);
 		e->blob = NULL;
 		if (st.st_size <= c->cfg->cache_max_file_size &&
-		    atomic_load(&c->bytes) + (uint64_t)st.st_size <= (uint64_t)c->cfg->cache_max_total) {
+		    atomic_load(&c->bytes) + (uint64_t)st.st_size <=
+		            (uint64_t)c->cfg->cache_max_total) {
 			atomic_fetch_add(&c->hashed, 1);
 			r = read_small(fd, &st, &e->blob, digest);
 		} else if (memo_get(c, &st, digest)) {
@@ -471,8 +475,10 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 	e->cache_control = health_config_cache_control(c->cfg, urlpath);
 	if (v == VARIANT_GZIP || v == VARIANT_BR)
 		e->vary = true;
-	else if (v == VARIANT_IDENTITY && c->cfg->precompressed && mime_is_compressible(e->content_type))
-		e->vary = has_sibling(c, relpath, VARIANT_GZIP) || has_sibling(c, relpath, VARIANT_BR);
+	else if (v == VARIANT_IDENTITY && c->cfg->precompressed &&
+	         mime_is_compressible(e->content_type))
+		e->vary = has_sibling(c, relpath, VARIANT_GZIP) ||
+		          has_sibling(c, relpath, VARIANT_BR);
 	if (build_responses(e) < 0) {
 		file_entry_put(e);
 		return NULL;
@@ -496,7 +502,8 @@ static bool entry_stale(struct cache *c, const struct file_entry *e)
 	return !file_entry_same_identity(e, &st);
 }
 
-static struct file_entry *table_find(struct cache *c, unsigned b, const char *relpath, enum variant v)
+static struct file_entry *table_find(struct cache *c, unsigned b, const char *relpath,
+                                     enum variant v)
 {
 	for (struct file_entry *e = c->buckets[b]; e; e = e->next)
 		if (e->variant == v && !strcmp(e->relpath, relpath))
@@ -515,7 +522,7 @@ static size_t entry_charge(const struct file_entry *e)
 
 /* The eviction list an entry belongs to: missing files go first. */
 static struct file_entry **list_head(struct cache *c, const struct file_entry *e,
-				     struct file_entry ***tail)
+                                     struct file_entry ***tail)
 {
 	*tail = e->status == 0 ? &c->pos_tail : &c->neg_tail;
 	return e->status == 0 ? &c->pos_head : &c->neg_head;
@@ -580,8 +587,8 @@ static struct file_entry *evict_pick(struct cache *c, const struct file_entry *k
 		struct file_entry *e = c->pos_head;
 		if (e == keep && !e->lru_next)
 			return NULL;
-		if (e != keep && (spared > atomic_load(&c->entries) ||
-				  !atomic_exchange(&e->referenced, false)))
+		if (e != keep &&
+		    (spared > atomic_load(&c->entries) || !atomic_exchange(&e->referenced, false)))
 			return e;
 		list_unlink(c, e);
 		list_append(c, e);
@@ -693,7 +700,7 @@ static void load_end(struct cache *c, struct loading *me)
 
 struct file_entry *cache_get(struct cache *c, const char *relpath, enum variant v, int *err)
 {
-	struct loading me = { NULL, relpath, v };
+	struct loading me = {NULL, relpath, v};
 	struct file_entry *e;
 	uint64_t now = now_mono_ms();
 

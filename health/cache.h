@@ -33,29 +33,29 @@ struct blob {
 };
 
 struct file_entry {
-	struct file_entry *next; /* hash chain, owned by the cache */
+	struct file_entry *next;                /* hash chain, owned by the cache */
 	struct file_entry *lru_prev, *lru_next; /* eviction list, under the lock */
-	atomic_bool referenced;	 /* hit since the eviction clock last passed */
-	size_t charge;		 /* estimated memory of the entry, keys included */
-	atomic_int refs;	 /* the table's reference plus users' */
-	char *relpath;		 /* owned; root-relative, "" for the root */
+	atomic_bool referenced;                 /* hit since the eviction clock last passed */
+	size_t charge;                          /* estimated memory of the entry, keys included */
+	atomic_int refs;                        /* the table's reference plus users' */
+	char *relpath;                          /* owned; root-relative, "" for the root */
 	enum variant variant;
-	int status;		 /* 0 regular file; -ENOENT, -EISDIR, -EACCES, or
-				  * -EAGAIN: transient (503, never cached) */
+	int status; /* 0 regular file; -ENOENT, -EISDIR, -EACCES, or
+	             * -EAGAIN: transient (503, never cached) */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
 	struct timespec mtim;
-	char etag[40];		 /* "\"<32 hex>\"", from the content's SHA-256 */
+	char etag[40]; /* "\"<32 hex>\"", from the content's SHA-256 */
 	char last_modified[40];
-	const char *content_type; /* static string */
-	const char *cache_control; /* points into the site's config */
-	bool vary;		 /* send Vary: Accept-Encoding */
-	struct blob *blob;	 /* small files; NULL when served by sendfile */
-	struct MHD_Response *full[2];	      /* [close]: 200 (or 404) with body */
+	const char *content_type;             /* static string */
+	const char *cache_control;            /* points into the site's config */
+	bool vary;                            /* send Vary: Accept-Encoding */
+	struct blob *blob;                    /* small files; NULL when served by sendfile */
+	struct MHD_Response *full[2];         /* [close]: 200 (or 404) with body */
 	struct MHD_Response *not_modified[2]; /* [close]: 304 */
-	_Atomic uint64_t checked_ms; /* when the stat was last confirmed */
-	bool cached;		 /* in the table (counts towards the budget) */
+	_Atomic uint64_t checked_ms;          /* when the stat was last confirmed */
+	bool cached;                          /* in the table (counts towards the budget) */
 };
 
 struct cache;
@@ -84,14 +84,14 @@ int cache_status_from_errno(int err);
 bool file_entry_same_identity(const struct file_entry *e, const struct stat *st);
 /* Adds the headers shared by 200/206/304 responses of e. */
 int file_entry_add_headers(const struct file_entry *e, struct MHD_Response *r, bool close_conn,
-			   bool validators);
+                           bool validators);
 
 struct cache_stats {
 	uint64_t entries, bytes, hits, misses, revalidations;
-	uint64_t metadata;  /* estimated bytes of the entries, keys included */
-	uint64_t evictions; /* entries dropped to stay within the budgets */
-	uint64_t loads;	    /* entries built from the filesystem */
-	uint64_t hashed;    /* files read and hashed (the expensive part) */
+	uint64_t metadata;    /* estimated bytes of the entries, keys included */
+	uint64_t evictions;   /* entries dropped to stay within the budgets */
+	uint64_t loads;       /* entries built from the filesystem */
+	uint64_t hashed;      /* files read and hashed (the expensive part) */
 	uint64_t hash_reused; /* large files whose hash was kept by identity */
 };
 void cache_get_stats(struct cache *c, struct cache_stats *s);

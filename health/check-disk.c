@@ -34,8 +34,8 @@ int check_disk_run(const struct check_spec *s, int cancel_fd, char *detail, size
 		return 0;
 	}
 	if (s->min_free_percent > 0 && percent < s->min_free_percent) {
-		snprintf(detail, len, "%s (%.1f%%) free on %s < %g%%", have, percent,
-			 s->path, s->min_free_percent);
+		snprintf(detail, len, "%s (%.1f%%) free on %s < %g%%", have, percent, s->path,
+		         s->min_free_percent);
 		return 0;
 	}
 	snprintf(detail, len, "%s (%.1f%%) free on %s", have, percent, s->path);

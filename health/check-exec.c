@@ -25,8 +25,8 @@ extern char **environ;
 
 struct exec_child {
 	pid_t pid;
-	int out_fd;  /* read end of the stdout/stderr pipe, or -1 at EOF */
-	int pid_fd;  /* pidfd, or -1 when the kernel has none (< 5.3) */
+	int out_fd; /* read end of the stdout/stderr pipe, or -1 at EOF */
+	int pid_fd; /* pidfd, or -1 when the kernel has none (< 5.3) */
 	char out[EXEC_OUTPUT_MAX];
 	size_t out_len;
 };
@@ -61,7 +61,7 @@ static int exec_spawn(const struct check_spec *s, struct exec_child *ch)
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-					       POSIX_SPAWN_SETSIGDEF);
+	                                        POSIX_SPAWN_SETSIGDEF);
 	r = posix_spawn(&ch->pid, s->argv[0], &fa, &attr, s->argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -101,7 +101,7 @@ static void exec_drain(struct exec_child *ch)
 
 static bool exec_exited(const struct exec_child *ch)
 {
-	siginfo_t si = { 0 };
+	siginfo_t si = {0};
 
 	/* WNOWAIT: leave the zombie, so its pid (and our group id) cannot be
 	 * reused before the group is killed. */
@@ -126,14 +126,14 @@ static int exec_wait(struct exec_child *ch, int cancel_fd, uint64_t deadline)
 			return 0;
 		wait_ms = (int)(deadline - now);
 		if (ch->out_fd >= 0)
-			p[n++] = (struct pollfd){ .fd = ch->out_fd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = ch->out_fd, .events = POLLIN};
 		if (ch->pid_fd >= 0)
-			p[n++] = (struct pollfd){ .fd = ch->pid_fd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = ch->pid_fd, .events = POLLIN};
 		else if (wait_ms > 10)
 			wait_ms = 10; /* no pidfd: look at the child every 10 ms */
 		if (cancel_fd >= 0) {
 			cancel_at = (int)n;
-			p[n++] = (struct pollfd){ .fd = cancel_fd, .events = POLLIN };
+			p[n++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
 		}
 		if (poll(p, n, wait_ms) < 0 && errno != EINTR)
 			return -errno;
@@ -171,7 +171,7 @@ static void exec_first_line(struct exec_child *ch, char *buf, size_t len)
 int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size_t len)
 {
 	uint64_t deadline = now_mono_ms() + (uint64_t)s->timeout_ms;
-	struct exec_child ch = { .pid = -1, .out_fd = -1, .pid_fd = -1 };
+	struct exec_child ch = {.pid = -1, .out_fd = -1, .pid_fd = -1};
 	struct sigaction sa;
 	char line[256];
 	int r, w, status = 0;
@@ -181,7 +181,7 @@ int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	if (sigaction(SIGCHLD, NULL, &sa) == 0 &&
 	    (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
 		snprintf(detail, len, "cannot run %s: SIGCHLD is ignored in this process",
-			 s->argv[0]);
+		         s->argv[0]);
 		return -ECHILD;
 	}
 	r = exec_spawn(s, &ch);
@@ -209,7 +209,7 @@ int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	}
 	if (w == 0) {
 		snprintf(detail, len, "%s timed out after %lldms and was killed%s%s", s->argv[0],
-			 s->timeout_ms, line[0] ? ": " : "", line);
+		         s->timeout_ms, line[0] ? ": " : "", line);
 		return 0;
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -218,9 +218,9 @@ int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	}
 	if (WIFEXITED(status))
 		snprintf(detail, len, "%s exited %d%s%s", s->argv[0], WEXITSTATUS(status),
-			 line[0] ? ": " : "", line);
+		         line[0] ? ": " : "", line);
 	else
 		snprintf(detail, len, "%s killed by signal %d (%s)%s%s", s->argv[0],
-			 WTERMSIG(status), strsignal(WTERMSIG(status)), line[0] ? ": " : "", line);
+		         WTERMSIG(status), strsignal(WTERMSIG(status)), line[0] ? ": " : "", line);
 	return 0;
 }

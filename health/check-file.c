@@ -30,6 +30,6 @@ int check_file_run(const struct check_spec *s, int cancel_fd, char *detail, size
 		return 1;
 	}
 	snprintf(detail, len, "%s %s", s->path,
-		 exists ? "exists (it must not)" : "does not exist (it must)");
+	         exists ? "exists (it must not)" : "does not exist (it must)");
 	return 0;
 }

@@ -20,14 +20,15 @@ static size_t http_discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-static int http_configure(const struct curl_api *curl, CURL *e, const struct check_spec *s, char *errbuf)
+static int http_configure(const struct curl_api *curl, CURL *e, const struct check_spec *s,
+                          char *errbuf)
 {
 	CURLcode rc = CURLE_OK;
 
-#define SET(opt, val)                                                   \
-	do {                                                            \
-		if (rc == CURLE_OK)                                     \
-			rc = curl->easy_setopt(e, opt, val);             \
+#define SET(opt, val)                                        \
+	do {                                                 \
+		if (rc == CURLE_OK)                          \
+			rc = curl->easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_URL, s->url);
 	SET(CURLOPT_HTTPGET, 1L);
@@ -54,7 +55,7 @@ static int http_configure(const struct curl_api *curl, CURL *e, const struct che
 static int http_perform(const struct curl_api *curl, CURLM *m, int cancel_fd)
 {
 	for (;;) {
-		struct curl_waitfd wfd = { .fd = cancel_fd, .events = CURL_WAIT_POLLIN };
+		struct curl_waitfd wfd = {.fd = cancel_fd, .events = CURL_WAIT_POLLIN};
 		int running = 0, numfds = 0, queued = 0;
 		CURLMsg *msg;
 
@@ -68,7 +69,7 @@ static int http_perform(const struct curl_api *curl, CURLM *m, int cancel_fd)
 		/* CURLOPT_TIMEOUT_MS bounds the transfer; the poll timeout only
 		 * caps one wait. */
 		if (curl->multi_poll(m, cancel_fd >= 0 ? &wfd : NULL, cancel_fd >= 0 ? 1 : 0, 1000,
-				    &numfds) != CURLM_OK)
+		                     &numfds) != CURLM_OK)
 			return -EIO;
 		if (cancel_fd >= 0 && (wfd.revents & CURL_WAIT_POLLIN))
 			return -ECANCELED;
@@ -108,12 +109,12 @@ int check_http_run(const struct check_spec *s, int cancel_fd, char *detail, size
 	curl->multi_remove_handle(m, e);
 	if (r < 0) {
 		snprintf(detail, len, "GET %s: %s", s->url,
-			 r == -ECANCELED ? "cancelled" : "transfer failed");
+		         r == -ECANCELED ? "cancelled" : "transfer failed");
 		goto out;
 	}
 	if (r != CURLE_OK) {
 		snprintf(detail, len, "GET %s: %s", s->url,
-			 errbuf[0] ? errbuf : curl->easy_strerror((CURLcode)r));
+		         errbuf[0] ? errbuf : curl->easy_strerror((CURLcode)r));
 		r = 0;
 		goto out;
 	}
@@ -122,8 +123,7 @@ int check_http_run(const struct check_spec *s, int cancel_fd, char *detail, size
 		snprintf(detail, len, "GET %s: %ld", s->url, status);
 		r = 1;
 	} else {
-		snprintf(detail, len, "GET %s: %ld, expected %d", s->url, status,
-			 s->expect_status);
+		snprintf(detail, len, "GET %s: %ld, expected %d", s->url, status, s->expect_status);
 		r = 0;
 	}
 out:

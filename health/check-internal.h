@@ -54,9 +54,9 @@ int check_spec_copy(struct check_spec *dst, const struct check_spec *src);
  * transition log line and the generation bump.  checks_destroy() frees an
  * instance that was never started. */
 int checks_create(struct checks **out, const struct check_spec *specs, size_t n,
-		  const struct checks *previous);
+                  const struct checks *previous);
 void checks_record(struct checks *c, size_t index, int result, const char *detail,
-		   long long duration_ms);
+                   long long duration_ms);
 void checks_destroy(struct checks *c);
 
 /* Small shared helpers of the check types. */

@@ -43,7 +43,7 @@ int check_memory_run(const struct check_spec *s, int cancel_fd, char *detail, si
 	r = meminfo_read(path, &total, &avail);
 	if (r < 0) {
 		snprintf(detail, len, "cannot read MemTotal and MemAvailable from %s: %s", path,
-			 strerror(-r));
+		         strerror(-r));
 		return r;
 	}
 	percent = total > 0 ? avail * 100.0 / total : 0.0;
@@ -55,7 +55,7 @@ int check_memory_run(const struct check_spec *s, int cancel_fd, char *detail, si
 	}
 	if (s->min_free_percent > 0 && percent < s->min_free_percent) {
 		snprintf(detail, len, "%s (%.1f%%) memory available < %g%%", have, percent,
-			 s->min_free_percent);
+		         s->min_free_percent);
 		return 0;
 	}
 	snprintf(detail, len, "%s (%.1f%%) memory available", have, percent);

@@ -16,12 +16,12 @@
 
 /* Waits for a connect in progress; 1 connected, 0 refused or timed out
  * (detail set), -ECANCELED when stopping. */
-static int tcp_wait_connected(int fd, int cancel_fd, uint64_t deadline, char *detail,
-			      size_t len, const char *target)
+static int tcp_wait_connected(int fd, int cancel_fd, uint64_t deadline, char *detail, size_t len,
+                              const char *target)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = fd, .events = POLLOUT },
-				       { .fd = cancel_fd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = fd, .events = POLLOUT},
+		                      {.fd = cancel_fd, .events = POLLIN}};
 		uint64_t now = now_mono_ms();
 		int err = 0, r;
 		socklen_t elen = sizeof(err);
@@ -49,11 +49,10 @@ static int tcp_wait_connected(int fd, int cancel_fd, uint64_t deadline, char *de
 }
 
 static int tcp_try_address(const struct addrinfo *ai, int cancel_fd, uint64_t deadline,
-			   char *detail, size_t len, const char *target)
+                           char *detail, size_t len, const char *target)
 {
-	_cleanup_close_ int fd = socket(ai->ai_family,
-					ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-					ai->ai_protocol);
+	_cleanup_close_ int fd = socket(
+	        ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
 
 	if (fd < 0) {
 		int r = -errno;
@@ -72,7 +71,7 @@ static int tcp_try_address(const struct addrinfo *ai, int cancel_fd, uint64_t de
 int check_tcp_run(const struct check_spec *s, int cancel_fd, char *detail, size_t len)
 {
 	uint64_t deadline = now_mono_ms() + (uint64_t)s->timeout_ms;
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char port[16], target[300];
 	int r, g;

@@ -27,17 +27,17 @@
 #include "check-internal.h"
 #include "curl-loader.h"
 
-#define CHECKS_MAX 64
+#define CHECKS_MAX     64
 #define CHECK_NAME_MAX 64
 #define CHECK_ARGV_MAX 64
 
 #define DEFAULT_INTERVAL_MS 5000
-#define DEFAULT_TIMEOUT_MS 2000
-#define MIN_INTERVAL_MS 100
-#define MAX_INTERVAL_MS (24LL * 3600 * 1000)
-#define MIN_TIMEOUT_MS 10
-#define DEFAULT_RISE 2
-#define DEFAULT_FALL 2
+#define DEFAULT_TIMEOUT_MS  2000
+#define MIN_INTERVAL_MS     100
+#define MAX_INTERVAL_MS     (24LL * 3600 * 1000)
+#define MIN_TIMEOUT_MS      10
+#define DEFAULT_RISE        2
+#define DEFAULT_FALL        2
 
 #define COMMON_KEYS "name", "type", "interval", "timeout", "rise", "fall", "critical"
 
@@ -46,14 +46,14 @@ static const struct check_type {
 	enum check_kind kind;
 	const char *const *keys; /* allowed keys, NULL-terminated */
 } check_types[] = {
-	{ "disk", CHECK_DISK,
-	  (const char *const[]){ COMMON_KEYS, "path", "min_free", "min_free_percent", NULL } },
-	{ "memory", CHECK_MEMORY,
-	  (const char *const[]){ COMMON_KEYS, "min_available", "min_available_percent", NULL } },
-	{ "file", CHECK_FILE, (const char *const[]){ COMMON_KEYS, "path", "must_exist", NULL } },
-	{ "tcp", CHECK_TCP, (const char *const[]){ COMMON_KEYS, "host", "port", NULL } },
-	{ "http", CHECK_HTTP, (const char *const[]){ COMMON_KEYS, "url", "expect_status", NULL } },
-	{ "exec", CHECK_EXEC, (const char *const[]){ COMMON_KEYS, "command", NULL } },
+        {"disk", CHECK_DISK,
+         (const char *const[]){COMMON_KEYS, "path", "min_free", "min_free_percent", NULL}},
+        {"memory", CHECK_MEMORY,
+         (const char *const[]){COMMON_KEYS, "min_available", "min_available_percent", NULL}},
+        {"file", CHECK_FILE, (const char *const[]){COMMON_KEYS, "path", "must_exist", NULL}},
+        {"tcp", CHECK_TCP, (const char *const[]){COMMON_KEYS, "host", "port", NULL}},
+        {"http", CHECK_HTTP, (const char *const[]){COMMON_KEYS, "url", "expect_status", NULL}},
+        {"exec", CHECK_EXEC, (const char *const[]){COMMON_KEYS, "command", NULL}},
 };
 
 const char *check_kind_name(enum check_kind kind)
@@ -85,8 +85,7 @@ bool check_host_is_local(const char *host)
 	while (n > 0 && buf[n - 1] == '.') /* "localhost." is localhost */
 		buf[--n] = '\0';
 	/* RFC 6761 6.3: localhost and its subdomains are loopback. */
-	if (!strcasecmp(buf, "localhost") ||
-	    (n > 10 && !strcasecmp(buf + n - 10, ".localhost")))
+	if (!strcasecmp(buf, "localhost") || (n > 10 && !strcasecmp(buf + n - 10, ".localhost")))
 		return true;
 	if (inet_pton(AF_INET, buf, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
@@ -153,7 +152,7 @@ int check_spec_copy(struct check_spec *dst, const struct check_spec *src)
 /* --- one key at a time ------------------------------------------------- */
 
 static int parse_required_string(struct conf_doc *doc, json_t *obj, const char *path,
-				 const char *key, const char **out)
+                                 const char *key, const char **out)
 {
 	int r = conf_get_string(doc, obj, path, key, out);
 
@@ -163,7 +162,7 @@ static int parse_required_string(struct conf_doc *doc, json_t *obj, const char *
 }
 
 static int parse_name(struct conf_doc *doc, json_t *obj, const char *path,
-		      const struct check_spec *earlier, size_t n_earlier, struct check_spec *s)
+                      const struct check_spec *earlier, size_t n_earlier, struct check_spec *s)
 {
 	const char *name;
 	char p[512];
@@ -182,7 +181,7 @@ static int parse_name(struct conf_doc *doc, json_t *obj, const char *path,
 	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
 	    len)
 		return conf_fail(doc, p, "\"%s\" has characters other than A-Z a-z 0-9 _ . -",
-				 name);
+		                 name);
 	for (size_t i = 0; i < n_earlier; i++)
 		if (!strcmp(earlier[i].name, name))
 			return conf_fail(doc, p, "duplicate check name \"%s\"", name);
@@ -190,7 +189,7 @@ static int parse_name(struct conf_doc *doc, json_t *obj, const char *path,
 }
 
 static int parse_type(struct conf_doc *doc, json_t *obj, const char *path,
-		      const struct check_type **out)
+                      const struct check_type **out)
 {
 	const char *type;
 	char p[512];
@@ -204,13 +203,12 @@ static int parse_type(struct conf_doc *doc, json_t *obj, const char *path,
 			*out = &check_types[i];
 			return 0;
 		}
-	return conf_fail(doc, conf_path_join(p, sizeof(p), path, "type"),
-			 "unknown check type \"%s\" (expected disk, memory, file, tcp, http or exec)",
-			 type);
+	return conf_fail(
+	        doc, conf_path_join(p, sizeof(p), path, "type"),
+	        "unknown check type \"%s\" (expected disk, memory, file, tcp, http or exec)", type);
 }
 
-static int parse_timing(struct conf_doc *doc, json_t *obj, const char *path,
-			struct check_spec *s)
+static int parse_timing(struct conf_doc *doc, json_t *obj, const char *path, struct check_spec *s)
 {
 	long long rise = DEFAULT_RISE, fall = DEFAULT_FALL;
 	char p[512];
@@ -218,23 +216,23 @@ static int parse_timing(struct conf_doc *doc, json_t *obj, const char *path,
 
 	s->interval_ms = DEFAULT_INTERVAL_MS;
 	r = conf_get_duration_ms(doc, obj, path, "interval", MIN_INTERVAL_MS, MAX_INTERVAL_MS,
-				 &s->interval_ms);
+	                         &s->interval_ms);
 	if (r < 0)
 		return r;
 	r = conf_get_duration_ms(doc, obj, path, "timeout", MIN_TIMEOUT_MS, MAX_INTERVAL_MS,
-				 &s->timeout_ms);
+	                         &s->timeout_ms);
 	if (r < 0)
 		return r;
 	if (r == 0) {
 		/* A short interval shortens the default timeout with it. */
-		s->timeout_ms = DEFAULT_TIMEOUT_MS < s->interval_ms ? DEFAULT_TIMEOUT_MS
-								    : s->interval_ms;
+		s->timeout_ms =
+		        DEFAULT_TIMEOUT_MS < s->interval_ms ? DEFAULT_TIMEOUT_MS : s->interval_ms;
 	} else if (s->timeout_ms > s->interval_ms) {
 		/* One runner thread: a check that may outlast its interval
 		 * would delay every other check's schedule. */
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "timeout"),
-				 "timeout %lldms is longer than the interval %lldms",
-				 s->timeout_ms, s->interval_ms);
+		                 "timeout %lldms is longer than the interval %lldms", s->timeout_ms,
+		                 s->interval_ms);
 	}
 	if (conf_get_int(doc, obj, path, "rise", 1, 100, &rise) < 0 ||
 	    conf_get_int(doc, obj, path, "fall", 1, 100, &fall) < 0)
@@ -244,8 +242,8 @@ static int parse_timing(struct conf_doc *doc, json_t *obj, const char *path,
 	return 0;
 }
 
-static int parse_absolute_path(struct conf_doc *doc, json_t *obj, const char *path,
-			       const char *key, char **out)
+static int parse_absolute_path(struct conf_doc *doc, json_t *obj, const char *path, const char *key,
+                               char **out)
 {
 	const char *v;
 	char p[512];
@@ -256,13 +254,13 @@ static int parse_absolute_path(struct conf_doc *doc, json_t *obj, const char *pa
 	/* Relative paths would depend on the daemon's working directory. */
 	if (v[0] != '/')
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, key),
-				 "\"%s\" is not an absolute path", v);
+		                 "\"%s\" is not an absolute path", v);
 	return dup_string(out, v);
 }
 
 /* disk and memory: a size and/or a percentage, at least one. */
 static int parse_thresholds(struct conf_doc *doc, json_t *obj, const char *path,
-			    const char *size_key, const char *percent_key, struct check_spec *s)
+                            const char *size_key, const char *percent_key, struct check_spec *s)
 {
 	int r1, r2;
 
@@ -274,7 +272,7 @@ static int parse_thresholds(struct conf_doc *doc, json_t *obj, const char *path,
 		return r2;
 	if (r1 == 0 && r2 == 0)
 		return conf_fail(doc, path, "set \"%s\" or \"%s\" (or both)", size_key,
-				 percent_key);
+		                 percent_key);
 	return 0;
 }
 
@@ -287,8 +285,7 @@ static int parse_disk(struct conf_doc *doc, json_t *obj, const char *path, struc
 	return parse_thresholds(doc, obj, path, "min_free", "min_free_percent", s);
 }
 
-static int parse_memory(struct conf_doc *doc, json_t *obj, const char *path,
-			struct check_spec *s)
+static int parse_memory(struct conf_doc *doc, json_t *obj, const char *path, struct check_spec *s)
 {
 	return parse_thresholds(doc, obj, path, "min_available", "min_available_percent", s);
 }
@@ -304,8 +301,8 @@ static int parse_file(struct conf_doc *doc, json_t *obj, const char *path, struc
 	r = conf_get_bool(doc, obj, path, "must_exist", &s->must_exist);
 	if (r == 0)
 		return conf_fail(doc, path,
-				 "missing required key \"must_exist\" (true: the file must "
-				 "exist; false: it must not, as a maintenance flag)");
+		                 "missing required key \"must_exist\" (true: the file must "
+		                 "exist; false: it must not, as a maintenance flag)");
 	return r < 0 ? r : 0;
 }
 
@@ -321,7 +318,7 @@ static int parse_tcp(struct conf_doc *doc, json_t *obj, const char *path, struct
 		return r;
 	if (host[0] == '\0' || strlen(host) > 253 || strpbrk(host, " \t\r\n/[]"))
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "host"),
-				 "\"%s\" is not a host name or address", host);
+		                 "\"%s\" is not a host name or address", host);
 	r = conf_get_int(doc, obj, path, "port", 1, 65535, &port);
 	if (r == 0)
 		return conf_fail(doc, path, "missing required key \"port\"");
@@ -357,8 +354,8 @@ static int http_url_check(const char *url, bool *local)
 	return r;
 }
 
-static int parse_http(struct conf_doc *doc, json_t *obj, const char *path,
-		      struct check_spec *s, bool *local)
+static int parse_http(struct conf_doc *doc, json_t *obj, const char *path, struct check_spec *s,
+                      bool *local)
 {
 	const char *url;
 	long long status = 200;
@@ -373,10 +370,10 @@ static int parse_http(struct conf_doc *doc, json_t *obj, const char *path,
 		return r;
 	if (r == -ELIBACC)
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "url"),
-				 "http checks need libcurl.so.4 (install libcurl4)");
+		                 "http checks need libcurl.so.4 (install libcurl4)");
 	if (r < 0)
 		return conf_fail(doc, conf_path_join(p, sizeof(p), path, "url"),
-				 "\"%s\" is not an http:// or https:// URL", url);
+		                 "\"%s\" is not an http:// or https:// URL", url);
 	if (conf_get_int(doc, obj, path, "expect_status", 100, 599, &status) < 0)
 		return -EINVAL;
 	s->expect_status = (int)status;
@@ -395,8 +392,9 @@ static int parse_exec(struct conf_doc *doc, json_t *obj, const char *path, struc
 	argc = json_array_size(cmd);
 	if (!json_is_array(cmd) || argc == 0 || argc > CHECK_ARGV_MAX)
 		return conf_fail(doc, p, "expected an array of 1 to %d strings, the program first",
-				 CHECK_ARGV_MAX);
-	json_array_foreach(cmd, i, arg) {
+		                 CHECK_ARGV_MAX);
+	json_array_foreach(cmd, i, arg)
+	{
 		snprintf(ap, sizeof(ap), "%s[%zu]", p, i);
 		if (!json_is_string(arg))
 			return conf_fail(doc, ap, "expected a string");
@@ -404,18 +402,17 @@ static int parse_exec(struct conf_doc *doc, json_t *obj, const char *path, struc
 	/* No PATH search: what runs must not depend on the environment. */
 	if (json_string_value(json_array_get(cmd, 0))[0] != '/')
 		return conf_fail(doc, p, "the program \"%s\" must be an absolute path",
-				 json_string_value(json_array_get(cmd, 0)));
+		                 json_string_value(json_array_get(cmd, 0)));
 	s->argv = calloc(argc + 1, sizeof(char *));
 	if (!s->argv)
 		return -ENOMEM;
-	json_array_foreach(cmd, i, arg)
-		if (dup_string(&s->argv[i], json_string_value(arg)) < 0)
-			return -ENOMEM;
+	json_array_foreach(cmd, i, arg) if (dup_string(&s->argv[i], json_string_value(arg)) <
+	                                    0) return -ENOMEM;
 	return 0;
 }
 
 static int parse_one(struct conf_doc *doc, json_t *obj, const char *path,
-		     const struct check_spec *earlier, size_t n_earlier, struct check_spec *s)
+                     const struct check_spec *earlier, size_t n_earlier, struct check_spec *s)
 {
 	const struct check_type *t = NULL;
 	bool local = true;
@@ -430,16 +427,26 @@ static int parse_one(struct conf_doc *doc, json_t *obj, const char *path,
 		return r;
 	s->kind = t->kind;
 	switch (t->kind) {
-	case CHECK_DISK: r = parse_disk(doc, obj, path, s); break;
-	case CHECK_MEMORY: r = parse_memory(doc, obj, path, s); break;
-	case CHECK_FILE: r = parse_file(doc, obj, path, s); break;
+	case CHECK_DISK:
+		r = parse_disk(doc, obj, path, s);
+		break;
+	case CHECK_MEMORY:
+		r = parse_memory(doc, obj, path, s);
+		break;
+	case CHECK_FILE:
+		r = parse_file(doc, obj, path, s);
+		break;
 	case CHECK_TCP:
 		r = parse_tcp(doc, obj, path, s);
 		if (r >= 0)
 			local = check_host_is_local(s->host);
 		break;
-	case CHECK_HTTP: r = parse_http(doc, obj, path, s, &local); break;
-	case CHECK_EXEC: r = parse_exec(doc, obj, path, s); break;
+	case CHECK_HTTP:
+		r = parse_http(doc, obj, path, s, &local);
+		break;
+	case CHECK_EXEC:
+		r = parse_exec(doc, obj, path, s);
+		break;
 	}
 	if (r < 0)
 		return r;
@@ -453,8 +460,8 @@ static int parse_one(struct conf_doc *doc, json_t *obj, const char *path,
 	return r < 0 ? r : 0;
 }
 
-int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath,
-		 struct check_spec **out, size_t *n_out)
+int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath, struct check_spec **out,
+                 size_t *n_out)
 {
 	struct check_spec *specs;
 	size_t n, i;
@@ -472,11 +479,12 @@ int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath,
 	n = json_array_size(array);
 	if (n > CHECKS_MAX)
 		return conf_fail(doc, objpath, "%zu checks; at most %d are supported", n,
-				 CHECKS_MAX);
+		                 CHECKS_MAX);
 	specs = calloc(n ? n : 1, sizeof(*specs));
 	if (!specs)
 		return -ENOMEM;
-	json_array_foreach(array, i, obj) {
+	json_array_foreach(array, i, obj)
+	{
 		snprintf(path, sizeof(path), "%s[%zu]", objpath, i);
 		r = parse_one(doc, obj, path, specs, i, &specs[i]);
 		if (r < 0) {

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "control-protocol.h"
 #include "log.h"
 #include "timeutil.h"
 #include "check-internal.h"
@@ -38,8 +39,8 @@ struct check_slot {
 	struct check_hysteresis h;
 	char detail[CHECK_DETAIL_MAX];
 	bool has_run;
-	uint64_t last_run_ms;	/* monotonic, end of the last run */
-	long long duration_ms;	/* of the last run */
+	uint64_t last_run_ms;  /* monotonic, end of the last run */
+	long long duration_ms; /* of the last run */
 	/* Runner thread only. */
 	uint64_t next_due_ms;
 };
@@ -48,9 +49,9 @@ struct checks {
 	struct check_slot *slots; /* owned, n of them */
 	size_t n;
 	pthread_mutex_t lock;
-	atomic_bool healthy;	     /* read lock-free by every server thread */
+	atomic_bool healthy; /* read lock-free by every server thread */
 	atomic_uint_fast64_t generation;
-	int stop_fd;		     /* owned eventfd, readable once stopping */
+	int stop_fd; /* owned eventfd, readable once stopping */
 	pthread_t thread;
 	bool started;
 };
@@ -58,11 +59,14 @@ struct checks {
 const char *check_state_name(enum check_state state)
 {
 	switch (state) {
-	case CHECK_PASS: return "pass";
-	case CHECK_FAIL: return "fail";
-	case CHECK_PENDING: break;
+	case CHECK_PASS:
+		return CONTROL_CHECK_PASS;
+	case CHECK_FAIL:
+		return CONTROL_CHECK_FAIL;
+	case CHECK_PENDING:
+		break;
 	}
-	return "pending";
+	return CONTROL_CHECK_PENDING;
 }
 
 bool check_hysteresis_apply(struct check_hysteresis *h, bool passed, int rise, int fall)
@@ -87,7 +91,7 @@ bool check_hysteresis_apply(struct check_hysteresis *h, bool passed, int rise, i
 
 void check_format_size(char *buf, size_t len, double bytes)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = bytes;
 	size_t u = 0;
 
@@ -105,7 +109,7 @@ void check_format_size(char *buf, size_t len, double bytes)
 
 bool check_cancelled(int cancel_fd)
 {
-	struct pollfd p = { .fd = cancel_fd, .events = POLLIN };
+	struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
 
 	return cancel_fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
@@ -113,12 +117,18 @@ bool check_cancelled(int cancel_fd)
 int check_run(const struct check_spec *s, int cancel_fd, char *detail, size_t len)
 {
 	switch (s->kind) {
-	case CHECK_DISK: return check_disk_run(s, cancel_fd, detail, len);
-	case CHECK_MEMORY: return check_memory_run(s, cancel_fd, detail, len);
-	case CHECK_FILE: return check_file_run(s, cancel_fd, detail, len);
-	case CHECK_TCP: return check_tcp_run(s, cancel_fd, detail, len);
-	case CHECK_HTTP: return check_http_run(s, cancel_fd, detail, len);
-	case CHECK_EXEC: return check_exec_run(s, cancel_fd, detail, len);
+	case CHECK_DISK:
+		return check_disk_run(s, cancel_fd, detail, len);
+	case CHECK_MEMORY:
+		return check_memory_run(s, cancel_fd, detail, len);
+	case CHECK_FILE:
+		return check_file_run(s, cancel_fd, detail, len);
+	case CHECK_TCP:
+		return check_tcp_run(s, cancel_fd, detail, len);
+	case CHECK_HTTP:
+		return check_http_run(s, cancel_fd, detail, len);
+	case CHECK_EXEC:
+		return check_exec_run(s, cancel_fd, detail, len);
 	}
 	snprintf(detail, len, "unknown check kind %d", (int)s->kind);
 	return -EINVAL;
@@ -138,10 +148,10 @@ static bool checks_compute_healthy(const struct checks *c)
 /* Logs one state change, after the lock is released: the edge where an
  * operator learns that an instance leaves or rejoins service, and why. */
 static void checks_log_transition(const struct check_spec *s, enum check_state before,
-				  const struct check_hysteresis *h, const char *detail)
+                                  const struct check_hysteresis *h, const char *detail)
 {
 	char f_check[100], f_state[32], f_type[32], f_crit[32], effect[128];
-	const char *fields[] = { f_check, f_state, f_type, f_crit, NULL };
+	const char *fields[] = {f_check, f_state, f_type, f_crit, NULL};
 	int priority;
 
 	snprintf(f_check, sizeof(f_check), "CHECK=%s", s->name);
@@ -152,19 +162,18 @@ static void checks_log_transition(const struct check_spec *s, enum check_state b
 	if (h->state == CHECK_FAIL) {
 		if (s->critical)
 			snprintf(effect, sizeof(effect),
-				 "/health answers 503 until it passes %d time%s", s->rise,
-				 s->rise == 1 ? "" : "s");
+			         "/health answers 503 until it passes %d time%s", s->rise,
+			         s->rise == 1 ? "" : "s");
 		else
-			snprintf(effect, sizeof(effect),
-				 "informational: /health is not affected");
+			snprintf(effect, sizeof(effect), "informational: /health is not affected");
 		priority = s->critical ? LOG_WARNING : LOG_NOTICE;
 		if (before == CHECK_PENDING)
 			log_fields(priority, fields, "check %s failed its first run: %s; %s",
-				   s->name, detail, effect);
+			           s->name, detail, effect);
 		else
 			log_fields(priority, fields, "check %s failed %d time%s: %s; %s", s->name,
-				   h->consecutive_failures, h->consecutive_failures == 1 ? "" : "s",
-				   detail, effect);
+			           h->consecutive_failures, h->consecutive_failures == 1 ? "" : "s",
+			           detail, effect);
 		return;
 	}
 	if (before == CHECK_PENDING) {
@@ -172,12 +181,12 @@ static void checks_log_transition(const struct check_spec *s, enum check_state b
 		return;
 	}
 	log_fields(LOG_NOTICE, fields, "check %s passed %d time%s: %s%s", s->name,
-		   h->consecutive_passes, h->consecutive_passes == 1 ? "" : "s", detail,
-		   s->critical ? "; it no longer fails /health" : "");
+	           h->consecutive_passes, h->consecutive_passes == 1 ? "" : "s", detail,
+	           s->critical ? "; it no longer fails /health" : "");
 }
 
 void checks_record(struct checks *c, size_t index, int result, const char *detail,
-		   long long duration_ms)
+                   long long duration_ms)
 {
 	struct check_slot *slot = &c->slots[index];
 	struct check_hysteresis after;
@@ -189,20 +198,18 @@ void checks_record(struct checks *c, size_t index, int result, const char *detai
 	before = slot->h.state;
 	/* An internal error (< 0) counts as a failure: a check that cannot
 	 * run cannot vouch for the instance. */
-	changed = check_hysteresis_apply(&slot->h, result == 1, slot->spec.rise,
-					 slot->spec.fall);
+	changed = check_hysteresis_apply(&slot->h, result == 1, slot->spec.rise, slot->spec.fall);
 	detail_changed = strcmp(slot->detail, detail) != 0;
 	snprintf(slot->detail, sizeof(slot->detail), "%s", detail);
 	slot->has_run = true;
 	slot->last_run_ms = now_mono_ms();
 	slot->duration_ms = duration_ms;
 	if (changed)
-		atomic_store_explicit(&c->healthy, checks_compute_healthy(c),
-				      memory_order_release);
+		atomic_store_explicit(&c->healthy, checks_compute_healthy(c), memory_order_release);
 	if (changed || detail_changed)
 		atomic_store_explicit(&c->generation,
-				      atomic_fetch_add(&checks_generation_counter, 1) + 1,
-				      memory_order_release);
+		                      atomic_fetch_add(&checks_generation_counter, 1) + 1,
+		                      memory_order_release);
 	after = slot->h;
 	memcpy(logged_detail, slot->detail, sizeof(logged_detail));
 	pthread_mutex_unlock(&c->lock);
@@ -226,7 +233,7 @@ static size_t checks_next_due(const struct checks *c)
 /* Waits up to ms (-1: forever) for the stop signal; true when stopping. */
 static bool checks_wait_stop(const struct checks *c, int ms)
 {
-	struct pollfd p = { .fd = c->stop_fd, .events = POLLIN };
+	struct pollfd p = {.fd = c->stop_fd, .events = POLLIN};
 	int r;
 
 	do
@@ -290,7 +297,8 @@ static void checks_carry_over(struct checks *c, const struct checks *previous)
 		struct check_slot *to = &c->slots[i];
 		for (size_t j = 0; j < p->n; j++) {
 			const struct check_slot *from = &p->slots[j];
-			if (from->spec.kind != to->spec.kind || strcmp(from->spec.name, to->spec.name))
+			if (from->spec.kind != to->spec.kind ||
+			    strcmp(from->spec.name, to->spec.name))
 				continue;
 			to->h = from->h;
 			memcpy(to->detail, from->detail, sizeof(to->detail));
@@ -317,7 +325,7 @@ void checks_destroy(struct checks *c)
 }
 
 int checks_create(struct checks **out, const struct check_spec *specs, size_t n,
-		  const struct checks *previous)
+                  const struct checks *previous)
 {
 	struct checks *c = calloc(1, sizeof(*c));
 
@@ -351,7 +359,7 @@ int checks_create(struct checks **out, const struct check_spec *specs, size_t n,
 }
 
 int checks_start(struct checks **out, const struct check_spec *specs, size_t n,
-		 const struct checks *previous)
+                 const struct checks *previous)
 {
 	struct checks *c;
 	sigset_t all, old;
@@ -385,7 +393,7 @@ void checks_stop(struct checks *c)
 		 * http or exec check return at once (killing an exec child). */
 		if (write(c->stop_fd, &one, sizeof(one)) < 0)
 			log_error("cannot signal the health check runner to stop: %s",
-				  strerror(errno));
+			          strerror(errno));
 		pthread_join(c->thread, NULL);
 	}
 	checks_destroy(c);
@@ -409,20 +417,19 @@ static json_t *slot_json(const struct check_slot *slot, uint64_t now)
 
 	if (!o)
 		return NULL;
-	json_object_set_new(o, "state", json_string(check_state_name(slot->h.state)));
-	json_object_set_new(o, "type", json_string(check_kind_name(slot->spec.kind)));
-	json_object_set_new(o, "critical", json_boolean(slot->spec.critical));
-	json_object_set_new(o, "detail", json_string(slot->detail));
-	json_object_set_new(o, "consecutive_passes", json_integer(slot->h.consecutive_passes));
-	json_object_set_new(o, "consecutive_failures",
-			    json_integer(slot->h.consecutive_failures));
+	json_object_set_new(o, CONTROL_CHECK_STATE, json_string(check_state_name(slot->h.state)));
+	json_object_set_new(o, CONTROL_CHECK_TYPE, json_string(check_kind_name(slot->spec.kind)));
+	json_object_set_new(o, CONTROL_CHECK_CRITICAL, json_boolean(slot->spec.critical));
+	json_object_set_new(o, CONTROL_CHECK_DETAIL, json_string(slot->detail));
+	json_object_set_new(o, CONTROL_CHECK_PASSES, json_integer(slot->h.consecutive_passes));
+	json_object_set_new(o, CONTROL_CHECK_FAILURES, json_integer(slot->h.consecutive_failures));
 	if (slot->has_run) {
-		json_object_set_new(o, "last_run_ms_ago",
-				    json_integer((json_int_t)(now - slot->last_run_ms)));
-		json_object_set_new(o, "duration_ms", json_integer(slot->duration_ms));
+		json_object_set_new(o, CONTROL_CHECK_LAST_RUN,
+		                    json_integer((json_int_t)(now - slot->last_run_ms)));
+		json_object_set_new(o, CONTROL_CHECK_DURATION, json_integer(slot->duration_ms));
 	} else {
-		json_object_set_new(o, "last_run_ms_ago", json_null());
-		json_object_set_new(o, "duration_ms", json_null());
+		json_object_set_new(o, CONTROL_CHECK_LAST_RUN, json_null());
+		json_object_set_new(o, CONTROL_CHECK_DURATION, json_null());
 	}
 	return o;
 }
@@ -452,8 +459,7 @@ json_t *checks_public_json(const struct checks *c)
 	json_t *all = checks_status_json(c), *o;
 	const char *name;
 
-	json_object_foreach(all, name, o)
-		json_object_del(o, "detail");
+	json_object_foreach(all, name, o) json_object_del(o, CONTROL_CHECK_DETAIL);
 	return all;
 }
 
@@ -473,7 +479,7 @@ json_t *checks_failing_json(const struct checks *c, bool informational)
 		/* A critical check fails /health until it passes, pending
 		 * included; an informational one only when it has failed. */
 		bool failing = slot->spec.critical ? slot->h.state != CHECK_PASS
-						   : informational && slot->h.state == CHECK_FAIL;
+		                                   : informational && slot->h.state == CHECK_FAIL;
 		if (failing)
 			r = json_array_append_new(names, json_string(slot->spec.name));
 	}

@@ -27,22 +27,22 @@ enum check_kind {
 enum check_state { CHECK_PENDING, CHECK_PASS, CHECK_FAIL };
 
 struct check_spec {
-	char *name;		/* owned; unique within the config */
+	char *name; /* owned; unique within the config */
 	enum check_kind kind;
-	bool critical;		/* fails /health, or informational only */
+	bool critical; /* fails /health, or informational only */
 	long long interval_ms;
 	long long timeout_ms;
 	int rise, fall;
 	/* kind-specific parameters, all owned */
-	char *path;		/* disk: filesystem path; file: flag file */
+	char *path;               /* disk: filesystem path; file: flag file */
 	long long min_free_bytes; /* disk, memory: 0 = not checked */
 	double min_free_percent;  /* disk, memory: 0 = not checked */
-	bool must_exist;	/* file: true = must exist, false = must not */
-	char *host;		/* tcp */
-	int port;		/* tcp */
-	char *url;		/* http */
-	int expect_status;	/* http */
-	char **argv;		/* exec: NULL-terminated */
+	bool must_exist;          /* file: true = must exist, false = must not */
+	char *host;               /* tcp */
+	int port;                 /* tcp */
+	char *url;                /* http */
+	int expect_status;        /* http */
+	char **argv;              /* exec: NULL-terminated */
 };
 
 /* Parses the config's "checks" array (objpath is its key path, e.g.
@@ -51,8 +51,8 @@ struct check_spec {
  * 2s (or the interval, if shorter), rise 2, fall 2; critical is true except
  * for tcp/http checks of a host that is not loopback (shared dependencies,
  * see checks-config.c). */
-int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath,
-		 struct check_spec **out, size_t *n_out);
+int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath, struct check_spec **out,
+                 size_t *n_out);
 void check_specs_free(struct check_spec *specs, size_t n);
 /* "disk", "memory", "file", "tcp", "http", "exec": the config's names. */
 const char *check_kind_name(enum check_kind kind);
@@ -66,7 +66,7 @@ struct checks;
  * running exec check's process group, joins the thread and frees c (NULL
  * is a no-op). */
 int checks_start(struct checks **out, const struct check_spec *specs, size_t n,
-		 const struct checks *previous);
+                 const struct checks *previous);
 void checks_stop(struct checks *c);
 
 /* Lock-free: true when every critical check is PASS (no checks: true). */

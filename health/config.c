@@ -39,9 +39,8 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->shutdown_timeout_ms = 30 * 1000;
 	cfg->lb_unhealthy_threshold = 2;
 	cfg->lb_probe_window_ms = 90 * 1000;
-	if (!cfg->root || !cfg->listen || !cfg->listen[0] || !cfg->listen[1] ||
-	    !cfg->control || !cfg->health_path || !cfg->index || !cfg->not_found_page ||
-	    !cfg->default_cache_control)
+	if (!cfg->root || !cfg->listen || !cfg->listen[0] || !cfg->listen[1] || !cfg->control ||
+	    !cfg->health_path || !cfg->index || !cfg->not_found_page || !cfg->default_cache_control)
 		return -ENOMEM;
 	return 0;
 }
@@ -68,8 +67,8 @@ void health_config_free(struct health_config *cfg)
 }
 
 /* Replaces *slot with a copy of the string at key, if present. */
-static int take_string(struct conf_doc *doc, json_t *obj, const char *objpath,
-		       const char *key, char **slot)
+static int take_string(struct conf_doc *doc, json_t *obj, const char *objpath, const char *key,
+                       char **slot)
 {
 	const char *s = NULL;
 	int r = conf_get_string(doc, obj, objpath, key, &s);
@@ -100,11 +99,14 @@ static int parse_listen(struct conf_doc *doc, json_t *root, struct health_config
 	cfg->listen = calloc(json_array_size(arr) + 1, sizeof(char *));
 	if (!cfg->listen)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		char p[64];
 		snprintf(p, sizeof(p), "listen[%zu]", i);
 		if (!json_is_string(v) || !strrchr(json_string_value(v), ':'))
-			return conf_fail(doc, p, "expected \"ADDR:PORT\", e.g. \"0.0.0.0:80\" or \"[::]:80\"");
+			return conf_fail(
+			        doc, p,
+			        "expected \"ADDR:PORT\", e.g. \"0.0.0.0:80\" or \"[::]:80\"");
 		cfg->listen[cfg->n_listen] = strdup(json_string_value(v));
 		if (!cfg->listen[cfg->n_listen++])
 			return -ENOMEM;
@@ -126,7 +128,7 @@ static bool header_value_ok(const char *v)
 
 static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_config *cfg)
 {
-	static const char *const keys[] = { "prefix", "extension", "value", NULL };
+	static const char *const keys[] = {"prefix", "extension", "value", NULL};
 	json_t *arr = json_object_get(root, "cache_control"), *v;
 	size_t i;
 	int r;
@@ -136,18 +138,20 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 	if (json_is_string(arr)) {
 		if (!header_value_ok(json_string_value(arr)))
 			return conf_fail(doc, "cache_control",
-					 "a header value must not contain line breaks or control characters");
+			                 "a header value must not contain line breaks or control "
+			                 "characters");
 		free(cfg->default_cache_control);
 		cfg->default_cache_control = strdup(json_string_value(arr));
 		return cfg->default_cache_control ? 0 : -ENOMEM;
 	}
 	if (!json_is_array(arr))
 		return conf_fail(doc, "cache_control",
-				 "expected a string or an array of {prefix|extension, value}");
+		                 "expected a string or an array of {prefix|extension, value}");
 	cfg->cache_rules = calloc(json_array_size(arr) + 1, sizeof(*cfg->cache_rules));
 	if (!cfg->cache_rules)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct cache_rule *rule = &cfg->cache_rules[cfg->n_cache_rules++];
 		char p[64];
 
@@ -168,20 +172,39 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 			memmove(rule->extension, rule->extension + 1, strlen(rule->extension));
 		if (!header_value_ok(rule->value))
 			return conf_fail(doc, p,
-					 "value: a header value must not contain line breaks or control characters");
+			                 "value: a header value must not contain line breaks or "
+			                 "control characters");
 	}
 	return 0;
 }
 
 static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 {
-	static const char *const keys[] = {
-		"root", "listen", "control_socket", "health_path", "index", "not_found_page",
-		"serve_dotfiles", "precompressed", "public_verbose_health", "cache_control", "cache_max_file_size",
-		"cache_max_total", "cache_max_metadata", "cache_revalidate", "threads", "max_connections",
-		"connection_timeout", "header_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
-		"lb_unhealthy_threshold", "lb_probe_window", "checks", NULL
-	};
+	static const char *const keys[] = {"root",
+	                                   "listen",
+	                                   "control_socket",
+	                                   "health_path",
+	                                   "index",
+	                                   "not_found_page",
+	                                   "serve_dotfiles",
+	                                   "precompressed",
+	                                   "public_verbose_health",
+	                                   "cache_control",
+	                                   "cache_max_file_size",
+	                                   "cache_max_total",
+	                                   "cache_max_metadata",
+	                                   "cache_revalidate",
+	                                   "threads",
+	                                   "max_connections",
+	                                   "connection_timeout",
+	                                   "header_timeout",
+	                                   "max_header_size",
+	                                   "max_uri_length",
+	                                   "shutdown_timeout",
+	                                   "lb_unhealthy_threshold",
+	                                   "lb_probe_window",
+	                                   "checks",
+	                                   NULL};
 	json_t *root = doc->root;
 	long long v;
 	int r;
@@ -207,30 +230,30 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
-			       &cfg->public_verbose_health)) < 0)
+	                       &cfg->public_verbose_health)) < 0)
 		return r;
 	if ((r = parse_listen(doc, root, cfg)) < 0 || (r = parse_cache_rules(doc, root, cfg)) < 0)
 		return r;
 	if ((r = conf_get_size(doc, root, "", "cache_max_file_size", 0, 1LL << 30,
-			       &cfg->cache_max_file_size)) < 0 ||
+	                       &cfg->cache_max_file_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "cache_max_total", 0, 1LL << 40,
-			       &cfg->cache_max_total)) < 0 ||
+	                       &cfg->cache_max_total)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "cache_max_metadata", 64 * 1024, 1LL << 34,
-			       &cfg->cache_max_metadata)) < 0 ||
+	                       &cfg->cache_max_metadata)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "cache_revalidate", 0, 3600000,
-				      &cfg->cache_revalidate_ms)) < 0 ||
+	                              &cfg->cache_revalidate_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "connection_timeout", 1000, 86400000,
-				      &cfg->connection_timeout_ms)) < 0 ||
+	                              &cfg->connection_timeout_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "header_timeout", 1000, 3600000,
-				      &cfg->header_timeout_ms)) < 0 ||
+	                              &cfg->header_timeout_ms)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_header_size", 1024, 1 << 20,
-			       &cfg->max_header_size)) < 0 ||
+	                       &cfg->max_header_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_uri_length", 64, 1 << 20,
-			       &cfg->max_uri_length)) < 0 ||
+	                       &cfg->max_uri_length)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "shutdown_timeout", 0, 3600000,
-				      &cfg->shutdown_timeout_ms)) < 0 ||
+	                              &cfg->shutdown_timeout_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "lb_probe_window", 1000, 3600000,
-				      &cfg->lb_probe_window_ms)) < 0)
+	                              &cfg->lb_probe_window_ms)) < 0)
 		return r;
 	v = cfg->threads;
 	if ((r = conf_get_int(doc, root, "", "threads", 0, 256, &v)) < 0)
@@ -260,7 +283,8 @@ static int finish(struct conf_doc *doc, struct health_config *cfg, int r, char *
 		if (doc->error[0])
 			snprintf(err, errlen, "%s", doc->error);
 		else
-			snprintf(err, errlen, "%s: %s", doc->path ? doc->path : "config", strerror(-r));
+			snprintf(err, errlen, "%s: %s", doc->path ? doc->path : "config",
+			         strerror(-r));
 		health_config_free(cfg);
 	}
 	conf_doc_free(doc);
@@ -270,7 +294,7 @@ static int finish(struct conf_doc *doc, struct health_config *cfg, int r, char *
 /* Fills cfg with the defaults, then the document over them; r is the
  * result of reading the document. */
 static int from_doc(struct health_config *cfg, struct conf_doc *doc, int r, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	int d = health_config_defaults(cfg);
 
@@ -284,16 +308,16 @@ static int from_doc(struct health_config *cfg, struct conf_doc *doc, int r, char
 	return finish(doc, cfg, r, err, errlen);
 }
 
-int health_config_parse(struct health_config *cfg, const char *path, const char *text,
-			char *err, size_t errlen)
+int health_config_parse(struct health_config *cfg, const char *path, const char *text, char *err,
+                        size_t errlen)
 {
 	struct conf_doc doc;
 
 	return from_doc(cfg, &doc, conf_doc_parse(&doc, path, text), err, errlen);
 }
 
-int health_config_load(struct health_config *cfg, const char *path, bool explicit_path,
-		       char *err, size_t errlen)
+int health_config_load(struct health_config *cfg, const char *path, bool explicit_path, char *err,
+                       size_t errlen)
 {
 	struct conf_doc doc;
 	int r = conf_doc_load(&doc, path);
@@ -345,7 +369,7 @@ const char *health_config_cache_control(const struct health_config *cfg, const c
 char *health_config_dump(const struct health_config *cfg)
 {
 	_cleanup_json_ json_t *o = json_object(), *listen = json_array(), *rules = json_array(),
-			      *checks = json_array();
+	                      *checks = json_array();
 
 	if (!o || !listen || !rules || !checks)
 		return NULL;
@@ -353,16 +377,18 @@ char *health_config_dump(const struct health_config *cfg)
 		json_array_append_new(listen, json_string(cfg->listen[i]));
 	for (size_t i = 0; i < cfg->n_cache_rules; i++) {
 		const struct cache_rule *r = &cfg->cache_rules[i];
-		json_array_append_new(rules, json_pack("{s:s?,s:s?,s:s}", "prefix", r->prefix,
-						       "extension", r->extension, "value", r->value));
+		json_array_append_new(rules,
+		                      json_pack("{s:s?,s:s?,s:s}", "prefix", r->prefix, "extension",
+		                                r->extension, "value", r->value));
 	}
 	for (size_t i = 0; i < cfg->n_checks; i++) {
 		const struct check_spec *c = &cfg->checks[i];
-		json_array_append_new(checks, json_pack("{s:s,s:s,s:b,s:I,s:I,s:i,s:i}", "name", c->name,
-							"type", check_kind_name(c->kind), "critical", c->critical,
-							"interval_ms", (json_int_t)c->interval_ms,
-							"timeout_ms", (json_int_t)c->timeout_ms,
-							"rise", c->rise, "fall", c->fall));
+		json_array_append_new(checks, json_pack("{s:s,s:s,s:b,s:I,s:I,s:i,s:i}", "name",
+		                                        c->name, "type", check_kind_name(c->kind),
+		                                        "critical", c->critical, "interval_ms",
+		                                        (json_int_t)c->interval_ms, "timeout_ms",
+		                                        (json_int_t)c->timeout_ms, "rise", c->rise,
+		                                        "fall", c->fall));
 	}
 	json_object_set_new(o, "root", json_string(cfg->root));
 	json_object_set(o, "listen", listen);
@@ -380,14 +406,17 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "cache_max_file_size", json_integer(cfg->cache_max_file_size));
 	json_object_set_new(o, "cache_max_total", json_integer(cfg->cache_max_total));
 	json_object_set_new(o, "cache_max_metadata", json_integer(cfg->cache_max_metadata));
-	json_object_set_new(o, "cache_revalidate", json_sprintf("%lldms", cfg->cache_revalidate_ms));
+	json_object_set_new(o, "cache_revalidate",
+	                    json_sprintf("%lldms", cfg->cache_revalidate_ms));
 	json_object_set_new(o, "threads", json_integer(cfg->threads));
 	json_object_set_new(o, "max_connections", json_integer(cfg->max_connections));
-	json_object_set_new(o, "connection_timeout", json_sprintf("%lldms", cfg->connection_timeout_ms));
+	json_object_set_new(o, "connection_timeout",
+	                    json_sprintf("%lldms", cfg->connection_timeout_ms));
 	json_object_set_new(o, "header_timeout", json_sprintf("%lldms", cfg->header_timeout_ms));
 	json_object_set_new(o, "max_header_size", json_integer(cfg->max_header_size));
 	json_object_set_new(o, "max_uri_length", json_integer(cfg->max_uri_length));
-	json_object_set_new(o, "shutdown_timeout", json_sprintf("%lldms", cfg->shutdown_timeout_ms));
+	json_object_set_new(o, "shutdown_timeout",
+	                    json_sprintf("%lldms", cfg->shutdown_timeout_ms));
 	json_object_set_new(o, "lb_unhealthy_threshold", json_integer(cfg->lb_unhealthy_threshold));
 	json_object_set_new(o, "lb_probe_window", json_sprintf("%lldms", cfg->lb_probe_window_ms));
 	json_object_set(o, "checks", checks);

@@ -28,11 +28,11 @@
 #include "timeutil.h"
 
 #define MAX_LISTEN 16
-#define SWEEP_MS 250
+#define SWEEP_MS   250
 /* A lingering close is bounded: at most this many sockets at once (more
  * are closed at once), this long each, this many bytes thrown away. */
-#define LINGER_MAX 256
-#define LINGER_MS 5000
+#define LINGER_MAX   256
+#define LINGER_MS    5000
 #define LINGER_BYTES (16u << 20)
 
 enum source_kind { SRC_LISTEN, SRC_WAKE, SRC_LINGER };
@@ -52,8 +52,8 @@ struct lingering {
 struct tracked {
 	struct tracked *prev, *next; /* c->tracked list, under c->lock */
 	struct connections *owner;
-	int fd;			     /* MHD's; valid while listed */
-	enum conn_phase phase;	     /* under owner->lock */
+	int fd;                /* MHD's; valid while listed */
+	enum conn_phase phase; /* under owner->lock */
 	uint64_t head_start_ms;
 	uint64_t idle_mark;
 	bool errored, cut;
@@ -61,35 +61,35 @@ struct tracked {
 
 struct connections {
 	pthread_mutex_t lock;
-	struct tracked *tracked;     /* list, under lock */
-	struct lingering *lingering; /* list, loop thread only */
-	size_t n_lingering;	     /* loop thread only */
+	struct tracked *tracked;          /* list, under lock */
+	struct lingering *lingering;      /* list, loop thread only */
+	size_t n_lingering;               /* loop thread only */
 	struct source listen[MAX_LISTEN]; /* owned fds */
 	size_t n_listen;
-	struct source wake;	     /* owned eventfd */
-	int epfd;		     /* owned */
-	struct MHD_Daemon *daemon;   /* not owned */
+	struct source wake;        /* owned eventfd */
+	int epfd;                  /* owned */
+	struct MHD_Daemon *daemon; /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
-	atomic_bool accept_stopped;  /* the loop saw !accepting: no more adds */
-	uint64_t paused_until_ms;    /* loop thread only: accept failed */
+	atomic_bool accept_stopped; /* the loop saw !accepting: no more adds */
+	uint64_t paused_until_ms;   /* loop thread only: accept failed */
 	pthread_t thread;
 	bool started;
 	/* Linger requests from MHD's threads, taken by the loop. */
 	int pending_linger[LINGER_MAX];
-	size_t n_pending_linger;     /* under lock */
+	size_t n_pending_linger; /* under lock */
 	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered;
 };
 
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
-				   uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
-				   uint64_t header_timeout_ms)
+                                   uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
+                                   uint64_t header_timeout_ms)
 {
 	switch (phase) {
 	case CONN_HEAD:
 		return now_ms >= head_start_ms && now_ms - head_start_ms >= header_timeout_ms
-			       ? CONN_CUT
-			       : CONN_KEEP;
+		               ? CONN_CUT
+		               : CONN_KEEP;
 	case CONN_IDLE:
 		return bytes_received > idle_mark ? CONN_HEAD_STARTED : CONN_KEEP;
 	case CONN_REQUEST:
@@ -99,7 +99,7 @@ enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms
 }
 
 bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t unread,
-			uint64_t bytes_received)
+                        uint64_t bytes_received)
 {
 	if (cut)
 		return false; /* a slow client gets no more time */
@@ -131,7 +131,7 @@ static void wake(struct connections *c)
 }
 
 int connections_new(struct connections **out, const int *listen_fds, size_t n,
-		    const struct connections_limits *limits)
+                    const struct connections_limits *limits)
 {
 	struct connections *c;
 
@@ -146,18 +146,18 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 	pthread_mutex_init(&c->lock, NULL);
 	c->lim = *limits;
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
-	c->wake = (struct source){ SRC_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
+	c->wake = (struct source){SRC_WAKE, eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
 	for (size_t i = 0; i < n; i++) {
 		/* Sockets from systemd come blocking: the accept batch would
 		 * then block in accept4() once the backlog is empty. */
 		int fl = fcntl(listen_fds[i], F_GETFL);
 		if (fl >= 0 && !(fl & O_NONBLOCK))
 			fcntl(listen_fds[i], F_SETFL, fl | O_NONBLOCK);
-		c->listen[c->n_listen++] = (struct source){ SRC_LISTEN, listen_fds[i] };
+		c->listen[c->n_listen++] = (struct source){SRC_LISTEN, listen_fds[i]};
 	}
 	if (c->epfd < 0 || c->wake.fd < 0 ||
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->wake.fd,
-		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &c->wake }) < 0) {
+	              &(struct epoll_event){.events = EPOLLIN, .data.ptr = &c->wake}) < 0) {
 		int r = -errno;
 		connections_free(c);
 		return r;
@@ -170,8 +170,8 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 static void accept_some(struct connections *c, int lfd)
 {
 	/* A bounded batch, so one busy listener cannot starve the sweep. */
-	for (int i = 0; i < 64 && atomic_load(&c->open) < c->lim.max_connections &&
-			atomic_load(&c->accepting);
+	for (int i = 0;
+	     i < 64 && atomic_load(&c->open) < c->lim.max_connections && atomic_load(&c->accepting);
 	     i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -252,10 +252,11 @@ static void linger_adopt(struct connections *c, uint64_t now)
 			atomic_fetch_sub(&c->lingering_now, 1);
 			continue;
 		}
-		l->src = (struct source){ SRC_LINGER, fds[i] };
+		l->src = (struct source){SRC_LINGER, fds[i]};
 		l->deadline_ms = now + LINGER_MS;
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, l->src.fd,
-			      &(struct epoll_event){ .events = EPOLLIN | EPOLLRDHUP, .data.ptr = l }) < 0) {
+		              &(struct epoll_event){.events = EPOLLIN | EPOLLRDHUP,
+		                                    .data.ptr = l}) < 0) {
 			close(l->src.fd);
 			atomic_fetch_sub(&c->lingering_now, 1);
 			free(l);
@@ -275,7 +276,7 @@ static void sweep(struct connections *c, uint64_t now)
 		uint64_t bytes = t->phase == CONN_IDLE ? bytes_received(t->fd) : 0;
 
 		switch (conn_sweep_decide(t->phase, t->head_start_ms, t->idle_mark, bytes, now,
-					  c->lim.header_timeout_ms)) {
+		                          c->lim.header_timeout_ms)) {
 		case CONN_HEAD_STARTED:
 			t->phase = CONN_HEAD;
 			t->head_start_ms = now;
@@ -304,7 +305,8 @@ static void set_listening(struct connections *c, bool on)
 	for (size_t i = 0; i < c->n_listen; i++) {
 		if (on)
 			epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->listen[i].fd,
-				  &(struct epoll_event){ .events = EPOLLIN, .data.ptr = &c->listen[i] });
+			          &(struct epoll_event){.events = EPOLLIN,
+			                                .data.ptr = &c->listen[i]});
 		else
 			epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->listen[i].fd, NULL);
 	}
@@ -319,8 +321,8 @@ static void *loop(void *arg)
 	while (!atomic_load(&c->stop)) {
 		struct epoll_event ev[64];
 		bool want = atomic_load(&c->accepting) &&
-			    atomic_load(&c->open) < c->lim.max_connections &&
-			    now_mono_ms() >= c->paused_until_ms;
+		            atomic_load(&c->open) < c->lim.max_connections &&
+		            now_mono_ms() >= c->paused_until_ms;
 		uint64_t now;
 		int n;
 
@@ -330,7 +332,7 @@ static void *loop(void *arg)
 			set_listening(c, listening = want);
 		/* At max_connections, look again soon: a close frees a slot. */
 		n = epoll_wait(c->epfd, ev, 64,
-			       !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
+		               !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
 		for (int i = 0; i < n; i++) {
 			struct source *src = ev[i].data.ptr;
 			uint64_t v;
@@ -410,7 +412,7 @@ void connections_free(struct connections *c)
 static struct tracked *tracked_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci ? ci->socket_context : NULL;
 }
@@ -418,7 +420,7 @@ static struct tracked *tracked_of(struct MHD_Connection *conn)
 void connections_opened(struct connections *c, struct MHD_Connection *conn, void **socket_context)
 {
 	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct tracked *t = calloc(1, sizeof(*t));
 
 	*socket_context = t;
@@ -455,7 +457,7 @@ void connections_closed(struct connections *c, void **socket_context)
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
 	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
-			       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
+	                       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		/* The response is in the send buffer: FIN after it, then keep

@@ -32,26 +32,26 @@ enum conn_phase {
 	CONN_HEAD,    /* waiting for a request head: the deadline runs */
 	CONN_REQUEST, /* head complete: MHD's own timeouts apply */
 	CONN_IDLE,    /* keep-alive between requests: MHD's idle timeout applies
-		       * until the first byte of the next head arrives */
+	               * until the first byte of the next head arrives */
 };
 
 enum conn_action {
 	CONN_KEEP,
 	CONN_HEAD_STARTED, /* idle connection received bytes: start the clock */
-	CONN_CUT,	   /* head deadline passed: shut the socket down */
+	CONN_CUT,          /* head deadline passed: shut the socket down */
 };
 
 /* The sweep's decision for one connection (pure).  bytes_received is the
  * kernel's count of bytes received on the socket, idle_mark the count when
  * the connection went idle. */
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
-				   uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
-				   uint64_t header_timeout_ms);
+                                   uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
+                                   uint64_t header_timeout_ms);
 
 /* Should a connection being closed by the server linger (pure)?  unread:
  * bytes waiting in the socket; cut: closed by the head deadline. */
 bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t unread,
-			uint64_t bytes_received);
+                        uint64_t bytes_received);
 
 struct connections;
 
@@ -63,7 +63,7 @@ struct connections_limits {
 /* Takes over the listening sockets, even on failure (closed by
  * connections_free). */
 int connections_new(struct connections **out, const int *listen_fds, size_t n,
-		    const struct connections_limits *limits);
+                    const struct connections_limits *limits);
 /* Starts the loop thread, handing accepted sockets to daemon. */
 int connections_start(struct connections *c, struct MHD_Daemon *daemon);
 /* Stops accepting; the listening sockets stay open (backlog). */

@@ -10,14 +10,13 @@ static struct curl_api curl_api;
 static const struct curl_api *curl_loaded;
 static char curl_error[256];
 
-#define LOAD(field, symbol)                                                        \
-	do {                                                                       \
-		*(void **)&curl_api.field = dlsym(handle, symbol);                  \
-		if (!curl_api.field) {                                             \
-			snprintf(curl_error, sizeof(curl_error), "libcurl.so.4 lacks %s", \
-				 symbol);                                          \
-			return;                                                    \
-		}                                                                  \
+#define LOAD(field, symbol)                                                                        \
+	do {                                                                                       \
+		*(void **)&curl_api.field = dlsym(handle, symbol);                                 \
+		if (!curl_api.field) {                                                             \
+			snprintf(curl_error, sizeof(curl_error), "libcurl.so.4 lacks %s", symbol); \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void curl_load(void)
@@ -29,7 +28,7 @@ static void curl_load(void)
 
 	if (!handle) {
 		snprintf(curl_error, sizeof(curl_error),
-			 "cannot load libcurl.so.4 (install libcurl4): %s", dlerror());
+		         "cannot load libcurl.so.4 (install libcurl4): %s", dlerror());
 		return;
 	}
 	LOAD(global_init, "curl_global_init");
@@ -55,7 +54,7 @@ static void curl_load(void)
 	rc = curl_api.global_init(CURL_GLOBAL_DEFAULT);
 	if (rc != CURLE_OK) {
 		snprintf(curl_error, sizeof(curl_error), "libcurl initialisation failed: %s",
-			 curl_api.easy_strerror(rc));
+		         curl_api.easy_strerror(rc));
 		return;
 	}
 	curl_loaded = &curl_api;

@@ -21,7 +21,7 @@ struct curl_api {
 	CURLMcode (*multi_perform)(CURLM *m, int *running);
 	CURLMsg *(*multi_info_read)(CURLM *m, int *queued);
 	CURLMcode (*multi_poll)(CURLM *m, struct curl_waitfd *fds, unsigned n, int timeout_ms,
-				int *numfds);
+	                        int *numfds);
 	CURLMcode (*multi_cleanup)(CURLM *m);
 	CURLU *(*url)(void);
 	CURLUcode (*url_set)(CURLU *u, CURLUPart part, const char *content, unsigned flags);

@@ -32,7 +32,8 @@ int listeners_from_systemd(struct listeners *l)
 			if (l->control >= 0)
 				close(l->control);
 			l->control = fd;
-		} else if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0 && l->n_http < LISTEN_MAX) {
+		} else if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0 &&
+		           l->n_http < LISTEN_MAX) {
 			l->http[l->n_http++] = fd;
 		} else {
 			close(fd); /* not something we can serve on */
@@ -67,8 +68,8 @@ static int split_addr(const char *spec, char *host, size_t hlen, char *port, siz
 int listen_tcp(const char *spec, int *fd_out, char *err, size_t errlen)
 {
 	char host[256], port[16];
-	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
+	                         .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai = NULL;
 	_cleanup_close_ int fd = -1;
 	int one = 1, r;
@@ -98,8 +99,10 @@ int listen_tcp(const char *spec, int *fd_out, char *err, size_t errlen)
 fail:
 	r = -errno;
 	snprintf(err, errlen, "cannot listen on %s: %s%s", spec, strerror(errno),
-		 errno == EACCES ? " (ports below 1024 need the asg-health.socket unit or CAP_NET_BIND_SERVICE)"
-		 : errno == EADDRINUSE ? " (another server holds the port)" : "");
+	         errno == EACCES       ? " (ports below 1024 need the asg-health.socket unit or "
+	                                 "CAP_NET_BIND_SERVICE)"
+	         : errno == EADDRINUSE ? " (another server holds the port)"
+	                               : "");
 	freeaddrinfo(ai);
 	return r;
 }
@@ -113,7 +116,7 @@ fail:
  * process-wide: this runs before any other thread exists. */
 int listen_unix(const char *path, int *fd_out, char *err, size_t errlen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 	mode_t old_mask;
@@ -125,8 +128,9 @@ int listen_unix(const char *path, int *fd_out, char *err, size_t errlen)
 	}
 	/* Replace a socket left by a previous run; never anything else. */
 	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "cannot create the control socket %s: it exists and is not a socket",
-			 path);
+		snprintf(err, errlen,
+		         "cannot create the control socket %s: it exists and is not a socket",
+		         path);
 		return -EEXIST;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%ld~", path, (long)getpid());
@@ -143,7 +147,8 @@ int listen_unix(const char *path, int *fd_out, char *err, size_t errlen)
 	if (listen(fd, 64) < 0 || rename(sa.sun_path, path) < 0) {
 		r = -errno;
 		unlink(sa.sun_path);
-		snprintf(err, errlen, "cannot create the control socket %s: %s", path, strerror(-r));
+		snprintf(err, errlen, "cannot create the control socket %s: %s", path,
+		         strerror(-r));
 		return r;
 	}
 	*fd_out = steal_fd(&fd);

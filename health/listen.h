@@ -11,8 +11,8 @@
 struct listeners {
 	int http[LISTEN_MAX]; /* owned until handed to the server */
 	size_t n_http;
-	int control;	      /* owned until handed over; -1 if none */
-	bool activated;	      /* came from systemd */
+	int control;    /* owned until handed over; -1 if none */
+	bool activated; /* came from systemd */
 };
 
 /* Takes sockets passed by systemd (LISTEN_FDS), sorting TCP from the Unix

@@ -9,14 +9,17 @@ health_libasghealth_a_SOURCES = \
 	health/cache.c health/cache.h \
 	health/config.c health/config.h \
 	health/connections.c health/connections.h \
+	health/control.c health/control.h \
 	health/curl-loader.c health/curl-loader.h \
 	health/listen.c health/listen.h \
 	health/mime.c health/mime.h \
 	health/path.c health/path.h \
 	health/probes.c health/probes.h \
 	health/range.c health/range.h \
+	health/responses.c health/responses.h \
 	health/server.c health/server.h \
-	health/static.c \
+	health/site.c health/site.h \
+	health/static.c health/static.h \
 	$(HEALTH_CHECK_SOURCES)
 health_libasghealth_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SYSTEMD_CFLAGS) $(NETTLE_CFLAGS)

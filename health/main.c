@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "config.h"
+#include "control.h"
 #include "listen.h"
 #include "log.h"
 #include "server.h"
@@ -36,34 +37,34 @@ struct options {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: asg-health [OPTIONS]\n"
-		"Serve a static site and the load balancer's /health probe.\n\n"
-		"  -c, --config FILE    configuration (default %s)\n"
-		"  -r, --root DIR       document root (overrides \"root\")\n"
-		"  -l, --listen ADDR:PORT  listen address, repeatable, e.g. 0.0.0.0:80 or [::]:80\n"
-		"                       (overrides \"listen\"; ignored under socket activation)\n"
-		"      --control PATH   control socket (overrides \"control_socket\"; \"\" = none)\n"
-		"      --check-config   validate the configuration, print the effective one, exit 0/1\n"
-		"      --version        print the version\n"
-		"  -h, --help           this help\n\n"
-		"Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the\n"
-		"configuration (a bad one is logged and the old one kept).\n",
-		HEALTH_DEFAULT_CONFIG);
+	        "Usage: asg-health [OPTIONS]\n"
+	        "Serve a static site and the load balancer's /health probe.\n\n"
+	        "  -c, --config FILE    configuration (default %s)\n"
+	        "  -r, --root DIR       document root (overrides \"root\")\n"
+	        "  -l, --listen ADDR:PORT  listen address, repeatable, e.g. 0.0.0.0:80 or [::]:80\n"
+	        "                       (overrides \"listen\"; ignored under socket activation)\n"
+	        "      --control PATH   control socket (overrides \"control_socket\"; \"\" = "
+	        "none)\n"
+	        "      --check-config   validate the configuration, print the effective one, exit "
+	        "0/1\n"
+	        "      --version        print the version\n"
+	        "  -h, --help           this help\n\n"
+	        "Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the\n"
+	        "configuration (a bad one is logged and the old one kept).\n",
+	        HEALTH_DEFAULT_CONFIG);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum { OPT_CONTROL = 256, OPT_CHECK, OPT_VERSION };
-	static const struct option longopts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "root", required_argument, NULL, 'r' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "control", required_argument, NULL, OPT_CONTROL },
-		{ "check-config", no_argument, NULL, OPT_CHECK },
-		{ "version", no_argument, NULL, OPT_VERSION },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
+	static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+	                                         {"root", required_argument, NULL, 'r'},
+	                                         {"listen", required_argument, NULL, 'l'},
+	                                         {"control", required_argument, NULL, OPT_CONTROL},
+	                                         {"check-config", no_argument, NULL, OPT_CHECK},
+	                                         {"version", no_argument, NULL, OPT_VERSION},
+	                                         {"help", no_argument, NULL, 'h'},
+	                                         {0}};
 	int c;
 
 	o->config = HEALTH_DEFAULT_CONFIG;
@@ -160,10 +161,11 @@ static int open_listeners(const struct health_config *cfg, struct listeners *l)
 	}
 	if (l->activated) {
 		log_info("socket activation: %zu HTTP socket(s)%s; \"listen\" is not used",
-			 l->n_http, l->control >= 0 ? " and the control socket" : "");
+		         l->n_http, l->control >= 0 ? " and the control socket" : "");
 	} else {
 		for (size_t i = 0; i < cfg->n_listen && i < LISTEN_MAX; i++) {
-			if ((r = listen_tcp(cfg->listen[i], &l->http[l->n_http], err, sizeof(err))) < 0) {
+			if ((r = listen_tcp(cfg->listen[i], &l->http[l->n_http], err,
+			                    sizeof(err))) < 0) {
 				log_error("%s", err);
 				return r;
 			}
@@ -171,7 +173,8 @@ static int open_listeners(const struct health_config *cfg, struct listeners *l)
 		}
 	}
 	if (l->n_http == 0) {
-		log_error("nothing to listen on: give --listen ADDR:PORT or start from asg-health.socket");
+		log_error("nothing to listen on: give --listen ADDR:PORT or start from "
+		          "asg-health.socket");
 		return -EINVAL;
 	}
 	if (l->control < 0 && cfg->control[0]) {
@@ -201,7 +204,7 @@ static void reload(struct server *server, const struct options *o)
 	    cfg.connection_timeout_ms != old->cfg.connection_timeout_ms ||
 	    cfg.header_timeout_ms != old->cfg.header_timeout_ms)
 		log_warning("reload: listen, control_socket, threads, max_connections, "
-			    "connection_timeout and header_timeout take effect only on restart");
+		            "connection_timeout and header_timeout take effect only on restart");
 	if (site_new(&site, &cfg, old, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		health_config_free(&cfg);
@@ -231,7 +234,8 @@ static void wait_first_verdict(struct site *site, uint64_t max_ms)
 		json_t *check;
 		bool pending = false;
 
-		json_object_foreach(status, name, check) {
+		json_object_foreach(status, name, check)
+		{
 			const char *state = json_string_value(json_object_get(check, "state"));
 			if (state && !strcmp(state, "pending"))
 				pending = true;
@@ -239,11 +243,13 @@ static void wait_first_verdict(struct site *site, uint64_t max_ms)
 		if (!pending)
 			return;
 		if (now_mono_ms() >= deadline) {
-			log_warning("checks still running after %llu ms: serving now, /health answers "
-				    "503 until they report", (unsigned long long)max_ms);
+			log_warning(
+			        "checks still running after %llu ms: serving now, /health answers "
+			        "503 until they report",
+			        (unsigned long long)max_ms);
 			return;
 		}
-		nanosleep(&(struct timespec){ 0, pause_ns }, NULL);
+		nanosleep(&(struct timespec){0, pause_ns}, NULL);
 		if (pause_ns < 5 * 1000 * 1000)
 			pause_ns *= 2;
 	}
@@ -251,8 +257,9 @@ static void wait_first_verdict(struct site *site, uint64_t max_ms)
 
 static int run(const struct options *o, struct health_config *cfg)
 {
-	struct listeners l = { .control = -1 };
+	struct listeners l = {.control = -1};
 	struct server *server = NULL;
+	struct control *control = NULL;
 	struct site *site = NULL;
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_status = 0;
@@ -281,9 +288,11 @@ static int run(const struct options *o, struct health_config *cfg)
 		site_put(site);
 		goto out;
 	}
-	r = server_start(server, l.http, l.n_http, l.control);
+	r = server_start(server, l.http, l.n_http);
 	l.n_http = 0; /* the server owns them now, even on failure */
-	l.control = -1;
+	if (r >= 0 && l.control >= 0)
+		r = control_start(&control, server, l.control);
+	l.control = -1; /* control_start owns it, even on failure */
 	if (r < 0) {
 		log_error("cannot start serving on the listening sockets: %s", strerror(-r));
 		goto out;
@@ -296,17 +305,17 @@ static int run(const struct options *o, struct health_config *cfg)
 	{
 		struct site *cur = server_get_site(server);
 		log_info("serving %s (%s); health at %s", cur->cfg.root,
-			 l.activated ? "socket activation" : "own sockets", cur->cfg.health_path);
+		         l.activated ? "socket activation" : "own sockets", cur->cfg.health_path);
 		site_put(cur);
 	}
 
 	for (;;) {
 		uint64_t wait_ms = watchdog_usec ? watchdog_usec / 2000 : 2000;
-		struct timespec ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L };
+		struct timespec ts = {(time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L};
 		int sig;
 
 		if (wait_ms > 2000)
-			ts = (struct timespec){ 2, 0 };
+			ts = (struct timespec){2, 0};
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGHUP) {
 			reload(server, o);
@@ -317,14 +326,16 @@ static int run(const struct options *o, struct health_config *cfg)
 			site_put(cur);
 
 			log_info("%s: finishing %llu in-flight request(s), at most %lld ms",
-				 sig == SIGTERM ? "SIGTERM" : "SIGINT",
-				 (unsigned long long)server_in_flight(server), timeout);
+			         sig == SIGTERM ? "SIGTERM" : "SIGINT",
+			         (unsigned long long)server_in_flight(server), timeout);
 			sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing in-flight requests");
 			left = server_shutdown(server, timeout);
+			control_stop(control);
+			control = NULL;
 			if (left)
 				log_warning("shutdown timeout: %llu request(s) cut off; raise "
-					    "shutdown_timeout if downloads take longer",
-					    (unsigned long long)left);
+				            "shutdown_timeout if downloads take longer",
+				            (unsigned long long)left);
 			else
 				log_info("all requests finished; exiting");
 			exit_code = EXIT_OK;
@@ -343,13 +354,14 @@ out:
 		close(l.http[i]);
 	if (l.control >= 0)
 		close(l.control);
+	control_stop(control);
 	server_free(server);
 	return exit_code;
 }
 
 int main(int argc, char **argv)
 {
-	struct options o = { 0 };
+	struct options o = {0};
 	struct health_config cfg;
 	char err[1024];
 	int code;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control-protocol.h"
 #include "probes.h"
 
 /* An ALB has a node per AZ, a few more under load; 64 is plenty, and the
@@ -50,9 +51,11 @@ static void addr_string(const struct sockaddr *sa, char *buf, size_t len)
 	if (!sa)
 		return;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf,
+		          (socklen_t)len);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)len);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf,
+		          (socklen_t)len);
 	else
 		snprintf(buf, len, "local");
 }
@@ -96,7 +99,7 @@ void probes_reset(struct probes *p)
 }
 
 json_t *probes_json(struct probes *p, uint64_t now_ms, uint64_t window_ms, unsigned threshold,
-		    bool *confirmed)
+                    bool *confirmed)
 {
 	json_t *o = json_object(), *arr = json_array();
 	unsigned recent = 0, done = 0;
@@ -111,9 +114,9 @@ json_t *probes_json(struct probes *p, uint64_t now_ms, uint64_t window_ms, unsig
 		const struct prober *pr = &p->table[i];
 		uint64_t ago = now_ms - pr->last_seen_ms;
 		json_array_append_new(arr, json_pack("{s:s,s:I,s:i,s:I}", "address", pr->addr,
-						     "last_seen_ms_ago", (json_int_t)ago,
-						     "consecutive_503", (int)pr->consecutive_503,
-						     "probes", (json_int_t)pr->probes));
+		                                     "last_seen_ms_ago", (json_int_t)ago,
+		                                     "consecutive_503", (int)pr->consecutive_503,
+		                                     "probes", (json_int_t)pr->probes));
 		if (ago <= window_ms) {
 			recent++;
 			if (pr->consecutive_503 >= threshold)
@@ -122,9 +125,9 @@ json_t *probes_json(struct probes *p, uint64_t now_ms, uint64_t window_ms, unsig
 	}
 	pthread_mutex_unlock(&p->lock);
 	*confirmed = recent > 0 && done == recent;
-	json_object_set_new(o, "probers", arr);
-	json_object_set_new(o, "recent", json_integer(recent));
-	json_object_set_new(o, "unhealthy_threshold", json_integer(threshold));
-	json_object_set_new(o, "drain_confirmed", json_boolean(*confirmed));
+	json_object_set_new(o, CONTROL_LB_PROBERS, arr);
+	json_object_set_new(o, CONTROL_LB_RECENT, json_integer(recent));
+	json_object_set_new(o, CONTROL_LB_THRESHOLD, json_integer(threshold));
+	json_object_set_new(o, CONTROL_LB_DRAIN_CONFIRMED, json_boolean(*confirmed));
 	return o;
 }

@@ -23,6 +23,6 @@ void probes_reset(struct probes *p);
  * gone (its node was replaced or the target left the group).  Confirmed
  * means at least one recent prober and each has >= threshold 503s. */
 json_t *probes_json(struct probes *p, uint64_t now_ms, uint64_t window_ms, unsigned threshold,
-		    bool *confirmed);
+                    bool *confirmed);
 
 #endif

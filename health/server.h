@@ -1,39 +1,24 @@
-/* The HTTP side of asg-health: the public listeners (site + /health) and
- * the control socket, on libmicrohttpd. */
+/* The HTTP side of asg-health: the public listeners (site + /health) on
+ * libmicrohttpd, the drain state and the status documents the control
+ * socket (control.h) serves. */
 #ifndef ASG_HEALTH_SERVER_H
 #define ASG_HEALTH_SERVER_H
 
-#include <stdatomic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "cache.h"
-#include "checks.h"
-#include "config.h"
-#include "probes.h"
-
-/* Everything a reload replaces: config, root, cache, checks. */
-struct site {
-	atomic_int refs;
-	struct health_config cfg; /* owned */
-	int rootfd;		  /* owned */
-	struct cache *cache;	  /* owned */
-	struct checks *checks;	  /* owned */
-};
-
-/* Takes ownership of *cfg (cleared) on success. */
-int site_new(struct site **out, struct health_config *cfg, const struct site *previous,
-	     char *err, size_t errlen);
-void site_put(struct site *s);
+#include "site.h"
 
 struct server;
 
 int server_new(struct server **out, struct site *site);
 void server_free(struct server *s);
-/* Starts a daemon per listening socket (fds are taken over). */
-int server_start(struct server *s, const int *http_fds, size_t n_http, int control_fd);
+/* Starts serving the public listening sockets (fds are taken over, even on
+ * failure). */
+int server_start(struct server *s, const int *http_fds, size_t n_http);
 /* Swaps in a new site; the old one is released when its last request ends. */
 void server_set_site(struct server *s, struct site *site);
 struct site *server_get_site(struct server *s);
@@ -44,18 +29,20 @@ uint64_t server_in_flight(struct server *s);
 uint64_t server_connections(struct server *s);
 /* One line for systemd's STATUS=. */
 void server_status_line(struct server *s, char *buf, size_t len);
-/* The control socket's /status document. */
+/* The control socket's /status document (common/control-protocol.h);
+ * NULL when out of memory. */
 json_t *server_status_json(struct server *s);
+/* The /health document: verbose adds the checks and counters, details
+ * each check's "detail" (control socket only); *status gets the HTTP
+ * status /health answers with.  NULL when out of memory. */
+json_t *server_health_json(struct server *s, struct site *site, bool verbose, bool details,
+                           unsigned *status);
+/* libmicrohttpd's error log, as debug messages (MHD_OPTION_EXTERNAL_LOGGER). */
+void server_mhd_log(void *cls, const char *fmt, va_list ap);
 
 /* SIGTERM: stop accepting, let in-flight requests finish for up to
  * timeout_ms, then close everything.  Returns the requests still in flight
  * when it gave up (0 on a clean drain). */
 uint64_t server_shutdown(struct server *s, long long timeout_ms);
-
-/* The request handling (static.c). */
-enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Connection *conn,
-			     const char *url, bool close_conn);
-enum MHD_Result server_queue_error(struct server *s, struct MHD_Connection *conn, unsigned status,
-				   bool close_conn);
 
 #endif

@@ -14,7 +14,9 @@
 #include "mime.h"
 #include "path.h"
 #include "range.h"
-#include "server.h"
+#include "responses.h"
+#include "site.h"
+#include "static.h"
 
 static const char *header(struct MHD_Connection *conn, const char *name)
 {
@@ -22,7 +24,7 @@ static const char *header(struct MHD_Connection *conn, const char *name)
 }
 
 static enum MHD_Result queue_owned(struct MHD_Connection *conn, unsigned status,
-				   struct MHD_Response *r)
+                                   struct MHD_Response *r)
 {
 	enum MHD_Result ret = MHD_queue_response(conn, status, r);
 
@@ -30,27 +32,27 @@ static enum MHD_Result queue_owned(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-static enum MHD_Result serve_not_found(struct server *s, struct site *site,
-				       struct MHD_Connection *conn, bool close_conn)
+static enum MHD_Result serve_not_found(const struct responses *s, struct site *site,
+                                       struct MHD_Connection *conn, bool close_conn)
 {
 	struct file_entry *e;
 	enum MHD_Result ret;
 	int err;
 
 	if (!site->cfg.not_found_page[0])
-		return server_queue_error(s, conn, 404, close_conn);
+		return responses_queue_error(s, conn, 404, close_conn);
 	e = cache_get(site->cache, site->cfg.not_found_page, VARIANT_ERROR_PAGE, &err);
 	if (!e || e->status != 0 || !e->full[close_conn]) {
 		file_entry_put(e);
-		return server_queue_error(s, conn, 404, close_conn);
+		return responses_queue_error(s, conn, 404, close_conn);
 	}
 	ret = MHD_queue_response(conn, 404, e->full[close_conn]);
 	file_entry_put(e);
 	return ret;
 }
 
-static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connection *conn,
-					     const char *rel, bool close_conn)
+static enum MHD_Result redirect_to_directory(const struct responses *s, struct MHD_Connection *conn,
+                                             const char *rel, bool close_conn)
 {
 	char location[3 * PATH_MAX + 3];
 	struct MHD_Response *r;
@@ -59,7 +61,7 @@ static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connec
 	 * "//evil.example/../docs" would make "Location: //evil.example/..",
 	 * which a browser follows off-site. */
 	if (path_location(rel, location, sizeof(location)) < 0)
-		return server_queue_error(s, conn, 414, close_conn);
+		return responses_queue_error(s, conn, 414, close_conn);
 	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
@@ -73,7 +75,7 @@ static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connec
 
 /* Picks the best precompressed representation the client accepts. */
 static struct file_entry *choose_variant(struct site *site, struct MHD_Connection *conn,
-					 struct file_entry *identity)
+                                         struct file_entry *identity)
 {
 	unsigned accepted;
 	int err;
@@ -95,8 +97,8 @@ static struct file_entry *choose_variant(struct site *site, struct MHD_Connectio
 	return identity;
 }
 
-static enum MHD_Result serve_not_found(struct server *s, struct site *site,
-				       struct MHD_Connection *conn, bool close_conn);
+static enum MHD_Result serve_not_found(const struct responses *s, struct site *site,
+                                       struct MHD_Connection *conn, bool close_conn);
 
 /* A fresh descriptor for a file served by sendfile, checked against the
  * entry: its ETag (and so If-Range, If-None-Match) is only true of the
@@ -118,19 +120,20 @@ static int open_same_file(struct site *site, const struct file_entry *e)
 }
 
 /* The answer when open_same_file failed. */
-static enum MHD_Result serve_open_error(struct server *s, struct site *site,
-					struct MHD_Connection *conn, int err, bool close_conn)
+static enum MHD_Result serve_open_error(const struct responses *s, struct site *site,
+                                        struct MHD_Connection *conn, int err, bool close_conn)
 {
 	if (err != -ESTALE && cache_status_from_errno(err) == -ENOENT)
 		return serve_not_found(s, site, conn, close_conn);
 	/* Changed since the ETag was computed, or a transient error: a retry
 	 * gets the right answer. */
-	return server_queue_error(s, conn, 503, close_conn);
+	return responses_queue_error(s, conn, 503, close_conn);
 }
 
 /* 206 for one satisfiable range, from the cached bytes or the file. */
-static enum MHD_Result serve_range(struct server *s, struct site *site, struct MHD_Connection *conn,
-				   struct file_entry *e, uint64_t first, uint64_t last, bool close_conn)
+static enum MHD_Result serve_range(const struct responses *s, struct site *site,
+                                   struct MHD_Connection *conn, struct file_entry *e,
+                                   uint64_t first, uint64_t last, bool close_conn)
 {
 	uint64_t len = last - first + 1;
 	struct MHD_Response *r;
@@ -140,7 +143,7 @@ static enum MHD_Result serve_range(struct server *s, struct site *site, struct M
 		/* Copying the slice keeps the response independent of the entry;
 		 * ranges of small files are rare enough for that to be fine. */
 		r = MHD_create_response_from_buffer((size_t)len, e->blob->data + first,
-						    MHD_RESPMEM_MUST_COPY);
+		                                    MHD_RESPMEM_MUST_COPY);
 	} else {
 		/* The same identity check as a full GET: If-Range matched the
 		 * entry's ETag, and new bytes under it would be a torn file. */
@@ -152,9 +155,9 @@ static enum MHD_Result serve_range(struct server *s, struct site *site, struct M
 			close(fd);
 	}
 	if (!r)
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)first,
-		 (unsigned long long)last, (unsigned long long)e->size);
+	         (unsigned long long)last, (unsigned long long)e->size);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -163,9 +166,10 @@ static enum MHD_Result serve_range(struct server *s, struct site *site, struct M
 }
 
 static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct file_entry *e,
-					   bool close_conn)
+                                           bool close_conn)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	char cr[64];
 
 	if (!r)
@@ -179,8 +183,9 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 
 /* 200 for a file too large for the memory cache: sendfile from a fresh
  * descriptor, whose identity must still match the cached ETag. */
-static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct MHD_Connection *conn,
-				   struct file_entry *e, bool close_conn)
+static enum MHD_Result serve_by_fd(const struct responses *s, struct site *site,
+                                   struct MHD_Connection *conn, struct file_entry *e,
+                                   bool close_conn)
 {
 	int fd = open_same_file(site, e), err;
 	struct file_entry *fresh = NULL;
@@ -211,7 +216,7 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	if (!r) {
 		file_entry_put(fresh);
 		close(fd);
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
@@ -222,17 +227,19 @@ static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct M
 	return ret;
 }
 
-static enum MHD_Result serve_file(struct server *s, struct site *site, struct MHD_Connection *conn,
-				  struct file_entry *e, bool close_conn)
+static enum MHD_Result serve_file(const struct responses *s, struct site *site,
+                                  struct MHD_Connection *conn, struct file_entry *e,
+                                  bool close_conn)
 {
 	const char *range = header(conn, MHD_HTTP_HEADER_RANGE);
 	uint64_t first, last;
 
 	if (request_not_modified(header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH),
-				 header(conn, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), e->etag,
-				 e->mtim.tv_sec))
+	                         header(conn, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), e->etag,
+	                         e->mtim.tv_sec))
 		return MHD_queue_response(conn, MHD_HTTP_NOT_MODIFIED, e->not_modified[close_conn]);
-	if (range && if_range_allows(header(conn, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtim.tv_sec)) {
+	if (range &&
+	    if_range_allows(header(conn, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtim.tv_sec)) {
 		switch (range_parse(range, (uint64_t)e->size, &first, &last)) {
 		case RANGE_SINGLE:
 			return serve_range(s, site, conn, e, first, last, close_conn);
@@ -247,8 +254,8 @@ static enum MHD_Result serve_file(struct server *s, struct site *site, struct MH
 	return serve_by_fd(s, site, conn, e, close_conn);
 }
 
-enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Connection *conn,
-			     const char *url, bool close_conn)
+enum MHD_Result static_serve(const struct responses *s, struct site *site,
+                             struct MHD_Connection *conn, const char *url, bool close_conn)
 {
 	char rel[PATH_MAX];
 	struct file_entry *e;
@@ -257,15 +264,15 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 
 	r = path_normalize(url, rel, sizeof(rel) - 1 - strlen(site->cfg.index), &flags);
 	if (r == -ENAMETOOLONG)
-		return server_queue_error(s, conn, 414, close_conn);
+		return responses_queue_error(s, conn, 414, close_conn);
 	if (r < 0)
-		return server_queue_error(s, conn, 400, close_conn);
+		return responses_queue_error(s, conn, 400, close_conn);
 	if ((flags & PATH_HAS_DOTFILE) && !site->cfg.serve_dotfiles)
 		return serve_not_found(s, site, conn, close_conn);
 
 	e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
 	if (!e)
-		return server_queue_error(s, conn, 500, true);
+		return responses_queue_error(s, conn, 500, true);
 	if (e->status == -EISDIR) {
 		file_entry_put(e);
 		if (!(flags & PATH_TRAILING_SLASH))
@@ -275,7 +282,7 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 		strcat(rel, site->cfg.index);
 		e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
 		if (!e)
-			return server_queue_error(s, conn, 500, true);
+			return responses_queue_error(s, conn, 500, true);
 	} else if (e->status == 0 && (flags & PATH_TRAILING_SLASH)) {
 		/* "/file.html/" names a directory that does not exist. */
 		file_entry_put(e);
@@ -288,10 +295,10 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 		ret = serve_file(s, site, conn, e, close_conn);
 		break;
 	case -EACCES:
-		ret = server_queue_error(s, conn, 403, close_conn);
+		ret = responses_queue_error(s, conn, 403, close_conn);
 		break;
 	case -EAGAIN: /* kept changing, or out of descriptors: retry soon */
-		ret = server_queue_error(s, conn, 503, close_conn);
+		ret = responses_queue_error(s, conn, 503, close_conn);
 		break;
 	default: /* -ENOENT, and a directory without an index: no listings */
 		ret = serve_not_found(s, site, conn, close_conn);

@@ -40,4 +40,9 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-claims.py \
 	tests/integration/health-shutdown.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
+
+# The control protocol (common/control-protocol.h) from both sides: a real
+# asg-health and a real asg-agent pointed at it.
+TESTS += tests/integration/control-contract.py
+EXTRA_DIST += tests/integration/control-contract.py
 EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS) tests/integration/health-shutdown-shim.c

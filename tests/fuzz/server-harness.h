@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "control.h"
 #include "fuzz.h"
 #include "listen.h"
 #include "log.h"
@@ -29,6 +30,7 @@ static struct {
 	struct server *server;
 	struct sockaddr_in http;
 	struct sockaddr_un control;
+	struct control *control_server; /* owned; lives as long as the process */
 } fz;
 
 static void fz_write_file(const char *name, const char *text, size_t repeat)
@@ -94,7 +96,9 @@ static void fz_start(void)
 		fprintf(stderr, "fuzz: %s\n", err);
 		abort();
 	}
-	if (server_start(fz.server, &http_fd, 1, control_fd) < 0)
+	if (server_start(fz.server, &http_fd, 1) < 0)
+		abort();
+	if (control_start(&fz.control_server, fz.server, control_fd) < 0)
 		abort();
 }
 

@@ -170,7 +170,7 @@ def boot_id(tmp):
     resumes it, after a reboot (another boot id) it discards it."""
     s = lifecyclelib.Setup(tmp)
     try:
-        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "boot-one"})
+        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "0b1d5c8e-1111-4a6f-9c3e-000000000001"})
         s.wait_state("ready", 8)
         s.imds.set_state({"spot_instance_action": {
             "action": "terminate", "time": lifecyclelib.iso(time.time() + 120)}})
@@ -179,13 +179,13 @@ def boot_id(tmp):
         s.imds.set_state({"spot_instance_action": None})
 
         os.unlink(s.agent.notify.path)
-        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "boot-one"})
+        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "0b1d5c8e-1111-4a6f-9c3e-000000000001"})
         s.wait_state("drained", 8)
         s.stop_agent()
         check("ignoring" not in s.agent.stderr(), "same boot ignored: %s" % s.agent.stderr())
 
         os.unlink(s.agent.notify.path)
-        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "boot-two"})
+        s.start_agent(env={"ASG_AGENT_TEST_BOOT_ID": "0b1d5c8e-2222-4a6f-9c3e-000000000002"})
         s.wait_state("ready", 8)
         check("from another boot or instance" in s.agent.stderr(),
               "reboot not logged: %s" % s.agent.stderr())
@@ -193,7 +193,7 @@ def boot_id(tmp):
         def saved():
             with open(os.path.join(s.state_dir, "lifecycle.json")) as f:
                 return json.load(f)
-        check(wait_until(lambda: saved().get("boot_id") == "boot-two" and
+        check(wait_until(lambda: saved().get("boot_id") == "0b1d5c8e-2222-4a6f-9c3e-000000000002" and
                          saved().get("state") == "ready", 5),
               "state file not replaced after the reboot: %r" % saved())
     finally:

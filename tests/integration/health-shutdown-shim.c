@@ -23,6 +23,6 @@ int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		real = (int (*)(int, int, int, struct epoll_event *))dlsym(RTLD_NEXT, "epoll_ctl");
 	if (op == EPOLL_CTL_DEL && gettid() == getpid() &&
 	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &l) == 0 && acc)
-		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
 	return real(epfd, op, fd, ev);
 }

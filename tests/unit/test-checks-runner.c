@@ -25,7 +25,7 @@ static char flag[128];
 
 static struct check_spec flag_spec(const char *name, int rise, int fall)
 {
-	struct check_spec s = { 0 };
+	struct check_spec s = {0};
 
 	s.name = (char *)name;
 	s.kind = CHECK_FILE;
@@ -122,9 +122,9 @@ static void test_reload_carries_state(void **state)
  * never return (the alarm in main() fails the test). */
 static void test_slow_check_does_not_block(void **state)
 {
-	struct check_spec specs[2] = { flag_spec("flag", 1, 1), { 0 } };
+	struct check_spec specs[2] = {flag_spec("flag", 1, 1), {0}};
 	char fifo[160], started[160], script[512];
-	char *argv[] = { (char *)"/bin/sh", (char *)"-c", script, NULL };
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
 	struct checks *c;
 	int fd;
 
@@ -153,7 +153,8 @@ static void test_slow_check_does_not_block(void **state)
 		st = checks_status_json(c);
 		assert_non_null(st);
 		/* Still the slow check's first run: no result yet. */
-		assert_true(json_is_null(json_object_get(json_object_get(st, "slow"), "duration_ms")));
+		assert_true(
+		        json_is_null(json_object_get(json_object_get(st, "slow"), "duration_ms")));
 		json_decref(st);
 	}
 	fd = open(fifo, O_WRONLY);
@@ -176,8 +177,8 @@ static void test_slow_check_does_not_block(void **state)
 static void test_stop_kills_running_exec(void **state)
 {
 	char pidfile[128], script[512], buf[32] = "";
-	char *argv[] = { (char *)"/bin/sh", (char *)"-c", script, NULL };
-	struct check_spec s = { 0 };
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", script, NULL};
+	struct check_spec s = {0};
 	struct checks *c;
 	FILE *f = NULL;
 	pid_t pid;
@@ -185,7 +186,7 @@ static void test_stop_kills_running_exec(void **state)
 	snprintf(pidfile, sizeof(pidfile), "%s/exec.pid", tmpdir);
 	unlink(pidfile);
 	snprintf(script, sizeof(script), "echo $$ > %s.tmp && mv %s.tmp %s && exec sleep 600",
-		 pidfile, pidfile, pidfile);
+	         pidfile, pidfile, pidfile);
 	s.name = (char *)"sleeper";
 	s.kind = CHECK_EXEC;
 	s.critical = true;
@@ -224,11 +225,11 @@ static void test_no_checks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_verdict_follows_flag),
-		cmocka_unit_test(test_reload_carries_state),
-		cmocka_unit_test(test_slow_check_does_not_block),
-		cmocka_unit_test(test_stop_kills_running_exec),
-		cmocka_unit_test(test_no_checks),
+	        cmocka_unit_test(test_verdict_follows_flag),
+	        cmocka_unit_test(test_reload_carries_state),
+	        cmocka_unit_test(test_slow_check_does_not_block),
+	        cmocka_unit_test(test_stop_kills_running_exec),
+	        cmocka_unit_test(test_no_checks),
 	};
 	char cmd[128];
 	int r;

@@ -16,7 +16,7 @@
  * after each, as 'P', 'F' ('-' for pending never follows a result). */
 static void run_sequence(int rise, int fall, const char *results, char *states)
 {
-	struct check_hysteresis h = { CHECK_PENDING, 0, 0 };
+	struct check_hysteresis h = {CHECK_PENDING, 0, 0};
 	size_t i;
 
 	for (i = 0; results[i]; i++) {
@@ -35,7 +35,7 @@ static void expect_sequence(int rise, int fall, const char *results, const char 
 	run_sequence(rise, fall, results, got);
 	if (strcmp(got, want))
 		fail_msg("rise %d fall %d, results %s: states %s, expected %s", rise, fall, results,
-			 got, want);
+		         got, want);
 }
 
 static void test_first_result_sets_state(void **state)
@@ -58,7 +58,7 @@ static void test_rise_and_fall(void **state)
 
 static void test_counters(void **state)
 {
-	struct check_hysteresis h = { CHECK_PENDING, 0, 0 };
+	struct check_hysteresis h = {CHECK_PENDING, 0, 0};
 
 	check_hysteresis_apply(&h, true, 2, 2);
 	check_hysteresis_apply(&h, true, 2, 2);
@@ -72,7 +72,7 @@ static void test_counters(void **state)
 
 static struct check_spec make_spec(const char *name, enum check_kind kind, bool critical)
 {
-	struct check_spec s = { 0 };
+	struct check_spec s = {0};
 
 	s.name = (char *)name;
 	s.kind = kind;
@@ -86,8 +86,8 @@ static struct check_spec make_spec(const char *name, enum check_kind kind, bool 
 
 static void test_verdict_and_generation(void **state)
 {
-	struct check_spec specs[] = { make_spec("disk", CHECK_DISK, true),
-				      make_spec("db", CHECK_TCP, false) };
+	struct check_spec specs[] = {make_spec("disk", CHECK_DISK, true),
+	                             make_spec("db", CHECK_TCP, false)};
 	struct checks *c;
 	uint64_t g;
 
@@ -132,9 +132,9 @@ static void test_verdict_and_generation(void **state)
 
 static void test_status_json(void **state)
 {
-	struct check_spec specs[] = { make_spec("disk", CHECK_DISK, true),
-				      make_spec("db", CHECK_TCP, false),
-				      make_spec("flag", CHECK_FILE, true) };
+	struct check_spec specs[] = {make_spec("disk", CHECK_DISK, true),
+	                             make_spec("db", CHECK_TCP, false),
+	                             make_spec("flag", CHECK_FILE, true)};
 	struct checks *c;
 	json_t *st, *o, *failing;
 
@@ -199,12 +199,12 @@ static void test_no_checks_is_healthy(void **state)
  * the config was reloaded. */
 static void test_carry_over(void **state)
 {
-	struct check_spec old_specs[] = { make_spec("disk", CHECK_DISK, true),
-					  make_spec("app", CHECK_TCP, true),
-					  make_spec("gone", CHECK_FILE, true) };
-	struct check_spec new_specs[] = { make_spec("disk", CHECK_DISK, true),
-					  make_spec("app", CHECK_HTTP, true),
-					  make_spec("new", CHECK_FILE, false) };
+	struct check_spec old_specs[] = {make_spec("disk", CHECK_DISK, true),
+	                                 make_spec("app", CHECK_TCP, true),
+	                                 make_spec("gone", CHECK_FILE, true)};
+	struct check_spec new_specs[] = {make_spec("disk", CHECK_DISK, true),
+	                                 make_spec("app", CHECK_HTTP, true),
+	                                 make_spec("new", CHECK_FILE, false)};
 	struct checks *old, *cur;
 	json_t *st, *o;
 
@@ -274,15 +274,15 @@ static void test_format_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_first_result_sets_state),
-		cmocka_unit_test(test_rise_and_fall),
-		cmocka_unit_test(test_counters),
-		cmocka_unit_test(test_verdict_and_generation),
-		cmocka_unit_test(test_status_json),
-		cmocka_unit_test(test_no_checks_is_healthy),
-		cmocka_unit_test(test_carry_over),
-		cmocka_unit_test(test_generation_unique_across_instances),
-		cmocka_unit_test(test_format_size),
+	        cmocka_unit_test(test_first_result_sets_state),
+	        cmocka_unit_test(test_rise_and_fall),
+	        cmocka_unit_test(test_counters),
+	        cmocka_unit_test(test_verdict_and_generation),
+	        cmocka_unit_test(test_status_json),
+	        cmocka_unit_test(test_no_checks_is_healthy),
+	        cmocka_unit_test(test_carry_over),
+	        cmocka_unit_test(test_generation_unique_across_instances),
+	        cmocka_unit_test(test_format_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,7 +30,7 @@ static char detail[256];
 
 static struct check_spec spec_of(enum check_kind kind, long long timeout_ms)
 {
-	struct check_spec s = { 0 };
+	struct check_spec s = {0};
 
 	s.name = (char *)"t";
 	s.kind = kind;
@@ -89,7 +89,8 @@ static void test_disk(void **state)
 	s.path = (char *)"/nonexistent/asg-health";
 	s.min_free_bytes = 1;
 	assert_int_equal(check_disk_run(&s, -1, detail, sizeof(detail)), -ENOENT);
-	assert_string_equal(detail, "cannot statvfs /nonexistent/asg-health: No such file or directory");
+	assert_string_equal(detail,
+	                    "cannot statvfs /nonexistent/asg-health: No such file or directory");
 }
 
 /* --- memory ----------------------------------------------------------- */
@@ -102,9 +103,9 @@ static void test_memory_injected(void **state)
 	snprintf(path, sizeof(path), "%s/meminfo", tmpdir);
 	/* 10% available: 100000 kB of 1000000 kB (97.7 MiB of 976.6 MiB). */
 	write_file(path, "MemTotal:        1000000 kB\n"
-			 "MemFree:           20000 kB\n"
-			 "MemAvailable:     100000 kB\n"
-			 "Buffers:           10000 kB\n");
+	                 "MemFree:           20000 kB\n"
+	                 "MemAvailable:     100000 kB\n"
+	                 "Buffers:           10000 kB\n");
 	s.path = path;
 
 	s.min_free_percent = 5;
@@ -172,7 +173,7 @@ static void test_file(void **state)
 /* A socket bound to 127.0.0.1 on a free port; listening if asked. */
 static int loopback_socket(bool listening, int *port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
@@ -244,17 +245,20 @@ static void http_serve(int fd)
 	}
 	snprintf(srv.last_request, sizeof(srv.last_request), "%s", req);
 	if (!strncmp(req, "GET /slow ", 10)) {
-		struct pollfd p = { .fd = srv.stop_fd, .events = POLLIN };
+		struct pollfd p = {.fd = srv.stop_fd, .events = POLLIN};
 		poll(&p, 1, 10000);
 		return;
 	}
 	if (!strncmp(req, "GET /redirect ", 14)) {
-		snprintf(resp, sizeof(resp), "HTTP/1.1 302 Found\r\nLocation: /status/200\r\n"
-					     "Content-Length: 0\r\nConnection: close\r\n\r\n");
+		snprintf(resp, sizeof(resp),
+		         "HTTP/1.1 302 Found\r\nLocation: /status/200\r\n"
+		         "Content-Length: 0\r\nConnection: close\r\n\r\n");
 	} else {
 		sscanf(req, "GET /status/%d ", &status);
-		snprintf(resp, sizeof(resp), "HTTP/1.1 %d Whatever\r\nContent-Length: 5\r\n"
-					     "Connection: close\r\n\r\nhello", status);
+		snprintf(resp, sizeof(resp),
+		         "HTTP/1.1 %d Whatever\r\nContent-Length: 5\r\n"
+		         "Connection: close\r\n\r\nhello",
+		         status);
 	}
 	if (write(fd, resp, strlen(resp)) < 0)
 		return;
@@ -263,8 +267,8 @@ static void http_serve(int fd)
 static void *http_thread(void *arg)
 {
 	for (;;) {
-		struct pollfd p[2] = { { .fd = srv.listen_fd, .events = POLLIN },
-				       { .fd = srv.stop_fd, .events = POLLIN } };
+		struct pollfd p[2] = {{.fd = srv.listen_fd, .events = POLLIN},
+		                      {.fd = srv.stop_fd, .events = POLLIN}};
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN)
@@ -321,7 +325,7 @@ static void test_http_status(void **state)
 
 	assert_int_equal(http_run("/status/503", 200, 2000), 0);
 	snprintf(want, sizeof(want), "GET http://127.0.0.1:%d/status/503: 503, expected 200",
-		 srv.port);
+	         srv.port);
 	assert_string_equal(detail, want);
 
 	assert_int_equal(http_run("/status/204", 204, 2000), 1);
@@ -376,7 +380,7 @@ static void test_http_refused(void **state)
 static int exec_run(long long timeout_ms, int cancel_fd, const char *script)
 {
 	struct check_spec s = spec_of(CHECK_EXEC, timeout_ms);
-	char *argv[] = { (char *)"/bin/sh", (char *)"-c", (char *)script, NULL };
+	char *argv[] = {(char *)"/bin/sh", (char *)"-c", (char *)script, NULL};
 
 	s.argv = argv;
 	return check_exec_run(&s, cancel_fd, detail, sizeof(detail));
@@ -392,7 +396,7 @@ static void assert_no_children(void)
 static void test_exec_exit_status(void **state)
 {
 	struct check_spec s = spec_of(CHECK_EXEC, 2000);
-	char *t[] = { (char *)"/bin/true", NULL }, *f[] = { (char *)"/bin/false", NULL };
+	char *t[] = {(char *)"/bin/true", NULL}, *f[] = {(char *)"/bin/false", NULL};
 
 	s.argv = t;
 	assert_int_equal(check_exec_run(&s, -1, detail, sizeof(detail)), 1);
@@ -416,7 +420,7 @@ static void test_exec_exit_status(void **state)
 static void test_exec_missing_program(void **state)
 {
 	struct check_spec s = spec_of(CHECK_EXEC, 2000);
-	char *argv[] = { (char *)"/nonexistent/ready", NULL };
+	char *argv[] = {(char *)"/nonexistent/ready", NULL};
 
 	s.argv = argv;
 	assert_int_equal(check_exec_run(&s, -1, detail, sizeof(detail)), -ENOENT);
@@ -427,7 +431,7 @@ static void test_exec_missing_program(void **state)
 /* With SIGCHLD ignored the child would be reaped behind our back. */
 static void test_exec_sigchld_ignored(void **state)
 {
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
 
 	assert_int_equal(sigaction(SIGCHLD, &ign, &old), 0);
 	assert_int_equal(exec_run(2000, -1, "exit 0"), -ECHILD);
@@ -451,8 +455,10 @@ static void test_exec_environment(void **state)
 	assert_int_equal(exec_run(2000, -1, "read line; echo \"read $?\""), 1);
 	assert_string_equal(detail, "/bin/sh exited 0: read 1");
 	/* A lot of output neither blocks the child nor fails it. */
-	assert_int_equal(exec_run(5000, -1, "i=0; while [ $i -lt 20000 ]; do "
-					     "echo 'line of output'; i=$((i+1)); done"), 1);
+	assert_int_equal(exec_run(5000, -1,
+	                          "i=0; while [ $i -lt 20000 ]; do "
+	                          "echo 'line of output'; i=$((i+1)); done"),
+	                 1);
 	assert_string_equal(detail, "/bin/sh exited 0: line of output");
 }
 
@@ -502,7 +508,7 @@ static void test_exec_timeout_kills_group(void **state)
 static void test_exec_sleep_timeout(void **state)
 {
 	struct check_spec s = spec_of(CHECK_EXEC, 200);
-	char *argv[] = { (char *)"/bin/sleep", (char *)"10", NULL };
+	char *argv[] = {(char *)"/bin/sleep", (char *)"10", NULL};
 	uint64_t t0 = now_mono_ms(), took;
 
 	s.argv = argv;
@@ -533,7 +539,7 @@ static void *cancel_later(void *arg)
 
 static void test_cancel(void **state)
 {
-	struct canceller c = { eventfd(0, EFD_CLOEXEC), 100 };
+	struct canceller c = {eventfd(0, EFD_CLOEXEC), 100};
 	struct check_spec s = spec_of(CHECK_HTTP, 5000);
 	pthread_t t;
 	char url[128];
@@ -558,23 +564,23 @@ static void test_cancel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_disk),
-		cmocka_unit_test(test_memory_injected),
-		cmocka_unit_test(test_memory_proc),
-		cmocka_unit_test(test_file),
-		cmocka_unit_test(test_tcp),
-		cmocka_unit_test(test_http_status),
-		cmocka_unit_test(test_http_no_redirect),
-		cmocka_unit_test(test_http_ignores_proxy),
-		cmocka_unit_test(test_http_timeout),
-		cmocka_unit_test(test_http_refused),
-		cmocka_unit_test(test_exec_exit_status),
-		cmocka_unit_test(test_exec_missing_program),
-		cmocka_unit_test(test_exec_sigchld_ignored),
-		cmocka_unit_test(test_exec_environment),
-		cmocka_unit_test(test_exec_timeout_kills_group),
-		cmocka_unit_test(test_exec_sleep_timeout),
-		cmocka_unit_test(test_cancel),
+	        cmocka_unit_test(test_disk),
+	        cmocka_unit_test(test_memory_injected),
+	        cmocka_unit_test(test_memory_proc),
+	        cmocka_unit_test(test_file),
+	        cmocka_unit_test(test_tcp),
+	        cmocka_unit_test(test_http_status),
+	        cmocka_unit_test(test_http_no_redirect),
+	        cmocka_unit_test(test_http_ignores_proxy),
+	        cmocka_unit_test(test_http_timeout),
+	        cmocka_unit_test(test_http_refused),
+	        cmocka_unit_test(test_exec_exit_status),
+	        cmocka_unit_test(test_exec_missing_program),
+	        cmocka_unit_test(test_exec_sigchld_ignored),
+	        cmocka_unit_test(test_exec_environment),
+	        cmocka_unit_test(test_exec_timeout_kills_group),
+	        cmocka_unit_test(test_exec_sleep_timeout),
+	        cmocka_unit_test(test_cancel),
 	};
 	int r;
 

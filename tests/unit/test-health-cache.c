@@ -22,7 +22,7 @@
 #include "config.h"
 
 struct fixture {
-	char dir[64];	 /* holds root/ and outside/ */
+	char dir[64]; /* holds root/ and outside/ */
 	char root[96];
 	int rootfd;
 	struct health_config cfg;
@@ -185,7 +185,7 @@ static void test_single_flight(void **state)
 	start(f);
 	pthread_barrier_init(&barrier, NULL, N);
 	for (int i = 0; i < N; i++) {
-		racers[i] = (struct racer){ f, &barrier, 1 };
+		racers[i] = (struct racer){f, &barrier, 1};
 		pthread_create(&threads[i], NULL, race, &racers[i]);
 	}
 	for (int i = 0; i < N; i++) {
@@ -222,7 +222,7 @@ static void test_hash_kept_by_identity(void **state)
 	assert_string_equal(e->etag, etag);
 	file_entry_put(e);
 	assert_int_equal(stats(f).loads, 1 + 3000 + 1 + 1); /* reloaded... */
-	assert_int_equal(stats(f).hashed, 1);		  /* ...not read again */
+	assert_int_equal(stats(f).hashed, 1);               /* ...not read again */
 	assert_int_equal(stats(f).hash_reused, 1);
 }
 
@@ -292,13 +292,13 @@ static void test_sibling_beneath_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_flood_stays_bounded, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_404s_evicted_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hash_kept_by_identity, setup, teardown),
-		cmocka_unit_test(test_error_classification),
-		cmocka_unit_test_setup_teardown(test_transient_error_not_cached, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sibling_beneath_root, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_flood_stays_bounded, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_404s_evicted_first, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_single_flight, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_hash_kept_by_identity, setup, teardown),
+	        cmocka_unit_test(test_error_classification),
+	        cmocka_unit_test_setup_teardown(test_transient_error_not_cached, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sibling_beneath_root, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,19 +36,19 @@ static void test_values(void **state)
 {
 	struct health_config cfg;
 	char err[1024] = "";
-	const char *text =
-		"{\n"
-		"  \"root\": \"/srv/site\",\n"
-		"  \"listen\": [\"127.0.0.1:8080\"],\n"
-		"  \"cache_control\": [\n"
-		"    {\"prefix\": \"/assets/\", \"value\": \"public, max-age=31536000, immutable\"},\n"
-		"    {\"extension\": \".html\", \"value\": \"no-cache\"}\n"
-		"  ],\n"
-		"  \"connection_timeout\": \"90s\",\n"
-		"  \"cache_max_file_size\": \"64k\",\n"
-		"  \"shutdown_timeout\": 12.5,\n"
-		"  \"serve_dotfiles\": true\n"
-		"}\n";
+	const char *text = "{\n"
+	                   "  \"root\": \"/srv/site\",\n"
+	                   "  \"listen\": [\"127.0.0.1:8080\"],\n"
+	                   "  \"cache_control\": [\n"
+	                   "    {\"prefix\": \"/assets/\", \"value\": \"public, max-age=31536000, "
+	                   "immutable\"},\n"
+	                   "    {\"extension\": \".html\", \"value\": \"no-cache\"}\n"
+	                   "  ],\n"
+	                   "  \"connection_timeout\": \"90s\",\n"
+	                   "  \"cache_max_file_size\": \"64k\",\n"
+	                   "  \"shutdown_timeout\": 12.5,\n"
+	                   "  \"serve_dotfiles\": true\n"
+	                   "}\n";
 
 	assert_int_equal(health_config_parse(&cfg, "h.json", text, err, sizeof(err)), 0);
 	assert_string_equal(cfg.root, "/srv/site");
@@ -58,7 +58,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg.shutdown_timeout_ms, 12500);
 	assert_true(cfg.serve_dotfiles);
 	assert_string_equal(health_config_cache_control(&cfg, "/assets/app.js"),
-			    "public, max-age=31536000, immutable");
+	                    "public, max-age=31536000, immutable");
 	assert_string_equal(health_config_cache_control(&cfg, "/about/index.html"), "no-cache");
 	assert_string_equal(health_config_cache_control(&cfg, "/img/a.png"), "");
 	health_config_free(&cfg);
@@ -69,8 +69,9 @@ static void expect_error(const char *text, const char *want)
 	struct health_config cfg;
 	char err[1024] = "";
 
-	assert_int_equal(health_config_parse(&cfg, "/etc/asg-agent/health.json", text, err, sizeof(err)),
-			 -EINVAL);
+	assert_int_equal(
+	        health_config_parse(&cfg, "/etc/asg-agent/health.json", text, err, sizeof(err)),
+	        -EINVAL);
 	if (!strstr(err, want))
 		fail_msg("error \"%s\" does not contain \"%s\"", err, want);
 }
@@ -78,27 +79,32 @@ static void expect_error(const char *text, const char *want)
 static void test_errors(void **state)
 {
 	expect_error("{\n  \"root\": \"/srv\",\n  \"lisen\": []\n}",
-		     "/etc/asg-agent/health.json:3:3: lisen: unknown key");
+	             "/etc/asg-agent/health.json:3:3: lisen: unknown key");
 	expect_error("{\"root\": 5}", "health.json:1:2: root: expected a string");
 	expect_error("{\"root\": \"relative\"}", "root: must be an absolute path");
 	expect_error("{\n\"threads\": 1000}", "health.json:2:1: threads: 1000 is out of range");
-	expect_error("{\"connection_timeout\": \"soon\"}", "connection_timeout: expected a duration");
-	expect_error("{\"listen\": [\"127.0.0.1:80\", \"nope\"]}", "health.json:1:29: listen[1]: expected \"ADDR:PORT\"");
-	expect_error("{\"cache_control\": [{\"prefix\": \"/a/\"}]}", "cache_control[0]: missing \"value\"");
-	expect_error("{\"cache_control\": [{\"prefix\": \"/a/\", \"extension\": \"css\", \"value\": \"x\"}]}",
-		     "give exactly one");
+	expect_error("{\"connection_timeout\": \"soon\"}",
+	             "connection_timeout: expected a duration");
+	expect_error("{\"listen\": [\"127.0.0.1:80\", \"nope\"]}",
+	             "health.json:1:29: listen[1]: expected \"ADDR:PORT\"");
+	expect_error("{\"cache_control\": [{\"prefix\": \"/a/\"}]}",
+	             "cache_control[0]: missing \"value\"");
+	expect_error("{\"cache_control\": [{\"prefix\": \"/a/\", \"extension\": \"css\", "
+	             "\"value\": \"x\"}]}",
+	             "give exactly one");
 	expect_error("{\"root\": \"/a\",}", "health.json:1:");
 	expect_error("{\"root\": \"/a\", \"root\": \"/b\"}", "duplicate");
 	expect_error("[]", "top level must be a JSON object");
 	/* header values: a CR/LF would split the header (issue 9, item 9) */
 	expect_error("{\n  \"cache_control\": \"max-age=60\\r\\nSet-Cookie: a=b\"\n}",
-		     "health.json:2:3: cache_control: a header value must not contain line breaks");
+	             "health.json:2:3: cache_control: a header value must not contain line breaks");
 	expect_error("{\"cache_control\": \"max-age=60\\n\"}", "cache_control: a header value");
 	expect_error("{\"cache_control\": \"a\\u007fb\"}", "cache_control: a header value");
 	expect_error("{\"cache_control\": [{\"extension\": \"css\", \"value\": \"a\\rb\"}]}",
-		     "health.json:1:20: cache_control[0]: value: a header value must not contain");
+	             "health.json:1:20: cache_control[0]: value: a header value must not contain");
 	expect_error("{\"health_path\": \"health\"}", "health_path: must be a path");
-	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}", "max_uri_length: 10 is out of range");
+	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}",
+	             "max_uri_length: 10 is out of range");
 }
 
 /* Found by tests/fuzz/fuzz-health-config: a key with a newline was
@@ -108,13 +114,15 @@ static void test_error_escapes_controls(void **state)
 	struct health_config cfg;
 	char err[1024] = "";
 
-	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"lb_pror\\nwind\": 1}", err,
-					     sizeof(err)), -EINVAL);
+	assert_int_equal(
+	        health_config_parse(&cfg, "h.json", "{\"lb_pror\\nwind\": 1}", err, sizeof(err)),
+	        -EINVAL);
 	assert_null(strchr(err, '\n'));
 	if (!strstr(err, "lb_pror\\x0awind"))
 		fail_msg("error \"%s\" does not show the newline as \\x0a", err);
-	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"root\": \"/a\", \"x\\u0007\": 1}", err,
-					     sizeof(err)), -EINVAL);
+	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"root\": \"/a\", \"x\\u0007\": 1}",
+	                                     err, sizeof(err)),
+	                 -EINVAL);
 	assert_null(strchr(err, '\a'));
 }
 
@@ -156,12 +164,9 @@ static void test_units(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_error_escapes_controls),
-		cmocka_unit_test(test_locate),
-		cmocka_unit_test(test_units),
+	        cmocka_unit_test(test_defaults), cmocka_unit_test(test_values),
+	        cmocka_unit_test(test_errors),   cmocka_unit_test(test_error_escapes_controls),
+	        cmocka_unit_test(test_locate),   cmocka_unit_test(test_units),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

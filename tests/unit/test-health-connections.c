@@ -29,7 +29,7 @@ static void test_request_and_idle(void **state)
 	assert_int_equal(conn_sweep_decide(CONN_IDLE, 0, 500, 500, 1000000, 10000), CONN_KEEP);
 	/* the first byte of the next head starts its clock */
 	assert_int_equal(conn_sweep_decide(CONN_IDLE, 0, 500, 501, 1000000, 10000),
-			 CONN_HEAD_STARTED);
+	                 CONN_HEAD_STARTED);
 }
 
 static void test_linger(void **state)
@@ -52,9 +52,9 @@ static void test_linger(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_head_deadline),
-		cmocka_unit_test(test_request_and_idle),
-		cmocka_unit_test(test_linger),
+	        cmocka_unit_test(test_head_deadline),
+	        cmocka_unit_test(test_request_and_idle),
+	        cmocka_unit_test(test_linger),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,30 +82,32 @@ static void test_path_too_long(void **state)
 
 static void test_mime(void **state)
 {
-	static const struct { const char *name, *type; } cases[] = {
-		{ "a.html", "text/html; charset=utf-8" },
-		{ "a.css", "text/css; charset=utf-8" },
-		{ "a.js", "text/javascript; charset=utf-8" },
-		{ "a.mjs", "text/javascript; charset=utf-8" },
-		{ "a.json", "application/json; charset=utf-8" },
-		{ "a.js.map", "application/json; charset=utf-8" },
-		{ "a.svg", "image/svg+xml; charset=utf-8" },
-		{ "a.png", "image/png" },
-		{ "a.JPG", "image/jpeg" },
-		{ "a.jpeg", "image/jpeg" },
-		{ "a.gif", "image/gif" },
-		{ "a.webp", "image/webp" },
-		{ "a.avif", "image/avif" },
-		{ "favicon.ico", "image/x-icon" },
-		{ "f.woff", "font/woff" },
-		{ "f.woff2", "font/woff2" },
-		{ "robots.txt", "text/plain; charset=utf-8" },
-		{ "sitemap.xml", "application/xml; charset=utf-8" },
-		{ "app.wasm", "application/wasm" },
-		{ "doc.pdf", "application/pdf" },
-		{ "noext", "application/octet-stream" },
-		{ "dir.d/noext", "application/octet-stream" },
-		{ "a.unknownext", "application/octet-stream" },
+	static const struct {
+		const char *name, *type;
+	} cases[] = {
+	        {"a.html", "text/html; charset=utf-8"},
+	        {"a.css", "text/css; charset=utf-8"},
+	        {"a.js", "text/javascript; charset=utf-8"},
+	        {"a.mjs", "text/javascript; charset=utf-8"},
+	        {"a.json", "application/json; charset=utf-8"},
+	        {"a.js.map", "application/json; charset=utf-8"},
+	        {"a.svg", "image/svg+xml; charset=utf-8"},
+	        {"a.png", "image/png"},
+	        {"a.JPG", "image/jpeg"},
+	        {"a.jpeg", "image/jpeg"},
+	        {"a.gif", "image/gif"},
+	        {"a.webp", "image/webp"},
+	        {"a.avif", "image/avif"},
+	        {"favicon.ico", "image/x-icon"},
+	        {"f.woff", "font/woff"},
+	        {"f.woff2", "font/woff2"},
+	        {"robots.txt", "text/plain; charset=utf-8"},
+	        {"sitemap.xml", "application/xml; charset=utf-8"},
+	        {"app.wasm", "application/wasm"},
+	        {"doc.pdf", "application/pdf"},
+	        {"noext", "application/octet-stream"},
+	        {"dir.d/noext", "application/octet-stream"},
+	        {"a.unknownext", "application/octet-stream"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_string_equal(mime_type_for(cases[i].name), cases[i].type);
@@ -117,13 +119,14 @@ static void test_mime(void **state)
 }
 
 static void expect_range(const char *h, uint64_t size, enum range_result want, uint64_t f,
-			 uint64_t l)
+                         uint64_t l)
 {
 	uint64_t first = 99, last = 99;
 	enum range_result r = range_parse(h, size, &first, &last);
 
 	if (r != want)
-		fail_msg("Range %s on %llu: got %d want %d", h ? h : "(none)", (unsigned long long)size, r, want);
+		fail_msg("Range %s on %llu: got %d want %d", h ? h : "(none)",
+		         (unsigned long long)size, r, want);
 	if (want == RANGE_SINGLE) {
 		assert_int_equal(first, f);
 		assert_int_equal(last, l);
@@ -154,14 +157,14 @@ static void test_range(void **state)
 	expect_range("bytes=18446744073709551615-", 100, RANGE_UNSATISFIABLE, 0, 0);
 	expect_range("bytes=18446744073709551616-", 100, RANGE_UNSATISFIABLE, 0, 0);
 	expect_range("bytes=99999999999999999999999-", 100, RANGE_UNSATISFIABLE, 0, 0);
-	expect_range("bytes=18446744073709551615-18446744073709551615", 100,
-		     RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=18446744073709551615-18446744073709551615", 100, RANGE_UNSATISFIABLE, 0,
+	             0);
 	/* a last position past 64 bits means "to the end" */
 	expect_range("bytes=5-99999999999999999999999", 100, RANGE_SINGLE, 5, 99);
 	/* a suffix longer than 64 bits: the whole file */
 	expect_range("bytes=-99999999999999999999999", 100, RANGE_SINGLE, 0, 99);
-	expect_range("bytes=18446744073709551614-", UINT64_MAX, RANGE_SINGLE,
-		     18446744073709551614u, 18446744073709551614u);
+	expect_range("bytes=18446744073709551614-", UINT64_MAX, RANGE_SINGLE, 18446744073709551614u,
+	             18446744073709551614u);
 }
 
 static void expect_location(const char *rel, const char *want)
@@ -176,9 +179,14 @@ static void expect_location(const char *rel, const char *want)
  * leading '/', whatever the request target held (issue 9, item 1). */
 static void test_location(void **state)
 {
-	const char *targets[] = { "//evil.example/../docs", "/\\evil.example/..",
-				  "//evil.example/%2e%2e/docs", "/docs", "///docs",
-				  "/\\evil.example/../docs", "/a%2F/..", "/%5Cevil.example" };
+	const char *targets[] = {"//evil.example/../docs",
+	                         "/\\evil.example/..",
+	                         "//evil.example/%2e%2e/docs",
+	                         "/docs",
+	                         "///docs",
+	                         "/\\evil.example/../docs",
+	                         "/a%2F/..",
+	                         "/%5Cevil.example"};
 	char out[16];
 
 	expect_location("docs", "/docs/");
@@ -219,7 +227,8 @@ static void test_conditional(void **state)
 	assert_false(etag_list_matches("\"ab\"", etag));
 	assert_false(etag_list_matches("", etag));
 	/* If-None-Match wins over If-Modified-Since */
-	assert_false(request_not_modified("\"other\"", "Sun, 06 Nov 2044 08:49:37 GMT", etag, mtime));
+	assert_false(
+	        request_not_modified("\"other\"", "Sun, 06 Nov 2044 08:49:37 GMT", etag, mtime));
 	assert_true(request_not_modified(NULL, "Sun, 06 Nov 1994 08:49:37 GMT", etag, mtime));
 	assert_true(request_not_modified(NULL, "Mon, 07 Nov 1994 08:49:37 GMT", etag, mtime));
 	assert_false(request_not_modified(NULL, "Sat, 05 Nov 1994 08:49:37 GMT", etag, mtime));
@@ -253,14 +262,10 @@ static void test_accept_encoding(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_path_normal),
-		cmocka_unit_test(test_path_reject),
-		cmocka_unit_test(test_path_too_long),
-		cmocka_unit_test(test_mime),
-		cmocka_unit_test(test_range),
-		cmocka_unit_test(test_location),
-		cmocka_unit_test(test_conditional),
-		cmocka_unit_test(test_accept_encoding),
+	        cmocka_unit_test(test_path_normal),   cmocka_unit_test(test_path_reject),
+	        cmocka_unit_test(test_path_too_long), cmocka_unit_test(test_mime),
+	        cmocka_unit_test(test_range),         cmocka_unit_test(test_location),
+	        cmocka_unit_test(test_conditional),   cmocka_unit_test(test_accept_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

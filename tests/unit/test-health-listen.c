@@ -74,7 +74,8 @@ static void test_socket_born_0660(void **state)
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0660);
 	if (mask & (IN_CREATE | IN_ATTRIB))
-		fail_msg("the socket was created at its path and then chmod'ed (events 0x%x)", mask);
+		fail_msg("the socket was created at its path and then chmod'ed (events 0x%x)",
+		         mask);
 	assert_true(mask & IN_MOVED_TO);
 	close(fd);
 
@@ -115,8 +116,8 @@ static void test_never_replaces_a_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_socket_born_0660, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_never_replaces_a_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_socket_born_0660, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_never_replaces_a_file, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
