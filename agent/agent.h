@@ -17,6 +17,8 @@
 #include "lifecycle.h"
 #include "metrics.h"
 
+#define LIFECYCLE_QUEUE_MAX 16
+
 enum imds_state {
 	IMDS_UNKNOWN,
 	IMDS_OK,
@@ -49,6 +51,14 @@ struct agent {
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
 	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
 	struct lifecycle lc;       /* lifecycle.c: hooks, interruptions, drains */
+	int64_t lc_wake_ms;        /* wall clock: the lifecycle's next timer */
+	bool lc_exit;              /* the lifecycle said the process may exit */
+	/* lifecycle-driver.c: answers waiting to be fed to the engine, one
+	 * per turn of the main loop (so a SIGTERM is seen between steps). */
+	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];
+	int lc_queued;
+	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
+	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
 	char last_error[512];      /* the last error worth showing in status */
 	time_t last_error_at;
 };

@@ -26,7 +26,11 @@ agent_libasgagent_a_SOURCES = \
 	agent/drain.c agent/drain.h \
 	agent/state-file.c agent/state-file.h \
 	agent/lifecycle-state.c agent/lifecycle-state.h \
-	agent/lifecycle.c agent/lifecycle.h \
+	agent/lifecycle.c agent/lifecycle.h agent/lifecycle-internal.h \
+	agent/lifecycle-gate.c \
+	agent/lifecycle-drain.c \
+	agent/lifecycle-status.c \
+	agent/lifecycle-driver.c \
 	agent/status.c \
 	agent/commands.h \
 	agent/cmd-run.c \

@@ -111,7 +111,7 @@ json_t *status_document(const struct agent *a)
 	json_object_set_new(met, "last_publish_result", result);
 	json_object_set_new(met, "last_publish_error", str_or_null(m->last_error));
 	json_object_set_new(doc, "metrics", met);
-	json_object_set_new(doc, "lifecycle", lifecycle_status(a));
+	json_object_set_new(doc, "lifecycle", lifecycle_status(&a->lc));
 	return doc;
 }
 
