@@ -328,6 +328,7 @@ int cmd_run(const struct agent_config *cfg)
 					log_info("received %s; flushing the current period and "
 					         "exiting",
 					         strsignal((int)si.ssi_signo));
+				lifecycle_at = 0; /* its answers, if any, at once */
 			}
 		}
 		if (pfd[1].revents & POLLIN) {

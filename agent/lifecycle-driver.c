@@ -561,6 +561,8 @@ uint64_t lifecycle_tick(struct agent *a)
 	ev.drain_d_count = drain_d_count(a);
 	ev.boot_wall_ms = boot_wall_ms();
 	feed(a, &ev);
+	if (a->lc_queued)
+		return now_mono_ms();
 	left = a->lc_wake_ms - wall_ms();
 	return now_mono_ms() + (uint64_t)(left > 0 ? left : 0);
 }
