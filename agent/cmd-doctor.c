@@ -9,6 +9,7 @@
 #include "agent.h"
 #include "cleanup.h"
 #include "commands.h"
+#include "health-client.h"
 #include "log.h"
 
 struct doctor {

@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "cleanup.h"
+#include "drain.h"
 #include "lifecycle-state.h"
 #include "lifecycle.h"
 #include "log.h"

@@ -41,7 +41,7 @@
 
 #include "config.h"
 
-#include "drain.h"
+#include "health-client.h"
 #include "hooks.h"
 #include "watch.h"
 

@@ -23,6 +23,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/identity.c \
 	agent/watch.c agent/watch.h \
 	agent/hooks.c agent/hooks.h \
+	agent/health-client.c agent/health-client.h \
 	agent/drain.c agent/drain.h \
 	agent/state-file.c agent/state-file.h \
 	agent/lifecycle-state.c agent/lifecycle-state.h \
