@@ -13,28 +13,12 @@
 #include "config.h"
 #include "cpu.h"
 #include "credentials.h"
+#include "identity.h"
 #include "imds.h"
 #include "lifecycle.h"
 #include "metrics.h"
 
 #define LIFECYCLE_QUEUE_MAX 16
-
-enum imds_state {
-	IMDS_UNKNOWN,
-	IMDS_OK,
-	IMDS_ABSENT,   /* not reachable: off EC2, or the hop-limit trap */
-	IMDS_DISABLED, /* AWS_EC2_METADATA_DISABLED=true */
-};
-
-struct agent_identity {
-	enum imds_state imds;
-	struct imds_identity id; /* valid when imds == IMDS_OK */
-	char region[64];
-	const char *region_source; /* static string: "AWS_REGION", "config", "imds" ... */
-	char region_error[160];    /* why the winning source's region was refused, or "" */
-	char asg_name[256];
-	const char *asg_source; /* static string, NULL while unknown */
-};
 
 struct agent {
 	const struct agent_config *cfg;    /* not owned */
@@ -62,29 +46,6 @@ struct agent {
 	char last_error[512];      /* the last error worth showing in status */
 	time_t last_error_at;
 };
-
-/* identity.c */
-/* Reads the identity from IMDS (or notes IMDS absent/disabled) and settles
- * the region: AWS_REGION, AWS_DEFAULT_REGION, config, then IMDS.  Logs
- * what it found; returns 0 even off EC2, -errno only on internal errors. */
-int identity_discover(struct agent *a);
-/* Finds the Auto Scaling group name: config, then the IMDS instance tag
- * aws:autoscaling:groupName, then DescribeAutoScalingInstances. 0 when
- * found, -ENOENT while unknown (retried later), other -errno on errors. */
-int identity_find_asg(struct agent *a);
-/* DescribeAutoScalingInstances for one instance: group name and state. */
-int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-                               size_t asg_len, char *state, size_t state_len,
-                               struct aws_response *resp);
-const char *imds_state_name(enum imds_state s);
-
-/* status.c: the local status socket (a line protocol: connect, read one
- * JSON document, EOF). */
-int status_listen(const char *path);
-/* Accepts pending connections on fd and answers each; never blocks. */
-void status_serve(struct agent *a, int fd);
-/* The status document (a new reference). */
-struct json_t *status_document(const struct agent *a);
 
 void agent_record_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "identity.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "health-client.h"

@@ -18,6 +18,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "identity.h"
+#include "status.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "disk.h"

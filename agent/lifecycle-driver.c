@@ -12,6 +12,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "identity.h"
 #include "cleanup.h"
 #include "drain.h"
 #include "lifecycle-state.h"

@@ -20,7 +20,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/metrics.c agent/metrics.h \
 	agent/config.c agent/config.h \
 	agent/agent.h \
-	agent/identity.c \
+	agent/identity.c agent/identity.h \
 	agent/watch.c agent/watch.h \
 	agent/hooks.c agent/hooks.h \
 	agent/health-client.c agent/health-client.h \
@@ -32,7 +32,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/lifecycle-drain.c \
 	agent/lifecycle-status.c \
 	agent/lifecycle-driver.c \
-	agent/status.c \
+	agent/status.c agent/status.h \
 	agent/commands.h \
 	agent/cmd-run.c \
 	agent/cmd-metadata.c \

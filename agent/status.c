@@ -17,6 +17,8 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "identity.h"
+#include "status.h"
 #include "cleanup.h"
 #include "timeutil.h"
 
