@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "autoscaling.h"
 #include "identity.h"
 #include "cleanup.h"
 #include "commands.h"
@@ -116,8 +117,8 @@ static void check_permissions(struct doctor *d, struct agent *a)
 	int r;
 
 	if (a->ident.imds == IMDS_OK) {
-		r = identity_describe_instance(&a->aws, a->ident.id.instance_id, asg, sizeof(asg),
-		                               state, sizeof(state), &resp);
+		r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, asg,
+		                                  sizeof(asg), state, sizeof(state), &resp);
 		if (r == 0)
 			report(d, true, NULL,
 			       "autoscaling:DescribeAutoScalingInstances: in group %s, %s", asg,

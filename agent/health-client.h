@@ -10,13 +10,13 @@ struct strbuf;
 
 /* asg-health's GET /status, as the lifecycle needs it. */
 struct health_view {
-	char status[16];    /* "healthy", "unhealthy", "draining" */
+	char status[16]; /* "healthy", "unhealthy", "draining" */
 	bool draining;
-	long in_flight;     /* requests being answered now */
+	long in_flight;       /* requests being answered now */
 	bool drain_confirmed; /* every recent ELB prober had its 503s */
-	int probers;        /* ELB probers seen recently */
-	bool checks_ready;  /* every critical check passes, each >= rise times */
-	char failing[512];  /* critical checks not (yet) ready, comma-separated */
+	int probers;          /* ELB probers seen recently */
+	bool checks_ready;    /* every critical check passes, each >= rise times */
+	char failing[512];    /* critical checks not (yet) ready, comma-separated */
 };
 
 /* Reads the status; rise is the number of consecutive passes a critical

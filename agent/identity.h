@@ -8,8 +8,6 @@
 #include "imds.h"
 
 struct agent;
-struct aws_client;
-struct aws_response;
 
 enum imds_state {
 	IMDS_UNKNOWN,
@@ -36,10 +34,6 @@ int identity_discover(struct agent *a);
  * aws:autoscaling:groupName, then DescribeAutoScalingInstances. 0 when
  * found, -ENOENT while unknown (retried later), other -errno on errors. */
 int identity_find_asg(struct agent *a);
-/* DescribeAutoScalingInstances for one instance: group name and state. */
-int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-                               size_t asg_len, char *state, size_t state_len,
-                               struct aws_response *resp);
 const char *imds_state_name(enum imds_state s);
 
 #endif

@@ -55,10 +55,9 @@ void lc_update_deadline(struct lifecycle *lc)
 	/* Heartbeats restart the hook's timeout, up to its global timeout:
 	 * 48 h or 100 heartbeat timeouts, whichever is smaller. */
 	if (lc->causes & LC_CAUSE_TERMINATION && hb)
-		consider_deadline(lc,
-		                  lc->drain_started_ms +
-		                          (hb < 1728 ? (int64_t)hb * 100 : 172800) * 1000,
-		                  "hook-global-timeout");
+		consider_deadline(
+		        lc, lc->drain_started_ms + (hb < 1728 ? (int64_t)hb * 100 : 172800) * 1000,
+		        "hook-global-timeout");
 	if (lc->stop_deadline_ms)
 		consider_deadline(lc, lc->stop_deadline_ms, "stop-timeout");
 }
@@ -143,7 +142,8 @@ bool lc_maybe_cancel(struct lc_ctx *c, unsigned wanted)
 		return false;
 	/* drain.d is not undone: its scripts see ASG_AGENT_DRAIN_CAUSE. */
 	if ((lc->state == LC_DRAINED || lc->step > LC_STEP_DRAIN_D) && !lc->deregistered)
-		lc_log(c, LOG_WARNING, "lifecycle: the interruption was canceled after drain.d ran");
+		lc_log(c, LOG_WARNING,
+		       "lifecycle: the interruption was canceled after drain.d ran");
 	if (lc->deregistered) {
 		/* Registered again first; retried. */
 		if (lc_may_call(lc, c->now))
@@ -240,7 +240,8 @@ void lc_drain_decide(struct lc_ctx *c)
 		if (lc->health_err < 0 || lc->health.drain_confirmed || !lc->health.probers ||
 		    past(lc->in_flight_until_ms, c->now)) {
 			if (lc->health_err == 0 && lc->health.drain_confirmed)
-				lc_log(c, LOG_INFO, "lifecycle: the load balancer has seen the drain");
+				lc_log(c, LOG_INFO,
+				       "lifecycle: the load balancer has seen the drain");
 			lc_step_to(c, LC_STEP_IN_FLIGHT);
 		}
 		return;
@@ -251,7 +252,8 @@ void lc_drain_decide(struct lc_ctx *c)
 			lc_step_to(c, LC_STEP_DRAIN_D);
 		} else if (past(lc->in_flight_until_ms, c->now)) {
 			lc_log(c, LOG_WARNING,
-			       "lifecycle: %ld request(s) still in flight at the end of the planned "
+			       "lifecycle: %ld request(s) still in flight at the end of the "
+			       "planned "
 			       "wait; going on",
 			       lc->health.in_flight);
 			lc_step_to(c, LC_STEP_DRAIN_D);
@@ -296,7 +298,7 @@ void lc_drain_health_set(struct lc_ctx *c, const struct lc_event *ev)
 	if (lc->state == LC_DRAINING &&
 	    (lc->step == LC_STEP_NONE || lc->step == LC_STEP_DRAIN_HEALTH))
 		lc_step_to(c, lc->causes & LC_CAUSE_INTERRUPTION ? LC_STEP_DEREGISTER
-		                                                  : LC_STEP_IN_FLIGHT);
+		                                                 : LC_STEP_IN_FLIGHT);
 }
 
 void lc_drain_targets(struct lc_ctx *c, const struct lc_event *ev)

@@ -12,6 +12,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "agent.h"
+#include "autoscaling.h"
+#include "elbv2.h"
 #include "identity.h"
 #include "cleanup.h"
 #include "drain.h"
@@ -75,12 +77,14 @@ static void set_aside(struct agent *a, const char *why)
 	int r = state_file_set_aside(dir, name, sizeof(name));
 
 	if (r < 0)
-		agent_record_error(a, "invalid lifecycle state %s/%s (%s), and cannot set it aside: "
-		                      "%s; ignoring it",
+		agent_record_error(a,
+		                   "invalid lifecycle state %s/%s (%s), and cannot set it aside: "
+		                   "%s; ignoring it",
 		                   dir, STATE_FILE_NAME, why, strerror(-r));
 	else
-		agent_record_error(a, "invalid lifecycle state %s/%s (%s); moved to %s/%s, starting "
-		                      "afresh",
+		agent_record_error(a,
+		                   "invalid lifecycle state %s/%s (%s); moved to %s/%s, starting "
+		                   "afresh",
 		                   dir, STATE_FILE_NAME, why, dir, name);
 	log_error("lifecycle: %s", a->last_error);
 }
@@ -158,7 +162,7 @@ static void discover(struct agent *a, struct lc_event *ev)
 		return;
 	if (!lc->hooks_known) {
 		memset(hooks, 0, sizeof(*hooks));
-		r = hooks_describe(&a->aws, a->ident.asg_name, hooks, &resp);
+		r = autoscaling_describe_lifecycle_hooks(&a->aws, a->ident.asg_name, hooks, &resp);
 		if (r == 0) {
 			ev->hooks_known = true;
 			for (int i = 0; i < hooks->n; i++)
@@ -176,8 +180,9 @@ static void discover(struct agent *a, struct lc_event *ev)
 		aws_response_free(&resp);
 	}
 	if (!lc->tgs_known) {
-		r = hooks_describe_target_groups(&a->aws, a->ident.asg_name, a->lc_found_tgs,
-		                                 LIFECYCLE_MAX_TARGET_GROUPS, &ev->n_tgs, &resp);
+		r = autoscaling_describe_target_groups(&a->aws, a->ident.asg_name, a->lc_found_tgs,
+		                                       LIFECYCLE_MAX_TARGET_GROUPS, &ev->n_tgs,
+		                                       &resp);
 		if (r == 0) {
 			ev->tgs_known = true;
 			log_info("lifecycle: group %s has %d target group(s)", a->ident.asg_name,
@@ -200,8 +205,8 @@ static int instance_state(struct agent *a, char *state, size_t len)
 	int r;
 
 	state[0] = '\0';
-	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, group, sizeof(group),
-	                               state, len, &resp);
+	r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, group, sizeof(group),
+	                                  state, len, &resp);
 	aws_response_free(&resp);
 	if (r == 0)
 		log_info("lifecycle: instance %s is %s in %s", a->ident.id.instance_id, state,
@@ -250,13 +255,14 @@ static enum lc_result complete_hooks(struct agent *a, bool launching, bool aband
 
 		if (h->launching != launching)
 			continue;
-		r = hooks_complete(&a->aws, a->ident.asg_name, h->name, a->ident.id.instance_id,
-		                   abandon, &resp);
+		r = autoscaling_complete_lifecycle_action(&a->aws, a->ident.asg_name, h->name,
+		                                          a->ident.id.instance_id, abandon, &resp);
 		if (r == 0) {
 			log_notice("lifecycle: CompleteLifecycleAction %s %s for %s in %.1f s "
 			           "(%d attempt(s))",
-			           h->name, abandon ? "ABANDON" : "CONTINUE", a->ident.id.instance_id,
-			           (double)(now_mono_ms() - t0) / 1000, resp.attempts);
+			           h->name, abandon ? "ABANDON" : "CONTINUE",
+			           a->ident.id.instance_id, (double)(now_mono_ms() - t0) / 1000,
+			           resp.attempts);
 		} else if (r == -ENOENT && before_wait_state(a)) {
 			log_info("lifecycle: hook %s: %s is not in its wait state yet; retrying",
 			         h->name, a->ident.id.instance_id);
@@ -287,14 +293,15 @@ static enum lc_result heartbeat(struct agent *a, bool launching)
 
 		if (h->launching != launching)
 			continue;
-		r = hooks_heartbeat(&a->aws, a->ident.asg_name, h->name, a->ident.id.instance_id,
-		                    &resp);
+		r = autoscaling_record_heartbeat(&a->aws, a->ident.asg_name, h->name,
+		                                 a->ident.id.instance_id, &resp);
 		if (r == 0) {
 			res = LC_RESULT_OK;
 			log_info("lifecycle: heartbeat for hook %s (%s for %.1f s)", h->name,
 			         lifecycle_phase(lc), (double)(wall_ms() - lc->since_ms) / 1000);
 		} else if (r != -ENOENT) {
-			enum lc_result e = call_result(a, "RecordLifecycleActionHeartbeat", r, &resp);
+			enum lc_result e =
+			        call_result(a, "RecordLifecycleActionHeartbeat", r, &resp);
 			if (res != LC_RESULT_OK)
 				res = e;
 		}
@@ -310,7 +317,7 @@ static enum lc_result set_targets(struct agent *a, bool registered)
 	for (int i = 0; i < lc->n_tgs; i++) {
 		struct aws_response resp;
 		uint64_t t0 = now_mono_ms();
-		int r = hooks_set_target(&a->aws, lc->tgs[i], a->ident.id.instance_id, registered,
+		int r = elbv2_set_target(&a->aws, lc->tgs[i], a->ident.id.instance_id, registered,
 		                         &resp);
 		enum lc_result res = LC_RESULT_OK;
 
@@ -320,8 +327,8 @@ static enum lc_result set_targets(struct agent *a, bool registered)
 			           a->ident.id.instance_id, lc->tgs[i],
 			           (double)(now_mono_ms() - t0) / 1000);
 		else
-			res = call_result(a, registered ? "RegisterTargets" : "DeregisterTargets", r,
-			                  &resp);
+			res = call_result(a, registered ? "RegisterTargets" : "DeregisterTargets",
+			                  r, &resp);
 		aws_response_free(&resp);
 		if (res != LC_RESULT_OK)
 			return res;
@@ -349,7 +356,8 @@ static void run_drain_d(struct agent *a, int index, long long timeout)
 		format_into(causes, sizeof(causes), "ASG_AGENT_DRAIN_CAUSE=%s", tmp);
 		format_into(deadline, sizeof(deadline), "ASG_AGENT_DEADLINE=%lld",
 		            (long long)(lc->deadline_ms / 1000));
-		format_into(inst, sizeof(inst), "ASG_AGENT_INSTANCE_ID=%s", a->ident.id.instance_id);
+		format_into(inst, sizeof(inst), "ASG_AGENT_INSTANCE_ID=%s",
+		            a->ident.id.instance_id);
 		/* Skipped, not fatal: the drain (and the hook's completion)
 		 * goes on, as run-parts skips what it must not run. */
 		if (drain_d_check(c->drain_d, name, why, sizeof(why)) < 0) {
@@ -368,8 +376,8 @@ static void run_drain_d(struct agent *a, int index, long long timeout)
 			log_warning("lifecycle: %s/%s timed out after %.1f s; killed", c->drain_d,
 			            name, (double)timeout / 1000);
 		else if (r != 0)
-			log_warning("lifecycle: %s/%s failed (%s %d) after %.1f s", c->drain_d, name,
-			            r < 0 ? "error" : "exit status", r < 0 ? -r : r,
+			log_warning("lifecycle: %s/%s failed (%s %d) after %.1f s", c->drain_d,
+			            name, r < 0 ? "error" : "exit status", r < 0 ? -r : r,
 			            (double)(now_mono_ms() - t0) / 1000);
 	}
 	drain_d_free(names, n);

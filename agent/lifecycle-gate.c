@@ -50,9 +50,9 @@ void lc_gate_decide(struct lc_ctx *c)
 	}
 	if (waited < cfg->launch_timeout_ms)
 		return;
-	why = lc->health_err < 0 ? "asg-health unreachable"
+	why = lc->health_err < 0      ? "asg-health unreachable"
 	      : lc->health.failing[0] ? lc->health.failing
-	                             : "AWS unreachable";
+	                              : "AWS unreachable";
 	lc_log(c, LOG_ERR, "lifecycle: not ready after %.1f s: %s; launch hook: %s",
 	       (double)waited / 1000, why, cfg->launch_timeout_abandon ? "ABANDON" : "CONTINUE");
 	lc_record_error(c, "launch gate timed out: %s",
@@ -86,7 +86,8 @@ void lc_gate_completed(struct lc_ctx *c, const struct lc_event *ev)
 	if (lc->state != LC_WARMING || lc->launch_done)
 		return;
 	if (ev->flag) { /* after the timeout */
-		if (done || c->now - lc->gate_started_ms >= c->cfg->launch_timeout_ms + GATE_GIVE_UP_MS)
+		if (done ||
+		    c->now - lc->gate_started_ms >= c->cfg->launch_timeout_ms + GATE_GIVE_UP_MS)
 			gate_leave(c);
 		return;
 	}

@@ -23,7 +23,8 @@ struct lc_ctx {
 };
 
 struct lc_action *lc_emit(struct lc_ctx *c, enum lc_action_kind kind);
-void lc_log(struct lc_ctx *c, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void lc_log(struct lc_ctx *c, int level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 void lc_record_error(struct lc_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Asks for a call and notes it pending. */
 struct lc_action *lc_call(struct lc_ctx *c, enum lc_action_kind kind, unsigned pending);

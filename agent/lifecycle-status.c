@@ -12,7 +12,7 @@
 #include "timeutil.h"
 
 static const char *const state_names[] = {
-        [LC_BOOTING] = "booting", [LC_WARMED] = "warmed",   [LC_WARMING] = "warming",
+        [LC_BOOTING] = "booting", [LC_WARMED] = "warmed",     [LC_WARMING] = "warming",
         [LC_READY] = "ready",     [LC_DRAINING] = "draining", [LC_DRAINED] = "drained",
 };
 
@@ -169,10 +169,10 @@ json_t *lifecycle_status(const struct lifecycle *lc)
 	json_object_set_new(o, "deregistered", json_boolean(lc->deregistered));
 	for (int i = 0; lc->hooks_known && i < lc->hooks.n; i++)
 		json_array_append_new(
-		        hooks, json_pack("{s:s,s:s,s:i}", "name", lc->hooks.h[i].name,
-		                         "transition",
-		                         lc->hooks.h[i].launching ? "launching" : "terminating",
-		                         "heartbeat_timeout_s", lc->hooks.h[i].heartbeat_timeout_s));
+		        hooks,
+		        json_pack("{s:s,s:s,s:i}", "name", lc->hooks.h[i].name, "transition",
+		                  lc->hooks.h[i].launching ? "launching" : "terminating",
+		                  "heartbeat_timeout_s", lc->hooks.h[i].heartbeat_timeout_s));
 	json_object_set_new(o, "hooks", lc->hooks_known ? hooks : json_null());
 	if (!lc->hooks_known)
 		json_decref(hooks);

@@ -271,9 +271,10 @@ static void boot_decide(struct lc_ctx *c)
 	lc->gate_started_ms = c->now;
 	lc->last_heartbeat_ms = 0;
 	lc_enter(c, LC_WARMING,
-	         lc->hooks_known ? "Pending:Wait under a launching hook: gating on asg-health's "
-	                           "critical checks"
-	                         : "hooks unknown (AWS unreachable): gating on asg-health's checks");
+	         lc->hooks_known
+	                 ? "Pending:Wait under a launching hook: gating on asg-health's "
+	                   "critical checks"
+	                 : "hooks unknown (AWS unreachable): gating on asg-health's checks");
 }
 
 static void warmed_decide(struct lc_ctx *c)
@@ -337,8 +338,9 @@ static bool settle_launch(struct lc_ctx *c)
 	}
 	lc->gate_started_ms = c->now;
 	lc->last_heartbeat_ms = 0;
-	lc_enter(c, LC_WARMING, "IMDS answered after boot: the launch hook is still pending; "
-	                        "gating on asg-health's critical checks");
+	lc_enter(c, LC_WARMING,
+	         "IMDS answered after boot: the launch hook is still pending; "
+	         "gating on asg-health's critical checks");
 	return true;
 }
 

@@ -42,7 +42,7 @@
 #include "config.h"
 
 #include "health-client.h"
-#include "hooks.h"
+#include "autoscaling.h"
 #include "watch.h"
 
 struct agent;
@@ -71,13 +71,13 @@ enum lc_step {
 
 /* Why a drain runs (a bit set: a Spot notice may be followed by the
  * group's own termination). */
-#define LC_CAUSE_TERMINATION     0x01u /* target-lifecycle-state Terminated */
-#define LC_CAUSE_SPOT            0x02u
-#define LC_CAUSE_SCHEDULED       0x04u
-#define LC_CAUSE_REBALANCE       0x08u
-#define LC_CAUSE_WARM_POOL       0x10u /* scale-in back into the warm pool */
+#define LC_CAUSE_TERMINATION      0x01u /* target-lifecycle-state Terminated */
+#define LC_CAUSE_SPOT             0x02u
+#define LC_CAUSE_SCHEDULED        0x04u
+#define LC_CAUSE_REBALANCE        0x08u
+#define LC_CAUSE_WARM_POOL        0x10u /* scale-in back into the warm pool */
 #define LC_CAUSE_LAUNCH_ABANDONED 0x20u
-#define LC_CAUSE_INTERRUPTION    (LC_CAUSE_SPOT | LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE)
+#define LC_CAUSE_INTERRUPTION     (LC_CAUSE_SPOT | LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE)
 
 /* The engine's run-time facts and bookkeeping live in struct lifecycle
  * too (below the saved fields): the driver never writes them, it only
@@ -125,25 +125,25 @@ struct lifecycle {
 	bool tgs_known;
 	struct health_view health;
 	int health_err;
-	bool health_fresh;         /* health read after the last step change */
-	bool imds_ok;              /* the instance metadata answered at start */
-	bool aws_ready;            /* credentials and region: calls possible */
-	bool asg_known;            /* the group's name is known */
-	int drain_d_count;         /* executables in drain.d at the last timer */
-	int64_t boot_wall_ms;      /* wall-clock time of this boot */
+	bool health_fresh;    /* health read after the last step change */
+	bool imds_ok;         /* the instance metadata answered at start */
+	bool aws_ready;       /* credentials and region: calls possible */
+	bool asg_known;       /* the group's name is known */
+	int drain_d_count;    /* executables in drain.d at the last timer */
+	int64_t boot_wall_ms; /* wall-clock time of this boot */
 	enum lc_launch_pending launch_pending;
-	bool launch_unsettled;     /* ready without knowing the target state */
+	bool launch_unsettled; /* ready without knowing the target state */
 	/* Run time only: the engine's own bookkeeping. */
-	unsigned pending;          /* enum lc_pending: calls asked, not answered */
+	unsigned pending; /* enum lc_pending: calls asked, not answered */
 	int64_t next_watch_ms;
 	int64_t next_discover_ms;
-	int64_t next_call_ms;      /* retry pacing for a failed hook/ELB call */
-	int64_t stop_deadline_ms;  /* SIGTERM while draining: systemd's limit */
+	int64_t next_call_ms;     /* retry pacing for a failed hook/ELB call */
+	int64_t stop_deadline_ms; /* SIGTERM while draining: systemd's limit */
 	bool stop_requested;
-	bool exit_sent;            /* the exit action was given */
-	bool ready_sent;           /* READY=1 told to systemd */
-	bool loaded;               /* resumed from a state file */
-	int watch_failures;        /* IMDS polls failed before the first success */
+	bool exit_sent;     /* the exit action was given */
+	bool ready_sent;    /* READY=1 told to systemd */
+	bool loaded;        /* resumed from a state file */
+	int watch_failures; /* IMDS polls failed before the first success */
 };
 
 /* ---- the engine: lifecycle_step() ---- */
@@ -176,8 +176,8 @@ enum lc_result {
 struct lc_event {
 	enum lc_event_kind kind;
 	enum lc_result result;
-	int r;         /* -errno of a local call (IMDS, asg-health) */
-	bool flag;     /* see the kinds */
+	int r;     /* -errno of a local call (IMDS, asg-health) */
+	bool flag; /* see the kinds */
 	bool launching;
 	bool abandon;
 	/* LC_EV_TIMER: the environment as the driver sees it. */
@@ -233,8 +233,8 @@ struct lc_actions {
 	struct lc_action a[LC_MAX_ACTIONS];
 	int n;
 	struct lc_action spill; /* written past the end, never executed */
-	bool overflow; /* more than LC_MAX_ACTIONS were asked (a bug) */
-	int64_t wake_ms; /* the next LC_EV_TIMER is due then (wall clock) */
+	bool overflow;          /* more than LC_MAX_ACTIONS were asked (a bug) */
+	int64_t wake_ms;        /* the next LC_EV_TIMER is due then (wall clock) */
 };
 
 /* The whole lifecycle: applies ev at time now (wall-clock ms) to *lc and

@@ -22,7 +22,9 @@ agent_libasgagent_a_SOURCES = \
 	agent/agent.h \
 	agent/identity.c agent/identity.h \
 	agent/watch.c agent/watch.h \
-	agent/hooks.c agent/hooks.h \
+	agent/autoscaling.c agent/autoscaling.h \
+	agent/elbv2.c agent/elbv2.h \
+	agent/cloudwatch.c agent/cloudwatch.h \
 	agent/health-client.c agent/health-client.h \
 	agent/drain.c agent/drain.h \
 	agent/state-file.c agent/state-file.h \

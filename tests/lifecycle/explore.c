@@ -43,9 +43,9 @@
 #include "lifecycle-state.h"
 #include "lifecycle.h"
 
-#define RISE 2
+#define RISE          2
 #define DRAIN_D_COUNT 2
-#define MAX_PATH 64
+#define MAX_PATH      64
 
 enum imds_change {
 	CH_TERMINATED,
@@ -60,7 +60,7 @@ enum imds_change {
 };
 
 static const char *const change_names[] = {
-        "imds:terminated", "imds:spot",          "imds:scheduled",   "imds:scheduled-canceled",
+        "imds:terminated", "imds:spot",           "imds:scheduled",      "imds:scheduled-canceled",
         "imds:rebalance",  "imds:rebalance-gone", "imds:warmed-stopped", "imds:in-service",
 };
 
@@ -74,14 +74,14 @@ struct world {
 	unsigned changes_done; /* bit per enum imds_change */
 	/* Auto Scaling: the active lifecycle actions. */
 	bool launch_action, term_action;
-	bool launch_gone, term_gone; /* the world said "no action" while one was due */
+	bool launch_gone, term_gone;              /* the world said "no action" while one was due */
 	int launch_completions, term_completions; /* per action instance, at AWS */
 	/* What this process saw answered (I1, I4): reset by a restart. */
 	bool launch_seen_done, term_seen_done;
 	/* asg-health */
-	int passes;       /* consecutive passes of the critical checks */
-	bool last_ready;  /* the last reading given said checks_ready */
-	bool drained;     /* told to drain (answered), not undrained since */
+	int passes;      /* consecutive passes of the critical checks */
+	bool last_ready; /* the last reading given said checks_ready */
+	bool drained;    /* told to drain (answered), not undrained since */
 	long in_flight;
 	/* drain.d runs in the current drain */
 	int drain_d_ran;
@@ -130,8 +130,8 @@ static uint64_t world_hash(const struct world *w)
 
 	/* The lifecycle without its derived tables (hooks, target groups). */
 	h = mix(h, lc, offsetof(struct lifecycle, hooks));
-	h = mix(h, &lc->hooks_known, offsetof(struct lifecycle, tgs) -
-	                                     offsetof(struct lifecycle, hooks_known));
+	h = mix(h, &lc->hooks_known,
+	        offsetof(struct lifecycle, tgs) - offsetof(struct lifecycle, hooks_known));
 	h = mix(h, &lc->n_tgs, sizeof(*lc) - offsetof(struct lifecycle, n_tgs));
 	h = mix(h, (const char *)w + sizeof(w->lc), sizeof(*w) - sizeof(w->lc));
 	return h | 1;
@@ -216,20 +216,27 @@ static void check_actions(struct world *w, const struct lc_actions *out)
 				violation(w, "I1: the terminating action completed twice", out);
 			if (a->launching && lc->state == LC_WARMING && !a->abandon && !a->flag &&
 			    !w->last_ready)
-				violation(w, "I2: CONTINUE before the checks passed launch_rise times",
+				violation(w,
+				          "I2: CONTINUE before the checks passed launch_rise times",
 				          out);
 			if (a->launching && a->flag &&
 			    w->now - lc->gate_started_ms < cfg.launch_timeout_ms)
-				violation(w, "I2: the timeout's completion before launch_timeout", out);
+				violation(w, "I2: the timeout's completion before launch_timeout",
+				          out);
 			if (!a->launching) {
 				if (!w->drained)
-					violation(w, "I3: terminating hook completed before asg-health "
-					             "was drained",
-					          out);
+					violation(
+					        w,
+					        "I3: terminating hook completed before asg-health "
+					        "was drained",
+					        out);
 				if (lc->state == LC_DRAINING && w->drain_d_ran < DRAIN_D_COUNT &&
-				    lc->drain_d_next < DRAIN_D_COUNT && w->now < lc->drain_d_until_ms)
-					violation(w, "I3: terminating hook completed before drain.d ran",
-					          out);
+				    lc->drain_d_next < DRAIN_D_COUNT &&
+				    w->now < lc->drain_d_until_ms)
+					violation(
+					        w,
+					        "I3: terminating hook completed before drain.d ran",
+					        out);
 			}
 			break;
 		case LC_ACT_HEARTBEAT:
@@ -416,7 +423,9 @@ static void feed_restart(struct world *w)
 		memset(&saved, 0, sizeof(saved));
 		memcpy(&saved, w->saved, sizeof(w->saved));
 		/* Through the state file's JSON, as the daemon reads it. */
-		struct lc_state_owner owner = {"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0", "i-0123456789abcdef0"}, back;
+		struct lc_state_owner owner = {"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+		                               "i-0123456789abcdef0"},
+		                      back;
 		json_t *doc = lifecycle_state_to_json(&saved, &owner);
 		char why[256];
 
@@ -524,8 +533,9 @@ static bool change_possible(const struct world *w, enum imds_change c)
 		/* Assumed: a scale-in back into the pool comes to an instance
 		 * the agent has seen serving (a fresh agent reading Warmed:*
 		 * takes it for a launch into the pool). */
-		return w->lc.state == LC_READY && e->target_known && !strcmp(e->target_state, "InService") &&
-		       !w->launch_action && !e->spot && !e->scheduled && !e->rebalance;
+		return w->lc.state == LC_READY && e->target_known &&
+		       !strcmp(e->target_state, "InService") && !w->launch_action && !e->spot &&
+		       !e->scheduled && !e->rebalance;
 	case CH_FROM_POOL:
 		return warmed && !w->term_action && !w->launch_action;
 	case CH_COUNT:
@@ -595,13 +605,20 @@ static int choices(const struct node *nd, struct choice *c)
 }
 
 static const char *const choice_names[] = {
-        [C_TIMER] = "timer",         [C_TIMER_LATE] = "timer-late",
-        [C_WATCH] = "watch",         [C_HEALTH] = "health",
-        [C_DISCOVER] = "discover",   [C_INSTANCE] = "instance",
-        [C_COMPLETE] = "complete",   [C_HEARTBEAT] = "heartbeat",
-        [C_TARGETS] = "targets",     [C_HEALTH_SET] = "health-set",
-        [C_DRAIN_D] = "drain.d",     [C_FLUSH] = "flush",
-        [C_CHANGE] = "change",       [C_SIGTERM] = "sigterm",
+        [C_TIMER] = "timer",
+        [C_TIMER_LATE] = "timer-late",
+        [C_WATCH] = "watch",
+        [C_HEALTH] = "health",
+        [C_DISCOVER] = "discover",
+        [C_INSTANCE] = "instance",
+        [C_COMPLETE] = "complete",
+        [C_HEARTBEAT] = "heartbeat",
+        [C_TARGETS] = "targets",
+        [C_HEALTH_SET] = "health-set",
+        [C_DRAIN_D] = "drain.d",
+        [C_FLUSH] = "flush",
+        [C_CHANGE] = "change",
+        [C_SIGTERM] = "sigterm",
         [C_KILL_RESTART] = "kill-9+restart",
 };
 

@@ -53,8 +53,8 @@ static inline void lc_actions_text(const struct lc_actions *out, char *buf, size
 		if (out->a[i].kind == LC_ACT_LOG)
 			continue;
 		lc_action_text(&out->a[i], one, sizeof(one));
-		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s", off ? " " : "",
-		                        one);
+		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
+		                        off ? " " : "", one);
 	}
 	if (!off)
 		snprintf(buf, len, "-");

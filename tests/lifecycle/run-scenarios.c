@@ -186,7 +186,8 @@ static void line(struct run *r, char *s)
 		} else {
 			bool found = false;
 			for (int i = 0; i < r->out.n; i++)
-				if (r->out.a[i].kind == LC_ACT_LOG && strstr(r->out.a[i].text, want))
+				if (r->out.a[i].kind == LC_ACT_LOG &&
+				    strstr(r->out.a[i].text, want))
 					found = true;
 			if (!found)
 				fail(r, "no log line with \"%s\"", want);
