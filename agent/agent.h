@@ -1,7 +1,8 @@
-/* The running daemon's state, shared by the main loop (cmd-run.c), the
- * identity discovery (identity.c) and the status socket (status.c).  One
- * struct, owned by cmd-run.c's run_agent(), freed in reverse order of
- * creation. */
+/* The running daemon's state, shared by the main loop (agent.c), the
+ * identity discovery (identity.c), the lifecycle driver
+ * (lifecycle-driver.c) and the status socket (status.c).  One struct,
+ * owned by cmd-run.c's cmd_run() through agent_init/agent_free, freed in
+ * reverse order of creation. */
 #ifndef ASG_AGENT_AGENT_H
 #define ASG_AGENT_AGENT_H
 
@@ -34,18 +35,30 @@ struct agent {
 	uint64_t started_mono_ms;
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
 	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
-	struct lifecycle lc;       /* lifecycle.c: hooks, interruptions, drains */
-	int64_t lc_wake_ms;        /* wall clock: the lifecycle's next timer */
-	bool lc_exit;              /* the lifecycle said the process may exit */
+	int signal_fd;             /* owned: SIGTERM/SIGINT */
+	int timer_fd;              /* owned: the sample tick */
+	int status_fd;             /* owned, or -1: the status socket */
+	uint64_t publish_jitter_ms;
+	struct lifecycle lc; /* lifecycle.c: hooks, interruptions, drains */
+	int64_t lc_wake_ms;  /* wall clock: the lifecycle's next timer */
+	bool lc_exit;        /* the lifecycle said the process may exit */
 	/* lifecycle-driver.c: answers waiting to be fed to the engine, one
 	 * per turn of the main loop (so a SIGTERM is seen between steps). */
 	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];
 	int lc_queued;
 	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
 	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
-	char last_error[512];      /* the last error worth showing in status */
+	char last_error[512]; /* the last error worth showing in status */
 	time_t last_error_at;
 };
+
+/* agent.c: the daemon.  agent_init sets *a up (0, or -errno with the
+ * reason logged; -EINTR when a stop came during the start); agent_run
+ * loops until SIGTERM and a finished drain; agent_free releases what
+ * agent_init took, whatever it returned. */
+int agent_init(struct agent *a, const struct agent_config *cfg);
+int agent_run(struct agent *a);
+void agent_free(struct agent *a);
 
 void agent_record_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -19,7 +19,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/disk.c agent/disk.h \
 	agent/metrics.c agent/metrics.h \
 	agent/config.c agent/config.h \
-	agent/agent.h \
+	agent/agent.c agent/agent.h \
 	agent/identity.c agent/identity.h \
 	agent/watch.c agent/watch.h \
 	agent/autoscaling.c agent/autoscaling.h \
