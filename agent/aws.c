@@ -221,13 +221,13 @@ out:
 /* Reads an XML error body: Query services answer
  * <ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/>;
  * EC2-style services use <Response><Errors><Error>. */
-static void parse_error(const struct strbuf *body, struct aws_response *out)
+void aws_parse_error(const char *body, size_t len, struct aws_response *out)
 {
 	struct xml_node *root = NULL;
 	const struct xml_node *err;
 	const char *v;
 
-	if (xml_parse(strbuf_str(body), body->len, &root) < 0)
+	if (xml_parse(body, len, &root) < 0)
 		return;
 	err = xml_find(root, "Error");
 	if (!err)
@@ -368,7 +368,7 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 				retry_quota_release(&c->quota, taken);
 				return 0;
 			}
-			parse_error(&resp.body, out);
+			aws_parse_error(strbuf_str(&resp.body), resp.body.len, out);
 			if (!out->code[0])
 				format_into(out->code, sizeof(out->code), "HTTP%ld", resp.status);
 		}

@@ -87,5 +87,9 @@ void aws_form_addf(struct strbuf *form, const char *name, const char *fmt, ...)
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
               const struct strbuf *params, struct aws_response *out);
 void aws_response_free(struct aws_response *r);
+/* Fills out->code, message and request_id from an error body (Query:
+ * ErrorResponse/Error, EC2 style: Response/Errors/Error); leaves them as
+ * they are when the body is not XML.  Pure, so it can be fuzzed. */
+void aws_parse_error(const char *body, size_t len, struct aws_response *out);
 
 #endif

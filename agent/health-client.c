@@ -52,9 +52,6 @@ static void add_failing(struct health_view *v, const char *name, const char *why
 int health_read(const char *socket_path, int rise, struct health_view *v)
 {
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
-	_cleanup_json_ json_t *doc = NULL;
-	json_t *checks, *c, *lb;
-	const char *name;
 	long status = 0;
 	int r;
 
@@ -62,8 +59,19 @@ int health_read(const char *socket_path, int rise, struct health_view *v)
 	r = health_control(socket_path, "GET", "/status", &status, &body);
 	if (r < 0)
 		return r;
-	if (status != 200 || !(doc = json_loads(strbuf_str(&body), 0, NULL)) ||
-	    !json_is_object(doc))
+	if (status != 200)
+		return -EPROTO;
+	return health_view_parse(strbuf_str(&body), body.len, rise, v);
+}
+
+int health_view_parse(const char *json, size_t len, int rise, struct health_view *v)
+{
+	_cleanup_json_ json_t *doc = json_loadb(json, len, 0, NULL);
+	json_t *checks, *c, *lb;
+	const char *name;
+
+	memset(v, 0, sizeof(*v));
+	if (!json_is_object(doc))
 		return -EPROTO;
 	format_into(v->status, sizeof(v->status), "%s",
 	            json_string_value(json_object_get(doc, "status"))

@@ -5,6 +5,7 @@
 #define ASG_AGENT_HEALTH_CLIENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct strbuf;
 
@@ -23,6 +24,9 @@ struct health_view {
  * check needs.  0, or -errno when asg-health cannot be reached or answers
  * nonsense (-EPROTO). */
 int health_read(const char *socket_path, int rise, struct health_view *v);
+/* The body of that GET /status into v (health_read's second half; pure,
+ * so it can be fuzzed).  0 or -EPROTO. */
+int health_view_parse(const char *json, size_t len, int rise, struct health_view *v);
 /* POST /drain or /undrain. */
 int health_set_drain(const char *socket_path, bool drain);
 

@@ -42,6 +42,24 @@ static int read_file(const char *path, char **out)
 	return 0;
 }
 
+/* An error is one line of a log or a terminal: the key or value it quotes
+ * comes from the file, so control characters (a "\n" in a key) are shown
+ * as \xNN rather than written raw. */
+static void escape_controls(char *s, size_t size)
+{
+	char tmp[sizeof(((struct conf_doc *)0)->error)];
+	size_t o = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s", s);
+	for (const unsigned char *p = (const unsigned char *)tmp; *p && o + 5 < size; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += (size_t)snprintf(s + o, size - o, "\\x%02x", *p);
+		else
+			s[o++] = (char)*p;
+	}
+	s[o] = '\0';
+}
+
 int conf_doc_parse(struct conf_doc *doc, const char *path, const char *text)
 {
 	json_error_t jerr;
@@ -55,6 +73,7 @@ int conf_doc_parse(struct conf_doc *doc, const char *path, const char *text)
 	if (!doc->root) {
 		snprintf(doc->error, sizeof(doc->error), "%s:%d:%d: %s", path,
 			 jerr.line, jerr.column, jerr.text);
+		escape_controls(doc->error, sizeof(doc->error));
 		return -EINVAL;
 	}
 	if (!json_is_object(doc->root)) {
@@ -260,6 +279,7 @@ int conf_fail(struct conf_doc *doc, const char *keypath, const char *fmt, ...)
 	else
 		snprintf(doc->error, sizeof(doc->error), "%s: %s: %s",
 			 doc->path ? doc->path : "(config)", keypath, reason);
+	escape_controls(doc->error, sizeof(doc->error));
 	return -EINVAL;
 }
 

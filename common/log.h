@@ -17,7 +17,8 @@ int log_to_journal(void);
  * and appended as key=value on stderr.  May be NULL. */
 void log_fields(int priority, const char *const *fields, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void log_vfields(int priority, const char *const *fields, const char *fmt, va_list ap);
+void log_vfields(int priority, const char *const *fields, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #define log_error(...) log_fields(LOG_ERR, NULL, __VA_ARGS__)
 #define log_warning(...) log_fields(LOG_WARNING, NULL, __VA_ARGS__)

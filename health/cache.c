@@ -1,5 +1,15 @@
 /* File cache: identity, content ETag and ready responses per file.
  *
+ * Bounds: file bytes by cache_max_total, entries (keys and responses
+ * included, estimated) by cache_max_metadata.  A full cache evicts rather
+ * than refuses: entries for missing files first (a flood of random 404
+ * URLs then only churns among itself), then files by CLOCK (a hit buys an
+ * entry one more round).  A large file's SHA-256 is also remembered by its
+ * identity (device, inode, size, mtime) in a small fixed table, so an
+ * evicted large file costs an fstat to come back, not a read of the file.
+ * Loads are single-flight: concurrent first requests for one file wait
+ * for one thread to read and hash it.
+ *
  * Concurrency: a read-write lock guards the hash table; entries are
  * reference-counted so a request keeps using the entry it found while a
  * revalidating thread replaces it.  MHD responses hold their own
@@ -26,16 +36,45 @@
 #include "mime.h"
 #include "timeutil.h"
 
-#define CACHE_BUCKETS 4096
-/* Bounds the table so random 404 URLs cannot grow it without limit. */
-#define CACHE_MAX_ENTRIES 65536
+#define CACHE_BUCKETS 16384
+/* The entry charge: what malloc really holds for the entry and its key,
+ * and for each ready MHD response (the struct, its header list and the
+ * header strings: measured at about 400-600 bytes with our 6-8 headers). */
+#define MALLOC_OVERHEAD 16
+#define RESPONSE_COST 640
+/* Remembered hashes of large files, direct-mapped by identity. */
+#define MEMO_SLOTS 1024
+
+struct memo {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	unsigned char digest[SHA256_DIGEST_SIZE];
+};
+
+/* A load in progress, on the loading thread's stack. */
+struct loading {
+	struct loading *next;
+	const char *relpath;
+	enum variant v;
+};
 
 struct cache {
 	pthread_rwlock_t lock;
 	struct file_entry *buckets[CACHE_BUCKETS]; /* owned */
+	/* Eviction lists, under lock: negative entries, then positive ones. */
+	struct file_entry *neg_head, *neg_tail, *pos_head, *pos_tail;
 	const struct health_config *cfg;	   /* not owned */
 	int rootfd;				   /* not owned */
-	_Atomic uint64_t entries, bytes, hits, misses, revalidations;
+	pthread_mutex_t load_lock;
+	pthread_cond_t load_done;
+	struct loading *loading;		   /* under load_lock */
+	pthread_mutex_t memo_lock;
+	struct memo memo[MEMO_SLOTS];		   /* under memo_lock */
+	_Atomic uint64_t entries, bytes, hits, misses, revalidations, metadata, evictions, loads,
+		hashed, hash_reused;
 };
 
 static const char *const variant_suffix[VARIANT_COUNT] = { "", ".gz", ".br", "" };
@@ -87,6 +126,9 @@ int cache_new(struct cache **out, const struct health_config *cfg, int rootfd)
 	if (!c)
 		return -ENOMEM;
 	pthread_rwlock_init(&c->lock, NULL);
+	pthread_mutex_init(&c->load_lock, NULL);
+	pthread_cond_init(&c->load_done, NULL);
+	pthread_mutex_init(&c->memo_lock, NULL);
 	c->cfg = cfg;
 	c->rootfd = rootfd;
 	*out = c;
@@ -105,6 +147,9 @@ void cache_free(struct cache *c)
 		}
 	}
 	pthread_rwlock_destroy(&c->lock);
+	pthread_mutex_destroy(&c->load_lock);
+	pthread_cond_destroy(&c->load_done);
+	pthread_mutex_destroy(&c->memo_lock);
 	free(c);
 }
 
@@ -125,6 +170,91 @@ int cache_open_file(struct cache *c, const char *relpath, enum variant v)
 		return -ENAMETOOLONG;
 	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
 	return fd < 0 ? -errno : fd;
+}
+
+int cache_stat_file(struct cache *c, const char *relpath, enum variant v, struct stat *st)
+{
+	char path[PATH_MAX];
+	/* O_PATH: nothing is opened for reading (a FIFO cannot block us), but
+	 * the resolution is the same RESOLVE_BENEATH one as for serving, so a
+	 * symlink out of the root is not even stat'ed. */
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd, r = 0;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath[0] ? relpath : ".",
+			     variant_suffix[v]) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int cache_status_from_errno(int err)
+{
+	switch (-err) {
+	case ENOENT:
+	case ENOTDIR:
+	case ENAMETOOLONG:
+	case ENXIO:  /* a socket file */
+	case ENODEV: /* a device without a driver */
+	case EXDEV:  /* RESOLVE_BENEATH: resolution tried to leave the root */
+	case ELOOP:
+		return -ENOENT;
+	case EACCES:
+	case EPERM:
+		return -EACCES;
+	default:
+		/* EMFILE, ENFILE, ENOMEM, EIO, EINTR...: the file may well
+		 * exist; a 404 now, and cached, would outlive the fault. */
+		return -EAGAIN;
+	}
+}
+
+bool file_entry_same_identity(const struct file_entry *e, const struct stat *st)
+{
+	return st->st_dev == e->dev && st->st_ino == e->ino && st->st_size == e->size &&
+	       st->st_mtim.tv_sec == e->mtim.tv_sec && st->st_mtim.tv_nsec == e->mtim.tv_nsec;
+}
+
+static struct memo *memo_slot(struct cache *c, const struct stat *st)
+{
+	uint64_t h = (uint64_t)st->st_ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)st->st_dev;
+
+	return &c->memo[h % MEMO_SLOTS];
+}
+
+static bool memo_get(struct cache *c, const struct stat *st, unsigned char *digest)
+{
+	struct memo *m;
+	bool found;
+
+	pthread_mutex_lock(&c->memo_lock);
+	m = memo_slot(c, st);
+	found = m->valid && m->dev == st->st_dev && m->ino == st->st_ino &&
+		m->size == st->st_size && m->mtim.tv_sec == st->st_mtim.tv_sec &&
+		m->mtim.tv_nsec == st->st_mtim.tv_nsec;
+	if (found)
+		memcpy(digest, m->digest, SHA256_DIGEST_SIZE);
+	pthread_mutex_unlock(&c->memo_lock);
+	return found;
+}
+
+static void memo_put(struct cache *c, const struct stat *st, const unsigned char *digest)
+{
+	struct memo *m;
+
+	pthread_mutex_lock(&c->memo_lock);
+	m = memo_slot(c, st);
+	*m = (struct memo){ true, st->st_dev, st->st_ino, st->st_size, st->st_mtim, { 0 } };
+	memcpy(m->digest, digest, SHA256_DIGEST_SIZE);
+	pthread_mutex_unlock(&c->memo_lock);
 }
 
 static void etag_from_digest(const unsigned char *d, char *out)
@@ -262,14 +392,11 @@ static int build_responses(struct file_entry *e)
 	return 0;
 }
 
-static bool has_sibling(struct cache *c, const char *relpath, const char *suffix)
+static bool has_sibling(struct cache *c, const char *relpath, enum variant v)
 {
-	char path[PATH_MAX];
 	struct stat st;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath, suffix) >= sizeof(path))
-		return false;
-	return fstatat(c->rootfd, path, &st, 0) == 0 && S_ISREG(st.st_mode);
+	return cache_stat_file(c, relpath, v, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 /* Builds a fresh entry from the filesystem.  Never NULL unless out of
@@ -297,13 +424,11 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 			close(fd);
 		fd = cache_open_file(c, relpath, v);
 		if (fd < 0) {
-			/* EXDEV/ELOOP: resolution tried to leave the root.  To the
-			 * client that is simply not found. */
-			e->status = fd == -EACCES ? -EACCES : -ENOENT;
+			e->status = cache_status_from_errno(fd);
 			return e;
 		}
 		if (fstat(fd, &st) < 0) {
-			e->status = -ENOENT;
+			e->status = -EAGAIN;
 			return e;
 		}
 		e->dev = st.st_dev;
@@ -321,15 +446,22 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 		blob_put(e->blob);
 		e->blob = NULL;
 		if (st.st_size <= c->cfg->cache_max_file_size &&
-		    atomic_load(&c->bytes) + (uint64_t)st.st_size <= (uint64_t)c->cfg->cache_max_total)
+		    atomic_load(&c->bytes) + (uint64_t)st.st_size <= (uint64_t)c->cfg->cache_max_total) {
+			atomic_fetch_add(&c->hashed, 1);
 			r = read_small(fd, &st, &e->blob, digest);
-		else
-			r = hash_large(fd, &st, digest);
+		} else if (memo_get(c, &st, digest)) {
+			atomic_fetch_add(&c->hash_reused, 1);
+			r = 0;
+		} else {
+			atomic_fetch_add(&c->hashed, 1);
+			if ((r = hash_large(fd, &st, digest)) == 0)
+				memo_put(c, &st, digest);
+		}
 	}
 	if (r < 0) {
 		blob_put(e->blob);
 		e->blob = NULL;
-		e->status = r == -EAGAIN ? -EAGAIN : -EIO;
+		e->status = -EAGAIN; /* kept changing, or a read error: transient */
 		return e;
 	}
 	etag_from_digest(digest, e->etag);
@@ -340,7 +472,7 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 	if (v == VARIANT_GZIP || v == VARIANT_BR)
 		e->vary = true;
 	else if (v == VARIANT_IDENTITY && c->cfg->precompressed && mime_is_compressible(e->content_type))
-		e->vary = has_sibling(c, relpath, ".gz") || has_sibling(c, relpath, ".br");
+		e->vary = has_sibling(c, relpath, VARIANT_GZIP) || has_sibling(c, relpath, VARIANT_BR);
 	if (build_responses(e) < 0) {
 		file_entry_put(e);
 		return NULL;
@@ -351,18 +483,17 @@ static struct file_entry *entry_load(struct cache *c, const char *relpath, enum 
 /* Has the file behind e changed since it was loaded? */
 static bool entry_stale(struct cache *c, const struct file_entry *e)
 {
-	char path[PATH_MAX];
 	struct stat st;
+	int r = cache_stat_file(c, e->relpath, e->variant, &st);
 
-	if ((size_t)snprintf(path, sizeof(path), "%s%s", e->relpath[0] ? e->relpath : ".",
-			     variant_suffix[e->variant]) >= sizeof(path))
-		return true;
-	if (fstatat(c->rootfd, path, &st, 0) < 0)
-		return e->status != -ENOENT;
+	if (r < 0) {
+		r = cache_status_from_errno(r);
+		/* A transient failure to look says nothing about the file. */
+		return r != -EAGAIN && r != e->status;
+	}
 	if (e->status == -ENOENT || e->status == -EACCES || e->status == -EAGAIN)
 		return true;
-	return st.st_dev != e->dev || st.st_ino != e->ino || st.st_size != e->size ||
-	       st.st_mtim.tv_sec != e->mtim.tv_sec || st.st_mtim.tv_nsec != e->mtim.tv_nsec;
+	return !file_entry_same_identity(e, &st);
 }
 
 static struct file_entry *table_find(struct cache *c, unsigned b, const char *relpath, enum variant v)
@@ -373,50 +504,201 @@ static struct file_entry *table_find(struct cache *c, unsigned b, const char *re
 	return NULL;
 }
 
-/* Puts fresh in the table in place of any entry for the same key. */
+static size_t entry_charge(const struct file_entry *e)
+{
+	size_t n = sizeof(*e) + strlen(e->relpath) + 1 + 2 * MALLOC_OVERHEAD;
+
+	for (int i = 0; i < 2; i++)
+		n += (e->full[i] ? RESPONSE_COST : 0) + (e->not_modified[i] ? RESPONSE_COST : 0);
+	return n;
+}
+
+/* The eviction list an entry belongs to: missing files go first. */
+static struct file_entry **list_head(struct cache *c, const struct file_entry *e,
+				     struct file_entry ***tail)
+{
+	*tail = e->status == 0 ? &c->pos_tail : &c->neg_tail;
+	return e->status == 0 ? &c->pos_head : &c->neg_head;
+}
+
+static void list_append(struct cache *c, struct file_entry *e)
+{
+	struct file_entry **tail, **head = list_head(c, e, &tail);
+
+	e->lru_next = NULL;
+	e->lru_prev = *tail;
+	if (*tail)
+		(*tail)->lru_next = e;
+	else
+		*head = e;
+	*tail = e;
+}
+
+static void list_unlink(struct cache *c, struct file_entry *e)
+{
+	struct file_entry **tail, **head = list_head(c, e, &tail);
+
+	if (e->lru_prev)
+		e->lru_prev->lru_next = e->lru_next;
+	else
+		*head = e->lru_next;
+	if (e->lru_next)
+		e->lru_next->lru_prev = e->lru_prev;
+	else
+		*tail = e->lru_prev;
+	e->lru_prev = e->lru_next = NULL;
+}
+
+/* Takes e out of the table (chain, list, budgets); the table's reference
+ * is the caller's to drop, after the lock. */
+static void table_unlink(struct cache *c, struct file_entry *e)
+{
+	struct file_entry **pp = &c->buckets[bucket_of(e->relpath, e->variant)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	e->next = NULL;
+	list_unlink(c, e);
+	atomic_fetch_sub(&c->entries, 1);
+	atomic_fetch_sub(&c->metadata, e->charge);
+	if (e->blob)
+		atomic_fetch_sub(&c->bytes, e->blob->len);
+}
+
+/* The next entry to evict, never keep: the oldest negative one, else by
+ * CLOCK among files (a referenced entry is spared once and goes to the
+ * back).  NULL if only keep is left. */
+static struct file_entry *evict_pick(struct cache *c, const struct file_entry *keep)
+{
+	for (struct file_entry *e = c->neg_head; e; e = e->lru_next)
+		if (e != keep)
+			return e;
+	for (size_t spared = 0; c->pos_head; spared++) {
+		struct file_entry *e = c->pos_head;
+		if (e == keep && !e->lru_next)
+			return NULL;
+		if (e != keep && (spared > atomic_load(&c->entries) ||
+				  !atomic_exchange(&e->referenced, false)))
+			return e;
+		list_unlink(c, e);
+		list_append(c, e);
+	}
+	return NULL;
+}
+
+static bool over_budget(struct cache *c)
+{
+	return atomic_load(&c->metadata) > (uint64_t)c->cfg->cache_max_metadata ||
+	       atomic_load(&c->bytes) > (uint64_t)c->cfg->cache_max_total;
+}
+
+/* Puts fresh in the table in place of any entry for the same key, then
+ * evicts until the cache is within its budgets again. */
 static void table_replace(struct cache *c, struct file_entry *fresh)
 {
 	unsigned b = bucket_of(fresh->relpath, fresh->variant);
-	struct file_entry **pp, *old = NULL;
+	struct file_entry *old, *dropped = NULL;
 
+	fresh->charge = entry_charge(fresh);
 	pthread_rwlock_wrlock(&c->lock);
-	for (pp = &c->buckets[b]; *pp; pp = &(*pp)->next)
-		if ((*pp)->variant == fresh->variant && !strcmp((*pp)->relpath, fresh->relpath)) {
-			old = *pp;
-			*pp = old->next;
-			break;
-		}
-	if (old) {
-		atomic_fetch_sub(&c->entries, 1);
-		if (old->blob)
-			atomic_fetch_sub(&c->bytes, old->blob->len);
+	if ((old = table_find(c, b, fresh->relpath, fresh->variant))) {
+		table_unlink(c, old);
+		old->next = dropped;
+		dropped = old;
 	}
-	if (atomic_load(&c->entries) < CACHE_MAX_ENTRIES) {
-		atomic_fetch_add(&fresh->refs, 1); /* the table's reference */
-		fresh->cached = true;
-		fresh->next = c->buckets[b];
-		c->buckets[b] = fresh;
-		atomic_fetch_add(&c->entries, 1);
-		if (fresh->blob)
-			atomic_fetch_add(&c->bytes, fresh->blob->len);
+	atomic_fetch_add(&fresh->refs, 1); /* the table's reference */
+	fresh->cached = true;
+	fresh->next = c->buckets[b];
+	c->buckets[b] = fresh;
+	list_append(c, fresh);
+	atomic_fetch_add(&c->entries, 1);
+	atomic_fetch_add(&c->metadata, fresh->charge);
+	if (fresh->blob)
+		atomic_fetch_add(&c->bytes, fresh->blob->len);
+	while (over_budget(c)) {
+		struct file_entry *victim = evict_pick(c, fresh);
+		if (!victim)
+			break;
+		table_unlink(c, victim);
+		victim->next = dropped;
+		dropped = victim;
+		atomic_fetch_add(&c->evictions, 1);
 	}
 	pthread_rwlock_unlock(&c->lock);
-	file_entry_put(old);
+	while (dropped) {
+		struct file_entry *next = dropped->next;
+		file_entry_put(dropped); /* responses in flight keep their own refs */
+		dropped = next;
+	}
+}
+
+static struct file_entry *table_get(struct cache *c, const char *relpath, enum variant v)
+{
+	struct file_entry *e;
+
+	pthread_rwlock_rdlock(&c->lock);
+	e = table_find(c, bucket_of(relpath, v), relpath, v);
+	if (e) {
+		atomic_fetch_add(&e->refs, 1);
+		atomic_store(&e->referenced, true);
+	}
+	pthread_rwlock_unlock(&c->lock);
+	return e;
+}
+
+static struct loading *loading_find(struct cache *c, const char *relpath, enum variant v)
+{
+	for (struct loading *l = c->loading; l; l = l->next)
+		if (l->v == v && !strcmp(l->relpath, relpath))
+			return l;
+	return NULL;
+}
+
+/* Single flight: registers me as the loader of (relpath, v) and returns
+ * NULL, or, if another thread was loading it, waits for that load and
+ * returns its result from the table (NULL if it did not go in the table:
+ * then we load ourselves). */
+static struct file_entry *load_begin(struct cache *c, struct loading *me)
+{
+	struct file_entry *e;
+
+	pthread_mutex_lock(&c->load_lock);
+	if (!loading_find(c, me->relpath, me->v)) {
+		me->next = c->loading;
+		c->loading = me;
+		pthread_mutex_unlock(&c->load_lock);
+		return NULL;
+	}
+	while (loading_find(c, me->relpath, me->v))
+		pthread_cond_wait(&c->load_done, &c->load_lock);
+	pthread_mutex_unlock(&c->load_lock);
+	e = table_get(c, me->relpath, me->v);
+	return e ? e : load_begin(c, me);
+}
+
+static void load_end(struct cache *c, struct loading *me)
+{
+	pthread_mutex_lock(&c->load_lock);
+	for (struct loading **pp = &c->loading; *pp; pp = &(*pp)->next)
+		if (*pp == me) {
+			*pp = me->next;
+			break;
+		}
+	pthread_cond_broadcast(&c->load_done);
+	pthread_mutex_unlock(&c->load_lock);
 }
 
 struct file_entry *cache_get(struct cache *c, const char *relpath, enum variant v, int *err)
 {
-	unsigned b = bucket_of(relpath, v);
+	struct loading me = { NULL, relpath, v };
 	struct file_entry *e;
 	uint64_t now = now_mono_ms();
 
 	*err = 0;
-	pthread_rwlock_rdlock(&c->lock);
-	e = table_find(c, b, relpath, v);
-	if (e)
-		atomic_fetch_add(&e->refs, 1);
-	pthread_rwlock_unlock(&c->lock);
-
+	e = table_get(c, relpath, v);
 	if (e) {
 		uint64_t checked = atomic_load(&e->checked_ms);
 		if (now - checked < (uint64_t)c->cfg->cache_revalidate_ms)
@@ -431,13 +713,15 @@ struct file_entry *cache_get(struct cache *c, const char *relpath, enum variant 
 		file_entry_put(e);
 	}
 	atomic_fetch_add(&c->misses, 1);
+	if ((e = load_begin(c, &me)))
+		goto hit; /* another thread just loaded it */
+	atomic_fetch_add(&c->loads, 1);
 	e = entry_load(c, relpath, v);
-	if (!e) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	if (e->status != -EAGAIN)
+	if (e && e->status != -EAGAIN)
 		table_replace(c, e);
+	load_end(c, &me);
+	if (!e)
+		*err = -ENOMEM;
 	return e;
 hit:
 	atomic_fetch_add(&c->hits, 1);
@@ -451,4 +735,9 @@ void cache_get_stats(struct cache *c, struct cache_stats *s)
 	s->hits = atomic_load(&c->hits);
 	s->misses = atomic_load(&c->misses);
 	s->revalidations = atomic_load(&c->revalidations);
+	s->metadata = atomic_load(&c->metadata);
+	s->evictions = atomic_load(&c->evictions);
+	s->loads = atomic_load(&c->loads);
+	s->hashed = atomic_load(&c->hashed);
+	s->hash_reused = atomic_load(&c->hash_reused);
 }

@@ -34,10 +34,14 @@ struct blob {
 
 struct file_entry {
 	struct file_entry *next; /* hash chain, owned by the cache */
+	struct file_entry *lru_prev, *lru_next; /* eviction list, under the lock */
+	atomic_bool referenced;	 /* hit since the eviction clock last passed */
+	size_t charge;		 /* estimated memory of the entry, keys included */
 	atomic_int refs;	 /* the table's reference plus users' */
 	char *relpath;		 /* owned; root-relative, "" for the root */
 	enum variant variant;
-	int status;		 /* 0 regular file; -ENOENT, -EISDIR, -EACCES */
+	int status;		 /* 0 regular file; -ENOENT, -EISDIR, -EACCES, or
+				  * -EAGAIN: transient (503, never cached) */
 	dev_t dev;
 	ino_t ino;
 	off_t size;
@@ -69,12 +73,26 @@ void blob_put(struct blob *b);
 /* Opens relpath beneath the root (RESOLVE_BENEATH: no '..' or symlink may
  * leave it) for the variant; -errno on failure. */
 int cache_open_file(struct cache *c, const char *relpath, enum variant v);
+/* fstat of relpath beneath the root, the same way; -errno on failure. */
+int cache_stat_file(struct cache *c, const char *relpath, enum variant v, struct stat *st);
+/* What an open/stat error means for the client (pure): -ENOENT for "does
+ * not exist" (or resolution tried to leave the root), -EACCES, or -EAGAIN
+ * for everything transient (out of descriptors or memory, I/O errors):
+ * answered 503 and never cached. */
+int cache_status_from_errno(int err);
+/* Does st still describe the file e was loaded from? */
+bool file_entry_same_identity(const struct file_entry *e, const struct stat *st);
 /* Adds the headers shared by 200/206/304 responses of e. */
 int file_entry_add_headers(const struct file_entry *e, struct MHD_Response *r, bool close_conn,
 			   bool validators);
 
 struct cache_stats {
 	uint64_t entries, bytes, hits, misses, revalidations;
+	uint64_t metadata;  /* estimated bytes of the entries, keys included */
+	uint64_t evictions; /* entries dropped to stay within the budgets */
+	uint64_t loads;	    /* entries built from the filesystem */
+	uint64_t hashed;    /* files read and hashed (the expensive part) */
+	uint64_t hash_reused; /* large files whose hash was kept by identity */
 };
 void cache_get_stats(struct cache *c, struct cache_stats *s);
 

@@ -447,6 +447,16 @@ json_t *checks_status_json(const struct checks *c)
 	return r == 0 ? steal_ptr(&all) : NULL;
 }
 
+json_t *checks_public_json(const struct checks *c)
+{
+	json_t *all = checks_status_json(c), *o;
+	const char *name;
+
+	json_object_foreach(all, name, o)
+		json_object_del(o, "detail");
+	return all;
+}
+
 json_t *checks_failing_json(const struct checks *c, bool informational)
 {
 	_cleanup_json_ json_t *names = json_array();

@@ -80,6 +80,10 @@ uint64_t checks_generation(const struct checks *c);
  *  "last_run_ms_ago":N,"duration_ms":N}} -- new reference, caller owns.
  *  last_run_ms_ago and duration_ms are null before the first run. */
 json_t *checks_status_json(const struct checks *c);
+/* The same without "detail": a detail can hold an http check's URL with
+ * its userinfo and query string, or an exec check's output (a DSN with a
+ * password), so only the control socket shows it. */
+json_t *checks_public_json(const struct checks *c);
 /* Names of failing critical checks (and, if informational, informational
  * ones too) as a JSON array, in config order; new reference.  A critical
  * check counts until it is PASS (so PENDING too, as it fails /health); an

@@ -28,10 +28,12 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->precompressed = true;
 	cfg->cache_max_file_size = 256 * 1024;
 	cfg->cache_max_total = 64 * 1024 * 1024;
+	cfg->cache_max_metadata = 8 * 1024 * 1024;
 	cfg->cache_revalidate_ms = 1000;
 	cfg->threads = 0;
 	cfg->max_connections = 4096;
 	cfg->connection_timeout_ms = 75 * 1000;
+	cfg->header_timeout_ms = 10 * 1000;
 	cfg->max_header_size = 8192;
 	cfg->max_uri_length = 4096;
 	cfg->shutdown_timeout_ms = 30 * 1000;
@@ -110,6 +112,18 @@ static int parse_listen(struct conf_doc *doc, json_t *root, struct health_config
 	return 0;
 }
 
+/* A header value from the config goes into every response verbatim: a CR
+ * or LF would split the header (libmicrohttpd then refuses it and every
+ * file answers 500), other control characters are invalid in a field
+ * value (RFC 9110 5.5).  Horizontal tab is allowed. */
+static bool header_value_ok(const char *v)
+{
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return false;
+	return true;
+}
+
 static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_config *cfg)
 {
 	static const char *const keys[] = { "prefix", "extension", "value", NULL };
@@ -120,6 +134,9 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 	if (!arr)
 		return 0;
 	if (json_is_string(arr)) {
+		if (!header_value_ok(json_string_value(arr)))
+			return conf_fail(doc, "cache_control",
+					 "a header value must not contain line breaks or control characters");
 		free(cfg->default_cache_control);
 		cfg->default_cache_control = strdup(json_string_value(arr));
 		return cfg->default_cache_control ? 0 : -ENOMEM;
@@ -149,8 +166,9 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 			return conf_fail(doc, p, "prefix must start with '/'");
 		if (rule->extension && rule->extension[0] == '.')
 			memmove(rule->extension, rule->extension + 1, strlen(rule->extension));
-		if (strpbrk(rule->value, "\r\n"))
-			return conf_fail(doc, p, "value must not contain line breaks");
+		if (!header_value_ok(rule->value))
+			return conf_fail(doc, p,
+					 "value: a header value must not contain line breaks or control characters");
 	}
 	return 0;
 }
@@ -159,9 +177,9 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 {
 	static const char *const keys[] = {
 		"root", "listen", "control_socket", "health_path", "index", "not_found_page",
-		"serve_dotfiles", "precompressed", "cache_control", "cache_max_file_size",
-		"cache_max_total", "cache_revalidate", "threads", "max_connections",
-		"connection_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
+		"serve_dotfiles", "precompressed", "public_verbose_health", "cache_control", "cache_max_file_size",
+		"cache_max_total", "cache_max_metadata", "cache_revalidate", "threads", "max_connections",
+		"connection_timeout", "header_timeout", "max_header_size", "max_uri_length", "shutdown_timeout",
 		"lb_unhealthy_threshold", "lb_probe_window", "checks", NULL
 	};
 	json_t *root = doc->root;
@@ -187,7 +205,9 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	if (cfg->control[0] && cfg->control[0] != '/')
 		return conf_fail(doc, "control_socket", "must be an absolute path or \"\"");
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||
-	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0)
+	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0 ||
+	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
+			       &cfg->public_verbose_health)) < 0)
 		return r;
 	if ((r = parse_listen(doc, root, cfg)) < 0 || (r = parse_cache_rules(doc, root, cfg)) < 0)
 		return r;
@@ -195,10 +215,14 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 			       &cfg->cache_max_file_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "cache_max_total", 0, 1LL << 40,
 			       &cfg->cache_max_total)) < 0 ||
+	    (r = conf_get_size(doc, root, "", "cache_max_metadata", 64 * 1024, 1LL << 34,
+			       &cfg->cache_max_metadata)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "cache_revalidate", 0, 3600000,
 				      &cfg->cache_revalidate_ms)) < 0 ||
 	    (r = conf_get_duration_ms(doc, root, "", "connection_timeout", 1000, 86400000,
 				      &cfg->connection_timeout_ms)) < 0 ||
+	    (r = conf_get_duration_ms(doc, root, "", "header_timeout", 1000, 3600000,
+				      &cfg->header_timeout_ms)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_header_size", 1024, 1 << 20,
 			       &cfg->max_header_size)) < 0 ||
 	    (r = conf_get_size(doc, root, "", "max_uri_length", 64, 1 << 20,
@@ -348,16 +372,19 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "not_found_page", json_string(cfg->not_found_page));
 	json_object_set_new(o, "serve_dotfiles", json_boolean(cfg->serve_dotfiles));
 	json_object_set_new(o, "precompressed", json_boolean(cfg->precompressed));
+	json_object_set_new(o, "public_verbose_health", json_boolean(cfg->public_verbose_health));
 	if (cfg->n_cache_rules)
 		json_object_set(o, "cache_control", rules);
 	else
 		json_object_set_new(o, "cache_control", json_string(cfg->default_cache_control));
 	json_object_set_new(o, "cache_max_file_size", json_integer(cfg->cache_max_file_size));
 	json_object_set_new(o, "cache_max_total", json_integer(cfg->cache_max_total));
+	json_object_set_new(o, "cache_max_metadata", json_integer(cfg->cache_max_metadata));
 	json_object_set_new(o, "cache_revalidate", json_sprintf("%lldms", cfg->cache_revalidate_ms));
 	json_object_set_new(o, "threads", json_integer(cfg->threads));
 	json_object_set_new(o, "max_connections", json_integer(cfg->max_connections));
 	json_object_set_new(o, "connection_timeout", json_sprintf("%lldms", cfg->connection_timeout_ms));
+	json_object_set_new(o, "header_timeout", json_sprintf("%lldms", cfg->header_timeout_ms));
 	json_object_set_new(o, "max_header_size", json_integer(cfg->max_header_size));
 	json_object_set_new(o, "max_uri_length", json_integer(cfg->max_uri_length));
 	json_object_set_new(o, "shutdown_timeout", json_sprintf("%lldms", cfg->shutdown_timeout_ms));

@@ -28,15 +28,18 @@ struct health_config {
 	char *not_found_page;	    /* owned; root-relative, "" = plain 404 */
 	bool serve_dotfiles;
 	bool precompressed;	    /* serve x.br / x.gz siblings */
+	bool public_verbose_health; /* /health?verbose on the public port */
 	struct cache_rule *cache_rules; /* owned; first match wins */
 	size_t n_cache_rules;
 	char *default_cache_control; /* owned; "" = no header */
 	long long cache_max_file_size;	/* bytes; larger files use sendfile */
 	long long cache_max_total;	/* bytes held in memory at most */
+	long long cache_max_metadata;	/* entries (keys included), estimated */
 	long long cache_revalidate_ms;	/* how stale a cached stat may be */
 	int threads;			/* 0 = one per CPU */
 	int max_connections;
 	long long connection_timeout_ms; /* idle keep-alive; above ALB's 60 s */
+	long long header_timeout_ms;	 /* accept (or first byte) to end of head */
 	long long max_header_size;	 /* larger: 431 */
 	long long max_uri_length;	 /* longer: 414 */
 	long long shutdown_timeout_ms;	 /* SIGTERM: wait for in-flight */

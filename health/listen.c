@@ -104,28 +104,52 @@ fail:
 	return r;
 }
 
+/* The control socket, when systemd does not pass it.  It is bound under
+ * a temporary name with a umask that makes it 0660 from birth, then
+ * renamed over the final path: there is no moment when the path is
+ * missing (the stale socket of a previous run is replaced atomically) or
+ * when the socket exists with a wider mode (chmod after bind left such a
+ * window), and no lstat-then-unlink of the final path.  umask is
+ * process-wide: this runs before any other thread exists. */
 int listen_unix(const char *path, int *fd_out, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+	mode_t old_mask;
 	int r;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strlen(path) + 10 >= sizeof(sa.sun_path)) { /* room for ".PID~" */
 		snprintf(err, errlen, "control socket path too long: %s", path);
 		return -ENAMETOOLONG;
 	}
-	strcpy(sa.sun_path, path);
-	/* Remove a socket left by a previous run; never anything else. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
+	/* Replace a socket left by a previous run; never anything else. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot create the control socket %s: it exists and is not a socket",
+			 path);
+		return -EEXIST;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%ld~", path, (long)getpid());
+	if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(sa.sun_path); /* ours, from a crash with the same pid */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 64) < 0) {
+	if (fd < 0)
+		goto fail;
+	old_mask = umask(0117);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (r < 0)
+		goto fail;
+	if (listen(fd, 64) < 0 || rename(sa.sun_path, path) < 0) {
 		r = -errno;
-		snprintf(err, errlen, "cannot create the control socket %s: %s", path, strerror(errno));
+		unlink(sa.sun_path);
+		snprintf(err, errlen, "cannot create the control socket %s: %s", path, strerror(-r));
 		return r;
 	}
 	*fd_out = steal_fd(&fd);
 	return 0;
+fail:
+	r = -errno;
+	snprintf(err, errlen, "cannot create the control socket %s: %s", path, strerror(errno));
+	return r;
 }

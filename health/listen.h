@@ -20,7 +20,8 @@ struct listeners {
 int listeners_from_systemd(struct listeners *l);
 /* Binds "ADDR:PORT" ("0.0.0.0:80", "[::]:80", "127.0.0.1:8080"). */
 int listen_tcp(const char *addr, int *fd_out, char *err, size_t errlen);
-/* Binds the control socket at path, mode 0660, replacing a stale one. */
+/* Binds the control socket at path, mode 0660 from its creation, replacing
+ * a stale socket atomically (rename); -EEXIST if path is not a socket. */
 int listen_unix(const char *path, int *fd_out, char *err, size_t errlen);
 
 #endif

@@ -8,6 +8,7 @@ noinst_LIBRARIES += health/libasghealth.a
 health_libasghealth_a_SOURCES = \
 	health/cache.c health/cache.h \
 	health/config.c health/config.h \
+	health/connections.c health/connections.h \
 	health/curl-loader.c health/curl-loader.h \
 	health/listen.c health/listen.h \
 	health/mime.c health/mime.h \

@@ -198,9 +198,10 @@ static void reload(struct server *server, const struct options *o)
 	}
 	if (cfg.n_listen != old->cfg.n_listen || strcmp(cfg.control, old->cfg.control) ||
 	    cfg.threads != old->cfg.threads || cfg.max_connections != old->cfg.max_connections ||
-	    cfg.connection_timeout_ms != old->cfg.connection_timeout_ms)
-		log_warning("reload: listen, control_socket, threads, max_connections and "
-			    "connection_timeout take effect only on restart");
+	    cfg.connection_timeout_ms != old->cfg.connection_timeout_ms ||
+	    cfg.header_timeout_ms != old->cfg.header_timeout_ms)
+		log_warning("reload: listen, control_socket, threads, max_connections, "
+			    "connection_timeout and header_timeout take effect only on restart");
 	if (site_new(&site, &cfg, old, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		health_config_free(&cfg);
@@ -280,12 +281,13 @@ static int run(const struct options *o, struct health_config *cfg)
 		site_put(site);
 		goto out;
 	}
-	if ((r = server_start(server, l.http, l.n_http, l.control)) < 0) {
-		log_error("libmicrohttpd could not start on the listening sockets");
+	r = server_start(server, l.http, l.n_http, l.control);
+	l.n_http = 0; /* the server owns them now, even on failure */
+	l.control = -1;
+	if (r < 0) {
+		log_error("cannot start serving on the listening sockets: %s", strerror(-r));
 		goto out;
 	}
-	l.n_http = 0; /* the daemons own them now */
-	l.control = -1;
 
 	if (sd_watchdog_enabled(0, &watchdog_usec) <= 0)
 		watchdog_usec = 0;

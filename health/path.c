@@ -104,3 +104,42 @@ int path_normalize(const char *raw, char *out, size_t len, int *flags)
 		*flags |= PATH_HAS_DOTFILE;
 	return 0;
 }
+
+static bool keep_in_location(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '.' || c == '_' || c == '~' || c == '/';
+}
+
+int path_location(const char *rel, char *out, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = 0;
+
+	if (len < 3)
+		return -ENAMETOOLONG;
+	out[n++] = '/';
+	for (const unsigned char *p = (const unsigned char *)rel; *p; p++) {
+		/* Never two slashes in a row, whatever rel holds. */
+		if (*p == '/' && out[n - 1] == '/')
+			continue;
+		if (keep_in_location(*p)) {
+			if (n + 1 >= len)
+				return -ENAMETOOLONG;
+			out[n++] = (char)*p;
+		} else {
+			if (n + 3 >= len)
+				return -ENAMETOOLONG;
+			out[n++] = '%';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	if (out[n - 1] != '/') {
+		if (n + 1 >= len)
+			return -ENAMETOOLONG;
+		out[n++] = '/';
+	}
+	out[n] = '\0';
+	return 0;
+}

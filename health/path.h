@@ -18,4 +18,12 @@ enum path_flags {
  * -ENAMETOOLONG if out is too small. */
 int path_normalize(const char *raw, char *out, size_t len, int *flags);
 
+/* The Location of the redirect from a directory without its trailing
+ * slash: "/" + rel percent-encoded (only unreserved characters and '/'
+ * stay as they are) + "/".  rel is path_normalize's output, so it has no
+ * empty segment and the result always starts with exactly one '/': never
+ * "//host" (a network-path reference) or "/\host" (which browsers read as
+ * one).  -ENAMETOOLONG if out is too small. */
+int path_location(const char *rel, char *out, size_t len);
+
 #endif

@@ -15,6 +15,9 @@ static const char *skip_ws(const char *p)
 	return p;
 }
 
+/* Saturates at UINT64_MAX: a position too large for 64 bits is still a
+ * valid range (RFC 9110 14.1.1 sets no bound), just past any file, so
+ * "bytes=18446744073709551616-" must be a 416, not ignored. */
 static int parse_u64(const char **pp, uint64_t *out)
 {
 	const char *p = *pp;
@@ -23,9 +26,8 @@ static int parse_u64(const char **pp, uint64_t *out)
 	if (!isdigit((unsigned char)*p))
 		return -EINVAL;
 	while (isdigit((unsigned char)*p)) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*p++ - '0');
+		unsigned d = (unsigned)(*p++ - '0');
+		v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
 	}
 	*pp = p;
 	*out = v;

@@ -22,11 +22,10 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "connections.h"
 #include "log.h"
 #include "server.h"
 #include "timeutil.h"
-
-#define MAX_DAEMONS 16
 
 enum error_slot { ERR_400, ERR_403, ERR_404, ERR_405, ERR_413, ERR_414, ERR_431, ERR_500, ERR_503,
 		  ERR_COUNT };
@@ -46,8 +45,8 @@ struct health_cache {
 struct server {
 	pthread_mutex_t site_lock;
 	struct site *site;		 /* owned reference */
-	struct MHD_Daemon *daemons[MAX_DAEMONS];
-	size_t n_daemons;
+	struct MHD_Daemon *daemon;	 /* the public listeners' */
+	struct connections *conns;	 /* owned; accepts for daemon */
 	struct MHD_Daemon *control;
 	atomic_bool draining;
 	atomic_bool stopping;
@@ -162,6 +161,10 @@ static int build_static_responses(struct server *s)
 				return -ENOMEM;
 			if (error_status[i] == 405)
 				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+			/* Every 503 of ours is transient (a file changing under
+			 * us, descriptors exhausted): say when to try again. */
+			if (error_status[i] == 503)
+				MHD_add_response_header(s->errors[i][c], MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 	s->live = text_response("{\"status\":\"alive\"}\n", "application/json", false);
 	if (!s->live)
@@ -181,7 +184,10 @@ enum MHD_Result server_queue_error(struct server *s, struct MHD_Connection *conn
 
 /* --- /health --------------------------------------------------------- */
 
-static json_t *health_document(struct server *s, struct site *site, bool verbose, unsigned *status)
+/* verbose adds the checks and counters; details (each check's "detail")
+ * only for the control socket, never on the public port. */
+static json_t *health_document(struct server *s, struct site *site, bool verbose, bool details,
+			       unsigned *status)
 {
 	bool healthy = checks_healthy(site->checks), draining = atomic_load(&s->draining);
 	json_t *o = json_object();
@@ -193,7 +199,8 @@ static json_t *health_document(struct server *s, struct site *site, bool verbose
 						   : healthy ? "healthy" : "unhealthy"));
 	json_object_set_new(o, "failing", checks_failing_json(site->checks, verbose));
 	if (verbose) {
-		json_object_set_new(o, "checks", checks_status_json(site->checks));
+		json_object_set_new(o, "checks", details ? checks_status_json(site->checks)
+							 : checks_public_json(site->checks));
 		json_object_set_new(o, "draining", json_boolean(draining));
 		json_object_set_new(o, "in_flight", json_integer((json_int_t)atomic_load(&s->in_flight)));
 		json_object_set_new(o, "connections", json_integer((json_int_t)atomic_load(&s->connections)));
@@ -238,20 +245,26 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 				    struct MHD_Connection *conn, bool close_conn)
 {
 	const char *ua = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
-	bool verbose = has_query_key(conn, "verbose");
+	/* The verbose document is the control socket's (GET /health there);
+	 * the public port has it only if asked for, and without details. */
+	bool verbose = site->cfg.public_verbose_health && has_query_key(conn, "verbose");
 	unsigned status = checks_healthy(site->checks) && !atomic_load(&s->draining) ? 200 : 503;
 	enum MHD_Result ret;
 
 	/* The ALB's prober names itself; count its answers per node so a
-	 * drain can be confirmed as seen (probes.h). */
-	if (ua && !strncmp(ua, "ELB-HealthChecker", 17)) {
+	 * drain can be confirmed as seen (probes.h).  Anyone can send that
+	 * User-Agent through the ALB, but the ALB adds X-Forwarded-For to
+	 * every request it proxies (its default "append" mode), never to its
+	 * own health checks: a probe with one is a client pretending. */
+	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
+	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
 		const union MHD_ConnectionInfo *ci =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());
 	}
 
 	if (verbose) {
-		_cleanup_json_ json_t *doc = health_document(s, site, true, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, true, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r)
 			return server_queue_error(s, conn, 500, true);
@@ -268,7 +281,7 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 
 	pthread_mutex_lock(&s->health_lock);
 	if (!hc->resp || hc->generation != gen || hc->state != state) {
-		_cleanup_json_ json_t *doc = health_document(s, site, false, &status);
+		_cleanup_json_ json_t *doc = health_document(s, site, false, false, &status);
 		struct MHD_Response *r = doc ? json_response(doc, close_conn) : NULL;
 		if (!r) {
 			pthread_mutex_unlock(&s->health_lock);
@@ -341,6 +354,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		site = server_get_site(s);
 		verdict = first_call_verdict(s, site, conn, url, method);
 		site_put(site);
+		connections_head_done(conn, verdict != 0);
 		if (verdict)
 			return server_queue_error(s, conn, verdict, true);
 		return MHD_YES;
@@ -372,6 +386,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (*req_cls) {
 		atomic_fetch_sub(&s->in_flight, 1);
 		*req_cls = NULL;
+		connections_request_done(conn);
 	}
 }
 
@@ -380,10 +395,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
 	struct server *s = cls;
 
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		atomic_fetch_add(&s->connections, 1);
-	else
+		connections_opened(s->conns, conn, socket_context);
+	} else {
 		atomic_fetch_sub(&s->connections, 1);
+		connections_closed(s->conns, socket_context);
+	}
 }
 
 /* No unescaping here: path.c decodes exactly once (see top comment). */
@@ -392,7 +410,8 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *uri)
 	return strlen(uri);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* The attribute tells the compiler fmt comes from libmicrohttpd, a format. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
 
@@ -425,9 +444,22 @@ json_t *server_status_json(struct server *s)
 	json_object_set_new(o, "load_balancer",
 			    probes_json(s->probes, now_mono_ms(), (uint64_t)site->cfg.lb_probe_window_ms,
 					(unsigned)site->cfg.lb_unhealthy_threshold, &confirmed));
-	json_object_set_new(o, "cache", json_pack("{s:I,s:I,s:I,s:I}", "entries", (json_int_t)cs.entries,
-						  "bytes", (json_int_t)cs.bytes, "hits", (json_int_t)cs.hits,
-						  "misses", (json_int_t)cs.misses));
+	if (s->conns) {
+		struct connections_stats st;
+		connections_get_stats(s->conns, &st);
+		json_object_set_new(o, "connection_counters",
+				    json_pack("{s:I,s:I,s:I,s:I}", "accepted", (json_int_t)st.accepted,
+					      "head_timeouts", (json_int_t)st.head_timeouts,
+					      "lingering", (json_int_t)st.lingering,
+					      "lingering_closes", (json_int_t)st.lingered));
+	}
+	json_object_set_new(o, "cache",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",
+				      (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "hits",
+				      (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "metadata",
+				      (json_int_t)cs.metadata, "evictions", (json_int_t)cs.evictions,
+				      "loads", (json_int_t)cs.loads, "hashed", (json_int_t)cs.hashed,
+				      "hash_reused", (json_int_t)cs.hash_reused));
 	site_put(site);
 	return o;
 }
@@ -480,7 +512,7 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const 
 	} else if (!strcmp(url, "/status") && get) {
 	} else if (!strcmp(url, "/health") && get) {
 		struct site *site = server_get_site(s);
-		doc = health_document(s, site, true, &status);
+		doc = health_document(s, site, true, true, &status);
 		site_put(site);
 	} else if (!strcmp(url, "/status") || !strcmp(url, "/drain") || !strcmp(url, "/undrain") ||
 		   !strcmp(url, "/health")) {
@@ -538,30 +570,42 @@ int server_start(struct server *s, const int *http_fds, size_t n_http, int contr
 	 * margin is MHD's own bookkeeping (about 56 bytes a header: 200 short
 	 * headers under the limit need it).  libmicrohttpd 0.9.75 zeroes the
 	 * whole pool after every request (4 % of the CPU, BENCHMARKS.md):
-	 * lower max_header_size to trade limits for that. */
+	 * lower max_header_size to trade limits for that.  A larger head gets
+	 * MHD's own 431 (or 414), delivered by the lingering close of
+	 * connections.c. */
 	size_t pool = (size_t)cfg->max_header_size + (size_t)cfg->max_uri_length + 8192;
+	struct connections_limits lim = {
+		.header_timeout_ms = (uint64_t)cfg->header_timeout_ms,
+		.max_connections = (unsigned)cfg->max_connections,
+	};
+	int r;
 
-	if (n_http > MAX_DAEMONS)
-		return -E2BIG;
-	for (size_t i = 0; i < n_http; i++) {
-		s->daemons[i] = MHD_start_daemon(
-			MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
-			0, NULL, NULL, on_request, s,
-			MHD_OPTION_LISTEN_SOCKET, http_fds[i],
-			MHD_OPTION_THREAD_POOL_SIZE, threads,
-			MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-			MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
-			MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
-			MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
-			MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-			MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-			MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_END);
-		if (!s->daemons[i])
-			return -EIO;
-		s->n_daemons++;
-	}
+	/* The sockets are ours from here, even on failure (connections_free
+	 * closes them). */
+	if ((r = connections_new(&s->conns, http_fds, n_http, &lim)) < 0)
+		return r;
+	/* No listening socket for MHD: connections.c accepts and hands each
+	 * socket over with MHD_add_connection (connections.h says why).  MHD's
+	 * own limit has slack over max_connections because it counts a
+	 * connection free only after our "closed" notification. */
+	s->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
+			MHD_USE_NO_LISTEN_SOCKET,
+		0, NULL, NULL, on_request, s,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections + 64u * threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!s->daemon)
+		return -EIO;
+	if ((r = connections_start(s->conns, s->daemon)) < 0)
+		return r;
 	if (control_fd >= 0) {
 		s->control = MHD_start_daemon(
 			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
@@ -607,26 +651,23 @@ void server_status_line(struct server *s, char *buf, size_t len)
 uint64_t server_shutdown(struct server *s, long long timeout_ms)
 {
 	uint64_t deadline = now_mono_ms() + (uint64_t)timeout_ms, left;
-	MHD_socket quiesced[MAX_DAEMONS];
 
 	/* From here every response closes its connection, so keep-alive
 	 * clients go elsewhere instead of waiting on a closing socket. */
 	atomic_store(&s->stopping, true);
-	/* The listening sockets quiesce returns are closed only after the
-	 * daemons have stopped: closing one while MHD's worker threads may
-	 * still be polling it would let the descriptor number be reused under
-	 * them. */
-	for (size_t i = 0; i < s->n_daemons; i++)
-		quiesced[i] = MHD_quiesce_daemon(s->daemons[i]);
+	/* Not MHD_quiesce_daemon: with a thread pool it races the workers and
+	 * aborts (connections.h).  The listening sockets stay open, so
+	 * connections that arrive now wait in the backlog for the next
+	 * process (socket activation) instead of being refused. */
+	connections_stop_accepting(s->conns);
 	while ((left = atomic_load(&s->in_flight)) > 0 && now_mono_ms() < deadline)
 		sleep_ms(20);
-	for (size_t i = 0; i < s->n_daemons; i++) {
-		MHD_stop_daemon(s->daemons[i]);
-		s->daemons[i] = NULL;
-		if (quiesced[i] != MHD_INVALID_SOCKET)
-			close(quiesced[i]);
+	if (s->daemon) {
+		MHD_stop_daemon(s->daemon);
+		s->daemon = NULL;
 	}
-	s->n_daemons = 0;
+	connections_free(s->conns);
+	s->conns = NULL;
 	if (s->control) {
 		MHD_stop_daemon(s->control);
 		s->control = NULL;
@@ -638,8 +679,9 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->n_daemons; i++)
-		MHD_stop_daemon(s->daemons[i]);
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	connections_free(s->conns);
 	if (s->control)
 		MHD_stop_daemon(s->control);
 	for (int i = 0; i < ERR_COUNT; i++)

@@ -49,14 +49,17 @@ static enum MHD_Result serve_not_found(struct server *s, struct site *site,
 	return ret;
 }
 
-static enum MHD_Result redirect_to_directory(struct MHD_Connection *conn, const char *url,
-					     bool close_conn)
+static enum MHD_Result redirect_to_directory(struct server *s, struct MHD_Connection *conn,
+					     const char *rel, bool close_conn)
 {
-	char location[PATH_MAX + 2];
+	char location[3 * PATH_MAX + 3];
 	struct MHD_Response *r;
 
-	if ((size_t)snprintf(location, sizeof(location), "%s/", url) >= sizeof(location))
-		return MHD_NO;
+	/* Built from the normalised path, never from the raw target: the raw
+	 * "//evil.example/../docs" would make "Location: //evil.example/..",
+	 * which a browser follows off-site. */
+	if (path_location(rel, location, sizeof(location)) < 0)
+		return server_queue_error(s, conn, 414, close_conn);
 	r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (!r)
 		return MHD_NO;
@@ -92,6 +95,39 @@ static struct file_entry *choose_variant(struct site *site, struct MHD_Connectio
 	return identity;
 }
 
+static enum MHD_Result serve_not_found(struct server *s, struct site *site,
+				       struct MHD_Connection *conn, bool close_conn);
+
+/* A fresh descriptor for a file served by sendfile, checked against the
+ * entry: its ETag (and so If-Range, If-None-Match) is only true of the
+ * file it was computed from.  -ESTALE if the file was replaced since the
+ * entry was made (the next revalidation picks the new one up), else the
+ * open error. */
+static int open_same_file(struct site *site, const struct file_entry *e)
+{
+	int fd = cache_open_file(site->cache, e->relpath, e->variant);
+	struct stat st;
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || !file_entry_same_identity(e, &st)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* The answer when open_same_file failed. */
+static enum MHD_Result serve_open_error(struct server *s, struct site *site,
+					struct MHD_Connection *conn, int err, bool close_conn)
+{
+	if (err != -ESTALE && cache_status_from_errno(err) == -ENOENT)
+		return serve_not_found(s, site, conn, close_conn);
+	/* Changed since the ETag was computed, or a transient error: a retry
+	 * gets the right answer. */
+	return server_queue_error(s, conn, 503, close_conn);
+}
+
 /* 206 for one satisfiable range, from the cached bytes or the file. */
 static enum MHD_Result serve_range(struct server *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, uint64_t first, uint64_t last, bool close_conn)
@@ -106,9 +142,11 @@ static enum MHD_Result serve_range(struct server *s, struct site *site, struct M
 		r = MHD_create_response_from_buffer((size_t)len, e->blob->data + first,
 						    MHD_RESPMEM_MUST_COPY);
 	} else {
-		int fd = cache_open_file(site->cache, e->relpath, e->variant);
+		/* The same identity check as a full GET: If-Range matched the
+		 * entry's ETag, and new bytes under it would be a torn file. */
+		int fd = open_same_file(site, e);
 		if (fd < 0)
-			return server_queue_error(s, conn, 404, close_conn);
+			return serve_open_error(s, site, conn, fd, close_conn);
 		r = MHD_create_response_from_fd_at_offset64(len, fd, first);
 		if (!r)
 			close(fd);
@@ -144,20 +182,11 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 static enum MHD_Result serve_by_fd(struct server *s, struct site *site, struct MHD_Connection *conn,
 				   struct file_entry *e, bool close_conn)
 {
-	int fd = cache_open_file(site->cache, e->relpath, e->variant);
+	int fd = open_same_file(site, e);
 	struct MHD_Response *r;
-	struct stat st;
 
 	if (fd < 0)
-		return serve_not_found(s, site, conn, close_conn);
-	if (fstat(fd, &st) < 0 || st.st_ino != e->ino || st.st_dev != e->dev ||
-	    st.st_size != e->size || st.st_mtim.tv_sec != e->mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != e->mtim.tv_nsec) {
-		/* Replaced since the entry was made: the ETag would lie.  The next
-		 * revalidation picks the new file up; a retry gets it. */
-		close(fd);
-		return server_queue_error(s, conn, 503, close_conn);
-	}
+		return serve_open_error(s, site, conn, fd, close_conn);
 	r = MHD_create_response_from_fd64((uint64_t)e->size, fd);
 	if (!r) {
 		close(fd);
@@ -217,7 +246,7 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 	if (e->status == -EISDIR) {
 		file_entry_put(e);
 		if (!(flags & PATH_TRAILING_SLASH))
-			return redirect_to_directory(conn, url, close_conn);
+			return redirect_to_directory(s, conn, rel, close_conn);
 		if (rel[0])
 			strcat(rel, "/");
 		strcat(rel, site->cfg.index);
@@ -238,7 +267,7 @@ enum MHD_Result static_serve(struct server *s, struct site *site, struct MHD_Con
 	case -EACCES:
 		ret = server_queue_error(s, conn, 403, close_conn);
 		break;
-	case -EAGAIN: /* kept changing while we read it: let the client retry */
+	case -EAGAIN: /* kept changing, or out of descriptors: retry soon */
 		ret = server_queue_error(s, conn, 503, close_conn);
 		break;
 	default: /* -ENOENT, and a directory without an index: no listings */

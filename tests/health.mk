@@ -1,6 +1,8 @@
 # Tests of asg-health: unit tests (cmocka) of the request logic and the
 # config, and integration tests that drive the real daemon over HTTP.
-HEALTH_UNIT_TESTS = tests/unit/test-health-http tests/unit/test-health-config
+HEALTH_UNIT_TESTS = tests/unit/test-health-http tests/unit/test-health-config \
+	tests/unit/test-health-connections tests/unit/test-health-cache \
+	tests/unit/test-health-listen
 check_PROGRAMS += $(HEALTH_UNIT_TESTS)
 TESTS += $(HEALTH_UNIT_TESTS)
 
@@ -14,6 +16,15 @@ tests_unit_test_health_http_LDADD = $(HEALTH_TEST_LDADD)
 tests_unit_test_health_config_SOURCES = tests/unit/test-health-config.c
 tests_unit_test_health_config_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_config_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_connections_SOURCES = tests/unit/test-health-connections.c
+tests_unit_test_health_connections_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_connections_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_listen_SOURCES = tests/unit/test-health-listen.c
+tests_unit_test_health_listen_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_listen_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_cache_SOURCES = tests/unit/test-health-cache.c
+tests_unit_test_health_cache_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_cache_LDADD = $(HEALTH_TEST_LDADD) -lpthread
 
 HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-static.py \
@@ -22,6 +33,11 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-drain.py \
 	tests/integration/health-lifecycle.py \
 	tests/integration/health-systemd.py \
-	tests/integration/health-haproxy.py
+	tests/integration/health-haproxy.py \
+	tests/integration/health-head.py \
+	tests/integration/health-cache.py \
+	tests/integration/health-verbose.py \
+	tests/integration/health-claims.py \
+	tests/integration/health-shutdown.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
-EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS)
+EXTRA_DIST += $(HEALTH_INTEGRATION_TESTS) tests/integration/health-shutdown-shim.c

@@ -18,3 +18,7 @@ EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests
 # The benchmark's own arithmetic and BENCHMARKS.md splicing (no servers).
 TESTS += bench/test-bench.py
 EXTRA_DIST += bench/test-bench.py
+
+# Fuzz harnesses: corpus replay in every build, libFuzzer runs in a clang one.
+include $(srcdir)/tests/fuzz.mk
+include $(srcdir)/tests/static.mk

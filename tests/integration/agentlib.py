@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (tests/standins/client.py)
 from asgtest import NotifySocket  # noqa: E402,F401  (tests/lib/asgtest.py)
+from asgtest import WAIT_SCALE, check_wrapper_status, wrapped  # noqa: E402
 
 AGENT = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
 INSTANCE_ID = "i-0123456789abcdef0"
@@ -111,7 +112,7 @@ class Agent:
         full_env["ASG_AGENT_TEST_PERIOD_MS"] = str(period_ms)
         self.env = full_env
         self._stderr = open(self.stderr_path, "wb")
-        self.proc = subprocess.Popen([AGENT, "--config", self.config_path, "run"],
+        self.proc = subprocess.Popen(wrapped([AGENT, "--config", self.config_path, "run"]),
                                      env=full_env, stdout=subprocess.DEVNULL,
                                      stderr=self._stderr)
 
@@ -127,13 +128,14 @@ class Agent:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * WAIT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
                 raise AssertionError("asg-agent did not exit within %ss of SIGTERM" % timeout)
         self._stderr.close()
         self.notify.close()
+        check_wrapper_status(self.proc.returncode, "asg-agent", self.stderr())
         return self.proc.returncode
 
 
@@ -150,7 +152,7 @@ def base_config(tmp, proc_stat):
 
 
 def wait_until(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * WAIT_SCALE
     while time.monotonic() < deadline:
         value = predicate()
         if value:

@@ -7,15 +7,15 @@ import http.client
 import os
 import unittest
 
-from asgtest import Health, write, UnixHTTPConnection
+from asgtest import Health, write, wait_for, UnixHTTPConnection
 
 ELB = {"User-Agent": "ELB-HealthChecker/2.0"}
 
 
-def probe_from(h, source):
+def probe_from(h, source, extra=None):
     conn = http.client.HTTPConnection(h.host, h.port, timeout=5, source_address=(source, 0))
     try:
-        conn.request("GET", "/health", headers=ELB)
+        conn.request("GET", "/health", headers=dict(ELB, **(extra or {})))
         r = conn.getresponse()
         r.read()
         return r.status
@@ -99,6 +99,53 @@ class DrainTest(unittest.TestCase):
         # probes without the ELB user agent are not counted
         self.h.get("/health")
         self.assertEqual(len(self.h.status()["load_balancer"]["probers"]), 2)
+
+    def test_forwarded_probes_do_not_count(self):
+        # A client behind the ALB can send the ALB's User-Agent; the ALB
+        # then adds X-Forwarded-For, which its own probes never carry.
+        self.assertEqual(probe_from(self.h, "127.0.0.1"), 200)
+        self.h.control_request("POST", "/drain")
+        for _ in range(3):
+            self.assertEqual(probe_from(self.h, "127.0.0.1",
+                                        {"X-Forwarded-For": "203.0.113.7"}), 503)
+            self.assertEqual(probe_from(self.h, "127.0.0.3",
+                                        {"X-Forwarded-For": "203.0.113.7"}), 503)
+        lb = self.h.status()["load_balancer"]
+        self.assertFalse(lb["drain_confirmed"], "faked probes confirmed the drain")
+        self.assertEqual([p["address"] for p in lb["probers"]], ["127.0.0.1"])
+        self.assertEqual(lb["probers"][0]["consecutive_503"], 0)
+
+
+class ProbeWindowTest(unittest.TestCase):
+    """README: a prober not seen for lb_probe_window no longer counts."""
+
+    def setUp(self):
+        self.h = Health(config={"lb_unhealthy_threshold": 2, "lb_probe_window": "1s"})
+
+    def tearDown(self):
+        self.h.close()
+
+    def test_silent_prober_expires(self):
+        self.assertEqual(probe_from(self.h, "127.0.0.1"), 200)
+        self.assertEqual(probe_from(self.h, "127.0.0.2"), 200)
+        self.h.control_request("POST", "/drain")
+        self.assertEqual(probe_from(self.h, "127.0.0.1"), 503)
+        self.assertEqual(probe_from(self.h, "127.0.0.1"), 503)
+        lb = self.h.status()["load_balancer"]
+        if lb["recent"] == 2:  # .2 still inside the window: it blocks
+            self.assertFalse(lb["drain_confirmed"])
+        # .2 goes silent (its ALB node left) while .1 keeps probing; once
+        # the window has passed .2 no longer counts and .1 alone confirms.
+        def probe_and_look():
+            self.assertEqual(probe_from(self.h, "127.0.0.1"), 503)
+            lb = self.h.status()["load_balancer"]
+            return lb if lb["recent"] == 1 else None
+        lb = wait_for(probe_and_look, timeout=30, interval=0.1,
+                      what="the silent prober to expire")
+        self.assertTrue(lb["drain_confirmed"])
+        by_addr = {p["address"]: p for p in lb["probers"]}
+        self.assertGreater(by_addr["127.0.0.2"]["last_seen_ms_ago"], 1000)
+        self.assertLessEqual(by_addr["127.0.0.1"]["last_seen_ms_ago"], 1000)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ class SafetyTest(unittest.TestCase):
         write(os.path.join(cls.outside, "secret.txt"), SECRET)
         write(os.path.join(root, "index.html"), b"index\n")
         write(os.path.join(root, "dir/page.html"), b"page\n")
+        write(os.path.join(root, "docs/index.html"), b"docs\n")
+        write(os.path.join(root, "odd name/index.html"), b"odd\n")
         write(os.path.join(root, "%2e%2e/x"), b"literal percent name\n")
         os.symlink(os.path.join(cls.outside, "secret.txt"), os.path.join(root, "abs-link.txt"))
         os.symlink("../outside/secret.txt", os.path.join(root, "rel-link.txt"))
@@ -62,6 +64,34 @@ class SafetyTest(unittest.TestCase):
             answer = self.raw_get(target)
             self.assertNoSecret(answer, target)
             self.assertNotIn(b" 200 ", answer.split(b"\r\n")[0], target)
+
+    def test_directory_redirect_stays_on_site(self):
+        # issue 9, item 1: the Location was the raw target plus "/"
+        for target, want in [(b"//evil.example/../docs", b"/docs/"),
+                             (b"//evil.example/%2e%2e/docs", b"/docs/"),
+                             (b"/\\evil.example/../docs", b"/docs/"),
+                             (b"/docs", b"/docs/"), (b"///docs", b"/docs/"),
+                             (b"/dir/../docs", b"/docs/"), (b"/d%6fcs", b"/docs/"),
+                             (b"/odd%20name", b"/odd%20name/")]:
+            answer = self.raw_get(target)
+            head = answer.split(b"\r\n\r\n")[0].split(b"\r\n")
+            self.assertIn(b" 301 ", head[0], target)
+            location = [h.split(b":", 1)[1].strip() for h in head
+                        if h.lower().startswith(b"location:")]
+            self.assertEqual(location, [want], target)
+        for target in [b"/\\evil.example/..", b"//evil.example/..", b"/./"]:
+            answer = self.raw_get(target)
+            for line in answer.split(b"\r\n\r\n")[0].split(b"\r\n"):
+                if line.lower().startswith(b"location:"):
+                    value = line.split(b":", 1)[1].strip()
+                    self.assertTrue(value.startswith(b"/") and value[1:2] not in (b"/", b"\\"),
+                                    (target, value))
+
+    def test_huge_range_is_unsatisfiable(self):
+        for value in [b"bytes=18446744073709551615-", b"bytes=99999999999999999999999-"]:
+            answer = self.h.raw(b"GET /index.html HTTP/1.1\r\nHost: x\r\nRange: " + value +
+                                b"\r\nConnection: close\r\n\r\n")
+            self.assertIn(b" 416 ", answer.split(b"\r\n")[0], value)
 
     def test_symlinks_out_of_root(self):
         for path in ["/abs-link.txt", "/rel-link.txt", "/outdir/secret.txt", "/outdir/"]:

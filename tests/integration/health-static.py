@@ -210,9 +210,13 @@ class StaticTest(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"status": "healthy", "failing": []})
         self.assertEqual(r.header("cache-control"), "no-store")
+        # the verbose document is the control socket's (issue 9, item 3)
         r = self.h.get("/health?verbose")
         self.assertEqual(r.status, 200)
-        self.assertIn("checks", r.json())
+        self.assertEqual(r.json(), {"status": "healthy", "failing": []})
+        status, doc = self.h.control_request("GET", "/health")
+        self.assertEqual(status, 200)
+        self.assertIn("checks", doc)
         self.assertEqual(self.h.get("/health/live").status, 200)
 
 

@@ -17,6 +17,29 @@ TOP_BUILDDIR = os.environ.get("top_builddir", os.path.abspath("."))
 TOP_SRCDIR = os.environ.get("top_srcdir", os.path.abspath("."))
 HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
 
+# ./scripts/check --valgrind runs the daemons under a wrapper, e.g.
+# ASG_TEST_WRAPPER="valgrind --error-exitcode=99 --leak-check=full ...":
+# the helpers that start asg-health and asg-agent put it in front of the
+# command, and a daemon that exits with ASG_TEST_WRAPPER_ERROR (default 99,
+# valgrind's --error-exitcode) fails the test when it is stopped.
+WRAPPER = os.environ.get("ASG_TEST_WRAPPER", "").split()
+WRAPPER_ERROR = int(os.environ.get("ASG_TEST_WRAPPER_ERROR", "99"))
+# A wrapped daemon starts and answers more slowly: the helpers' waits for
+# it (upper bounds, never expected durations) scale by this factor.
+WAIT_SCALE = float(os.environ.get("ASG_TEST_WAIT_SCALE", "10" if WRAPPER else "1"))
+
+
+def wrapped(argv):
+    """The daemon command line with the test wrapper (if any) in front."""
+    return WRAPPER + list(argv)
+
+
+def check_wrapper_status(returncode, what, log=""):
+    """Fails when the wrapper reported errors (valgrind's --error-exitcode)."""
+    if WRAPPER and returncode == WRAPPER_ERROR:
+        raise AssertionError("%s: %s reported errors (exit %d):\n%s"
+                             % (what, WRAPPER[0], returncode, log[-6000:]))
+
 
 def free_port(host="127.0.0.1"):
     with socket.socket() as s:
@@ -25,6 +48,7 @@ def free_port(host="127.0.0.1"):
 
 
 def wait_for(predicate, timeout=10.0, what="condition", interval=0.02):
+    timeout *= WAIT_SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -95,7 +119,8 @@ class Health:
         if self.env:
             env.update(self.env)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([HEALTH_BIN, "--config", self.config_path] + self.extra_args,
+        self.proc = subprocess.Popen(wrapped([HEALTH_BIN, "--config", self.config_path]
+                                             + self.extra_args),
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
             wait_for(self._live, what="asg-health to serve /health/live")
@@ -179,12 +204,13 @@ class Health:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(timeout * WAIT_SCALE)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         if self.proc:
             self.log.close()
+            check_wrapper_status(self.proc.returncode, "asg-health", self.logs())
         return self.proc.returncode if self.proc else None
 
     def close(self):
@@ -240,7 +266,7 @@ class NotifySocket:
             return list(self.messages)
 
     def wait_for(self, text, timeout=10):
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         while time.monotonic() < deadline:
             with self.lock:
                 if any(text in m for m in self.messages):

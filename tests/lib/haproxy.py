@@ -29,6 +29,9 @@ class HAProxy:
             "  timeout server 30s",
             # the ALB keeps back-end connections and reuses them (aws.md 1)
             "  http-reuse safe",
+            # the ALB appends X-Forwarded-For to every proxied request
+            # (aws.md 1), never to its own health checks
+            "  option forwardfor",
             "frontend alb",
             "  bind 127.0.0.1:%d" % port,
             "  default_backend web",

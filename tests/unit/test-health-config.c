@@ -90,8 +90,32 @@ static void test_errors(void **state)
 	expect_error("{\"root\": \"/a\",}", "health.json:1:");
 	expect_error("{\"root\": \"/a\", \"root\": \"/b\"}", "duplicate");
 	expect_error("[]", "top level must be a JSON object");
+	/* header values: a CR/LF would split the header (issue 9, item 9) */
+	expect_error("{\n  \"cache_control\": \"max-age=60\\r\\nSet-Cookie: a=b\"\n}",
+		     "health.json:2:3: cache_control: a header value must not contain line breaks");
+	expect_error("{\"cache_control\": \"max-age=60\\n\"}", "cache_control: a header value");
+	expect_error("{\"cache_control\": \"a\\u007fb\"}", "cache_control: a header value");
+	expect_error("{\"cache_control\": [{\"extension\": \"css\", \"value\": \"a\\rb\"}]}",
+		     "health.json:1:20: cache_control[0]: value: a header value must not contain");
 	expect_error("{\"health_path\": \"health\"}", "health_path: must be a path");
 	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}", "max_uri_length: 10 is out of range");
+}
+
+/* Found by tests/fuzz/fuzz-health-config: a key with a newline was
+ * written raw into the one-line error. */
+static void test_error_escapes_controls(void **state)
+{
+	struct health_config cfg;
+	char err[1024] = "";
+
+	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"lb_pror\\nwind\": 1}", err,
+					     sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\n'));
+	if (!strstr(err, "lb_pror\\x0awind"))
+		fail_msg("error \"%s\" does not show the newline as \\x0a", err);
+	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"root\": \"/a\", \"x\\u0007\": 1}", err,
+					     sizeof(err)), -EINVAL);
+	assert_null(strchr(err, '\a'));
 }
 
 static void test_locate(void **state)
@@ -135,6 +159,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_error_escapes_controls),
 		cmocka_unit_test(test_locate),
 		cmocka_unit_test(test_units),
 	};

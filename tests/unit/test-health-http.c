@@ -150,7 +150,58 @@ static void test_range(void **state)
 	expect_range("items=0-1", 100, RANGE_NONE, 0, 0);
 	expect_range("bytes=a-b", 100, RANGE_NONE, 0, 0);
 	expect_range("bytes=1-2x", 100, RANGE_NONE, 0, 0);
-	expect_range("bytes=99999999999999999999999-", 100, RANGE_NONE, 0, 0);
+	/* positions past 64 bits are past any file: 416, not ignored */
+	expect_range("bytes=18446744073709551615-", 100, RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=18446744073709551616-", 100, RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=99999999999999999999999-", 100, RANGE_UNSATISFIABLE, 0, 0);
+	expect_range("bytes=18446744073709551615-18446744073709551615", 100,
+		     RANGE_UNSATISFIABLE, 0, 0);
+	/* a last position past 64 bits means "to the end" */
+	expect_range("bytes=5-99999999999999999999999", 100, RANGE_SINGLE, 5, 99);
+	/* a suffix longer than 64 bits: the whole file */
+	expect_range("bytes=-99999999999999999999999", 100, RANGE_SINGLE, 0, 99);
+	expect_range("bytes=18446744073709551614-", UINT64_MAX, RANGE_SINGLE,
+		     18446744073709551614u, 18446744073709551614u);
+}
+
+static void expect_location(const char *rel, const char *want)
+{
+	char out[256];
+
+	assert_int_equal(path_location(rel, out, sizeof(out)), 0);
+	assert_string_equal(out, want);
+}
+
+/* The directory redirect's Location: always a path with exactly one
+ * leading '/', whatever the request target held (issue 9, item 1). */
+static void test_location(void **state)
+{
+	const char *targets[] = { "//evil.example/../docs", "/\\evil.example/..",
+				  "//evil.example/%2e%2e/docs", "/docs", "///docs",
+				  "/\\evil.example/../docs", "/a%2F/..", "/%5Cevil.example" };
+	char out[16];
+
+	expect_location("docs", "/docs/");
+	expect_location("", "/");
+	expect_location("a b/c\xc3\xa9", "/a%20b/c%C3%A9/");
+	expect_location("\\evil.example", "/%5Cevil.example/");
+	expect_location("a?b#c;d", "/a%3Fb%23c%3Bd/");
+	expect_location("a\r\nSet-Cookie: x", "/a%0D%0ASet-Cookie%3A%20x/");
+	/* never two slashes, even from a path_normalize did not make */
+	expect_location("/evil.example", "/evil.example/");
+	assert_int_equal(path_location("abcdefghijklmnop", out, sizeof(out)), -ENAMETOOLONG);
+	assert_int_equal(path_location("%%%%%", out, sizeof(out)), -ENAMETOOLONG);
+
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char rel[256], loc[1024];
+		int flags;
+
+		if (path_normalize(targets[i], rel, sizeof(rel), &flags) < 0)
+			continue; /* refused with 400: no redirect at all */
+		assert_int_equal(path_location(rel, loc, sizeof(loc)), 0);
+		if (loc[0] != '/' || loc[1] == '/' || loc[1] == '\\')
+			fail_msg("%s -> Location %s", targets[i], loc);
+	}
 }
 
 static void test_conditional(void **state)
@@ -207,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test(test_mime),
 		cmocka_unit_test(test_range),
+		cmocka_unit_test(test_location),
 		cmocka_unit_test(test_conditional),
 		cmocka_unit_test(test_accept_encoding),
 	};

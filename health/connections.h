@@ -1,0 +1,86 @@
+/* The public connections around libmicrohttpd: the accept loop, the
+ * request-head deadline and the lingering close.
+ *
+ * - Accepting ourselves and handing sockets to MHD_add_connection() is how
+ *   asg-health stops accepting on SIGTERM: MHD_quiesce_daemon() races the
+ *   epoll worker threads of a thread pool (libmicrohttpd 0.9.75 and later,
+ *   daemon.c: the quiescing thread sets was_quiesced, the worker removes
+ *   the listening socket from its own epoll set, then the quiescing
+ *   thread's EPOLL_CTL_DEL fails with ENOENT and MHD_PANIC aborts).  With
+ *   our own loop, stopping is just not accepting, and the listening
+ *   sockets stay open, so new connections wait in the backlog.
+ * - libmicrohttpd restarts its idle timer on every byte received, so a
+ *   client dripping a header line a second would hold a slot for ever.
+ *   Each connection has header_timeout from accept (or from the first byte
+ *   of the next request on a keep-alive connection) to the end of its
+ *   head; past that the loop shuts the socket down.
+ * - When libmicrohttpd closes a connection whose client is still sending
+ *   (a 431 for a 70 KB head), the kernel answers the unread bytes with a
+ *   reset, which destroys the response before the client reads it.  Such
+ *   sockets are kept (a dup) half-closed while the rest is read and thrown
+ *   away, for a bounded time: a lingering close, as nginx and Apache do. */
+#ifndef ASG_HEALTH_CONNECTIONS_H
+#define ASG_HEALTH_CONNECTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <microhttpd.h>
+
+/* Where a connection is, for the head deadline. */
+enum conn_phase {
+	CONN_HEAD,    /* waiting for a request head: the deadline runs */
+	CONN_REQUEST, /* head complete: MHD's own timeouts apply */
+	CONN_IDLE,    /* keep-alive between requests: MHD's idle timeout applies
+		       * until the first byte of the next head arrives */
+};
+
+enum conn_action {
+	CONN_KEEP,
+	CONN_HEAD_STARTED, /* idle connection received bytes: start the clock */
+	CONN_CUT,	   /* head deadline passed: shut the socket down */
+};
+
+/* The sweep's decision for one connection (pure).  bytes_received is the
+ * kernel's count of bytes received on the socket, idle_mark the count when
+ * the connection went idle. */
+enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
+				   uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
+				   uint64_t header_timeout_ms);
+
+/* Should a connection being closed by the server linger (pure)?  unread:
+ * bytes waiting in the socket; cut: closed by the head deadline. */
+bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t unread,
+			uint64_t bytes_received);
+
+struct connections;
+
+struct connections_limits {
+	uint64_t header_timeout_ms;
+	unsigned max_connections; /* beyond: not accepted, they wait in the backlog */
+};
+
+/* Takes over the listening sockets, even on failure (closed by
+ * connections_free). */
+int connections_new(struct connections **out, const int *listen_fds, size_t n,
+		    const struct connections_limits *limits);
+/* Starts the loop thread, handing accepted sockets to daemon. */
+int connections_start(struct connections *c, struct MHD_Daemon *daemon);
+/* Stops accepting; the listening sockets stay open (backlog). */
+void connections_stop_accepting(struct connections *c);
+/* Stops the loop and closes everything it holds.  Call after
+ * MHD_stop_daemon. */
+void connections_free(struct connections *c);
+
+/* Hooks from the MHD callbacks. */
+void connections_opened(struct connections *c, struct MHD_Connection *conn, void **socket_context);
+void connections_closed(struct connections *c, void **socket_context);
+void connections_head_done(struct MHD_Connection *conn, bool errored);
+void connections_request_done(struct MHD_Connection *conn);
+
+struct connections_stats {
+	uint64_t open, accepted, head_timeouts, lingering, lingered;
+};
+void connections_get_stats(struct connections *c, struct connections_stats *s);
+
+#endif

@@ -1,0 +1,60 @@
+/* Unit tests: the decisions of connections.c (head deadline sweep and
+ * lingering close), enumerated over their inputs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "connections.h"
+
+static void test_head_deadline(void **state)
+{
+	/* waiting for a head: cut exactly at the deadline, not before */
+	assert_int_equal(conn_sweep_decide(CONN_HEAD, 1000, 0, 0, 10999, 10000), CONN_KEEP);
+	assert_int_equal(conn_sweep_decide(CONN_HEAD, 1000, 0, 0, 11000, 10000), CONN_CUT);
+	assert_int_equal(conn_sweep_decide(CONN_HEAD, 1000, 0, 0, 500000, 10000), CONN_CUT);
+	/* bytes arriving never restart the clock of a head (the slowloris
+	 * drip is exactly that) */
+	assert_int_equal(conn_sweep_decide(CONN_HEAD, 1000, 0, 99999, 11000, 10000), CONN_CUT);
+	/* a clock read before the head started (thread skew) is not a cut */
+	assert_int_equal(conn_sweep_decide(CONN_HEAD, 2000, 0, 0, 1000, 10000), CONN_KEEP);
+}
+
+static void test_request_and_idle(void **state)
+{
+	/* a request being answered (a long download) is never cut here */
+	assert_int_equal(conn_sweep_decide(CONN_REQUEST, 0, 0, 0, 1000000, 10000), CONN_KEEP);
+	/* idle keep-alive: MHD's idle timeout applies, however long */
+	assert_int_equal(conn_sweep_decide(CONN_IDLE, 0, 500, 500, 1000000, 10000), CONN_KEEP);
+	/* the first byte of the next head starts its clock */
+	assert_int_equal(conn_sweep_decide(CONN_IDLE, 0, 500, 501, 1000000, 10000),
+			 CONN_HEAD_STARTED);
+}
+
+static void test_linger(void **state)
+{
+	/* unread bytes: a plain close would reset and destroy the answer */
+	assert_true(conn_should_linger(CONN_REQUEST, false, false, 10, 100));
+	/* our own error answer (413, 431...): the client may still send */
+	assert_true(conn_should_linger(CONN_REQUEST, true, false, 0, 100));
+	/* MHD refused a head it could not hold (bytes came, head not done) */
+	assert_true(conn_should_linger(CONN_HEAD, false, false, 0, 100));
+	/* an idle or finished connection closes at once */
+	assert_false(conn_should_linger(CONN_IDLE, false, false, 0, 100));
+	assert_false(conn_should_linger(CONN_REQUEST, false, false, 0, 100));
+	/* a connection that never sent a byte */
+	assert_false(conn_should_linger(CONN_HEAD, false, false, 0, 0));
+	/* cut by the head deadline: a slow client gets no more time */
+	assert_false(conn_should_linger(CONN_HEAD, true, true, 10, 100));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_head_deadline),
+		cmocka_unit_test(test_request_and_idle),
+		cmocka_unit_test(test_linger),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
