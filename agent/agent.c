@@ -91,11 +91,13 @@ static void sample(struct agent *a)
 		/* A late tick (the loop was blocked in an AWS call's retries)
 		 * covers several intervals: spread its mean over each of them,
 		 * oldest first, so Sum/SampleCount stays the time-weighted mean
-		 * and no period is left without data.  Beyond ten periods
-		 * (a suspended machine) it counts once. */
+		 * and no period is left without data.  The clock is monotonic, so
+		 * a suspend does not count; only a gap longer than the backlog
+		 * could keep counts once.  (The bound was ten periods: a 10 s
+		 * hung AWS call at a short period lost nine periods.) */
 		uint64_t interval = (uint64_t)cfg->sample_interval_ms;
 		uint64_t steps = (now - a->cpu_prev_ms + interval / 2) / interval;
-		if (steps < 1 || steps > 10 * (uint64_t)cfg->period_ms / interval)
+		if (steps < 1 || steps > a->metrics.q_cap * (uint64_t)cfg->period_ms / interval)
 			steps = 1;
 		for (uint64_t i = steps; i >= 1; i--)
 			metrics_add_sample(&a->metrics, wall - (int64_t)((i - 1) * interval),
@@ -184,13 +186,7 @@ static void serve_status_while_blocked(void *p)
 
 static uint64_t publish_jitter_ms(const struct agent_config *cfg)
 {
-	long long max = cfg->publish_jitter_ms;
-
-	/* Spread a fleet's calls over a quarter period (at most 15 s): a
-	 * thousand instances must not call PutMetricData in one second. */
-	if (max < 0)
-		max = cfg->period_ms / 4 < 15000 ? cfg->period_ms / 4 : 15000;
-	return random_below((uint64_t)max + 1);
+	return metrics_publish_jitter_ms(cfg->period_ms, cfg->publish_jitter_ms, random_unit());
 }
 
 static int agent_start(struct agent *a, const struct agent_config *cfg)

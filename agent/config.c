@@ -25,7 +25,8 @@ static const char *const lifecycle_keys[] = {
         "launch_rise",      "drain_timeout",      "drain_d",
         "drain_d_timeout",  "stop_timeout",       "hooks",
         "target_groups",    "on_spot_interruption", "on_scheduled_event",
-        "on_rebalance",     "state_dir",          NULL,
+        "on_rebalance",     "state_dir",          "drain_quiet",
+        NULL,
 };
 
 static const char *const hook_keys[] = {"launching", "terminating", NULL};
@@ -60,6 +61,9 @@ static int set_defaults(struct agent_config *cfg)
 	cfg->lc.launch_timeout_abandon = true;
 	cfg->lc.launch_rise = 2;
 	cfg->lc.drain_timeout_ms = 60 * 1000;
+	/* ALB nodes go on sending "for a few seconds" after a deregistration
+	 * (kubernetes-sigs/aws-load-balancer-controller#1064). */
+	cfg->lc.drain_quiet_ms = 5 * 1000;
 	cfg->lc.drain_d = strdup(AGENT_DEFAULT_DRAIN_D);
 	cfg->lc.drain_d_timeout_ms = 30 * 1000;
 	/* systemd's DefaultTimeoutStopSec, and the packaged unit's value. */
@@ -242,6 +246,8 @@ static int parse_lifecycle(struct conf_doc *doc, struct agent_config *cfg)
 		    (r = conf_get_int(doc, lc, "lifecycle", "launch_rise", 1, 100, &rise)) < 0 ||
 		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_timeout", 0,
 		                              2 * 3600 * 1000LL, &c->drain_timeout_ms)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_quiet", 0,
+		                              600 * 1000LL, &c->drain_quiet_ms)) < 0 ||
 		    (r = get_str(doc, lc, "lifecycle", "drain_d", &c->drain_d, false)) < 0 ||
 		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_d_timeout", 10,
 		                              2 * 3600 * 1000LL, &c->drain_d_timeout_ms)) < 0 ||

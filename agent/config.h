@@ -28,6 +28,7 @@ struct lifecycle_config {
 	bool launch_timeout_abandon;   /* ABANDON (default) or CONTINUE after it */
 	int launch_rise;               /* passes each critical check needs */
 	long long drain_timeout_ms;    /* waiting for in-flight requests */
+	long long drain_quiet_ms;      /* no new request for this long: gone */
 	char *drain_d;                 /* owned: run-parts directory */
 	long long drain_d_timeout_ms;  /* per executable */
 	long long stop_timeout_ms;     /* systemd's TimeoutStopSec for this unit */

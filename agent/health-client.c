@@ -69,6 +69,7 @@ int health_view_parse(const char *json, size_t len, int rise, struct health_view
 	_cleanup_json_ json_t *doc = json_loadb(json, len, 0, NULL);
 	json_t *checks, *c, *lb;
 	const char *name;
+	size_t i;
 
 	memset(v, 0, sizeof(*v));
 	if (!json_is_object(doc))
@@ -82,6 +83,9 @@ int health_view_parse(const char *json, size_t len, int rise, struct health_view
 	lb = json_object_get(doc, "load_balancer");
 	v->drain_confirmed = json_is_true(json_object_get(lb, "drain_confirmed"));
 	v->probers = (int)json_integer_value(json_object_get(lb, "recent"));
+	v->requests = (unsigned long long)json_integer_value(json_object_get(doc, "requests"));
+	json_array_foreach(json_object_get(lb, "probers"), i, c)
+		v->probes += (unsigned long long)json_integer_value(json_object_get(c, "probes"));
 	/* asg-health's own verdict says a critical check passes once it
 	 * passed `rise` times after a failure, but its first result counts
 	 * at once; the launch gate wants `rise` real passes. */

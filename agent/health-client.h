@@ -14,6 +14,9 @@ struct health_view {
 	char status[16]; /* "healthy", "unhealthy", "draining" */
 	bool draining;
 	long in_flight;       /* requests being answered now */
+	/* Requests received, and the load balancer's probes among them: a
+	 * change in the difference is new traffic. */
+	unsigned long long requests, probes;
 	bool drain_confirmed; /* every recent ELB prober had its 503s */
 	int probers;          /* ELB probers seen recently */
 	bool checks_ready;    /* every critical check passes, each >= rise times */

@@ -71,8 +71,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 /* Drives one transfer on the client's multi handle, waking at least every
  * 100 ms to keep systemd's watchdog fed, do the loop's idle work (answer
  * `asg-agent status`) and give up when SIGTERM is pending: a slow endpoint
- * can neither starve the status socket nor delay shutdown. */
-static CURLcode perform(struct http_client *c)
+ * can neither starve the status socket nor delay shutdown.  Except a POST
+ * (an AWS call that may change state): AWS may apply it after we hang up,
+ * and the exit flush then sent the same metric periods again (a period
+ * published twice, seen at load 40).  It ends within its own timeout. */
+static CURLcode perform(struct http_client *c, bool finish_on_stop)
 {
 	CURLM *multi = c->multi;
 	CURLcode result = CURLE_OK;
@@ -89,7 +92,7 @@ static CURLcode perform(struct http_client *c)
 		if (!running)
 			break;
 		watchdog_idle();
-		if (watchdog_stop_pending()) {
+		if (!finish_on_stop && watchdog_stop_pending()) {
 			result = CURLE_ABORTED_BY_CALLBACK;
 			break;
 		}
@@ -218,7 +221,7 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 		return -ENOMEM;
 	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	rc = perform(c);
+	rc = perform(c, !strcmp(req->method, "POST"));
 	/* resp is the caller's: libcurl must not write there later. */
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	/* The copies of the IMDS token and the session token headers. */

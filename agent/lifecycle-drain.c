@@ -245,20 +245,39 @@ void lc_drain_decide(struct lc_ctx *c)
 			lc_step_to(c, LC_STEP_IN_FLIGHT);
 		}
 		return;
-	case LC_STEP_IN_FLIGHT:
+	case LC_STEP_IN_FLIGHT: {
+		/* Nothing in flight is not enough: each load balancer node
+		 * learns of a deregistration on its own, and some go on
+		 * sending new requests for a few seconds.  The instance may
+		 * leave once no request but the probes has arrived, and none
+		 * has been in flight, for drain_quiet. */
+		unsigned long long traffic = lc->health.requests - lc->health.probes;
+
 		if (!lc->health_fresh)
 			return;
-		if (lc->health_err < 0 || lc->health.in_flight == 0) {
+		if (lc->health_err == 0 &&
+		    (!lc->quiet_since_ms || traffic != lc->traffic || lc->health.in_flight)) {
+			lc->traffic = traffic;
+			lc->quiet_since_ms = c->now;
+		}
+		if (lc->health_err < 0 ||
+		    (lc->health.in_flight == 0 &&
+		     c->now - lc->quiet_since_ms >= c->cfg->drain_quiet_ms)) {
 			lc_step_to(c, LC_STEP_DRAIN_D);
 		} else if (past(lc->in_flight_until_ms, c->now)) {
-			lc_log(c, LOG_WARNING,
-			       "lifecycle: %ld request(s) still in flight at the end of the "
-			       "planned "
-			       "wait; going on",
-			       lc->health.in_flight);
+			if (lc->health.in_flight)
+				lc_log(c, LOG_WARNING,
+				       "lifecycle: %ld request(s) still in flight at the end of the "
+				       "planned wait; going on",
+				       lc->health.in_flight);
+			else
+				lc_log(c, LOG_WARNING,
+				       "lifecycle: new requests still arriving at the end of the "
+				       "planned wait; going on");
 			lc_step_to(c, LC_STEP_DRAIN_D);
 		}
 		return;
+	}
 	case LC_STEP_DRAIN_D:
 		drain_d_step(c);
 		return;

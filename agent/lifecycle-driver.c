@@ -62,9 +62,16 @@ static void save(struct agent *a)
 	if (!doc)
 		return;
 	r = state_file_save(a->cfg->lc.state_dir, doc);
-	if (r < 0)
+	if (r < 0) {
+		/* Not only in `status`: a full or read-only state directory
+		 * means a restart cannot resume this step, which the operator
+		 * must learn from the journal. */
 		agent_record_error(a, "cannot save the lifecycle state in %s: %s",
 		                   a->cfg->lc.state_dir, strerror(-r));
+		log_warning("lifecycle: cannot save the lifecycle state in %s: %s; a restart "
+		            "would not resume from here",
+		            a->cfg->lc.state_dir, strerror(-r));
+	}
 }
 
 /* A state file that does not validate is never trusted (a crash loop on

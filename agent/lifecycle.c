@@ -111,6 +111,7 @@ void lc_step_to(struct lc_ctx *c, enum lc_step to)
 		       lifecycle_step_name(lc->step), (double)(c->now - lc->step_since_ms) / 1000);
 	lc->step = to;
 	lc->step_since_ms = c->now;
+	lc->quiet_since_ms = 0;
 	/* Each step decides on what asg-health said after it began. */
 	lc->health_fresh = false;
 	if (to != LC_STEP_DONE)

@@ -144,6 +144,8 @@ struct lifecycle {
 	bool ready_sent;    /* READY=1 told to systemd */
 	bool loaded;        /* resumed from a state file */
 	int watch_failures; /* IMDS polls failed before the first success */
+	unsigned long long traffic; /* asg-health's requests minus probes */
+	int64_t quiet_since_ms;     /* since then: same traffic, none in flight */
 };
 
 /* ---- the engine: lifecycle_step() ---- */

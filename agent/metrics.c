@@ -43,6 +43,21 @@ void metrics_free(struct metrics *m)
 	m->queue = NULL;
 }
 
+uint64_t metrics_publish_jitter_ms(long long period_ms, long long configured_ms, double u)
+{
+	long long max = configured_ms;
+	uint64_t v;
+
+	/* Spread a fleet's calls over a quarter period (at most 15 s): a
+	 * thousand instances must not call PutMetricData in one second. */
+	if (max < 0)
+		max = period_ms / 4 < 15000 ? period_ms / 4 : 15000;
+	if (max <= 0 || !(u > 0))
+		return 0;
+	v = (uint64_t)(u * (double)(max + 1));
+	return v > (uint64_t)max ? (uint64_t)max : v;
+}
+
 void metrics_set_publishing(struct metrics *m, bool on)
 {
 	m->publishing = on;
@@ -95,6 +110,7 @@ void metrics_close_current(struct metrics *m)
 		return;
 	m->current_open = false;
 	m->closed++;
+	m->closed_until_ms = m->current.start_ms + m->s.period_ms;
 	if (m->publishing && period_has_data(&m->current))
 		enqueue(m, &m->current);
 }
@@ -111,10 +127,19 @@ void metrics_add_sample(struct metrics *m, int64_t now_ms, enum metric_kind k, d
                         unsigned weight)
 {
 	struct stat_values *v;
-	int64_t start = now_ms - (now_ms % m->s.period_ms);
+	int64_t start;
 
 	if (!m->s.enabled[k] || !value_ok(value) || !weight)
 		return;
+	/* Never reopen the period just closed: it may be queued or sent
+	 * already.  A sample stamped inside it (the clocks were read a
+	 * scheduling delay apart, or the wall clock stepped back a little)
+	 * counts in the next one.  A step back of a period or more is
+	 * followed. */
+	if (m->closed_until_ms && now_ms < m->closed_until_ms &&
+	    now_ms >= m->closed_until_ms - m->s.period_ms)
+		now_ms = m->closed_until_ms;
+	start = now_ms - (now_ms % m->s.period_ms);
 	if (m->current_open && m->current.start_ms != start)
 		metrics_close_current(m);
 	if (!m->current_open) {

@@ -57,6 +57,7 @@ struct metrics {
 	struct metric_period *queue; /* owned ring of closed periods, oldest at head */
 	size_t q_cap, q_head, q_len;
 	uint64_t closed;         /* periods closed so far, queued or not */
+	int64_t closed_until_ms; /* end of the last closed period, 0 if none */
 	bool overflowing;        /* the backlog is dropping periods (logged once) */
 	uint64_t dropped;        /* periods dropped because the backlog was full */
 	uint64_t published;      /* periods CloudWatch accepted */
@@ -66,6 +67,11 @@ struct metrics {
 };
 
 int metrics_init(struct metrics *m, const struct metrics_settings *s);
+
+/* This instance's fixed delay after each period ends before it publishes,
+ * for a draw u uniform in [0, 1): uniform in [0, bound], where bound is
+ * configured_ms, or (configured_ms < 0) a quarter period, at most 15 s. */
+uint64_t metrics_publish_jitter_ms(long long period_ms, long long configured_ms, double u);
 void metrics_free(struct metrics *m);
 
 /* The lifecycle hook: while off, samples are still taken but closed

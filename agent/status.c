@@ -107,6 +107,9 @@ json_t *status_document(const struct agent *a)
 	json_object_set_new(met, "period_ms", json_integer((json_int_t)m->s.period_ms));
 	json_object_set_new(met, "publishing", json_boolean(m->publishing));
 	json_object_set_new(met, "backlog", json_integer((json_int_t)m->q_len));
+	/* Periods closed so far, published or not: lets a caller wait for a
+	 * period to pass instead of sleeping. */
+	json_object_set_new(met, "closed", json_integer((json_int_t)m->closed));
 	json_object_set_new(met, "published", json_integer((json_int_t)m->published));
 	json_object_set_new(met, "dropped", json_integer((json_int_t)m->dropped));
 	json_object_set_new(met, "last_publish", time_or_null(m->last_publish_at));

@@ -64,7 +64,9 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-lifecycle-launch.py \
 	tests/integration/agent-lifecycle-drain.py \
 	tests/integration/agent-lifecycle-interrupt.py \
-	tests/integration/agent-drain-safety.py
+	tests/integration/agent-drain-safety.py \
+	tests/integration/agent-claims.py \
+	tests/integration/agent-broken-deps.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py

@@ -11,9 +11,11 @@ include $(srcdir)/tests/package.mk
 include $(srcdir)/tests/deploy.mk
 
 # The fleet on one machine (issue 5): instances on 127.0.1.N behind HAProxy.
-FLEET_TESTS = tests/fleet/test-fleet.py
+FLEET_TESTS = tests/fleet/test-fleet.py tests/fleet/test-scaling.py tests/fleet/test-autoscale.py
 TESTS += $(FLEET_TESTS)
-EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests/fleet/demo.py
+EXTRA_DIST += $(FLEET_TESTS) tests/fleet/fleet.py tests/fleet/scenarios.py tests/fleet/demo.py \
+	tests/fleet/scaling.py tests/fleet/group.py tests/fleet/bench-scaling.py \
+	tests/standins/cloudwatch_agg.py
 
 # The benchmark's own arithmetic and BENCHMARKS.md splicing (no servers).
 TESTS += bench/test-bench.py

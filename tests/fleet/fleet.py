@@ -1,5 +1,5 @@
 """A fleet on one machine: "instances" on their own loopback addresses
-(127.0.1.N), each running the real asg-health (and asg-agent against its
+(127.X.Y.N, a /24 no other fleet on this machine uses), each running the real asg-health (and asg-agent against its
 own IMDS stand-in), one AWS stand-in playing the Auto Scaling group and its
 target group, and HAProxy from Debian as the ALB in front.
 
@@ -10,13 +10,23 @@ The ALB's two jobs are split the way AWS splits them:
   group into HAProxy through its runtime API (registered: ready;
   deregistered and draining: drain, no new requests but in-flight ones
   finish; gone: maint), the way the ALB stops routing to a deregistered
-  target.  It also ends an instance's processes once the stand-in has
+  target.  Not at once: ALB nodes learn of a deregistration each on its
+  own, and new requests go on arriving for a few seconds (aws-load-
+  balancer-controller#1064), so a target leaves HAProxy `dereg_lag`
+  seconds (time-scaled) after the stand-in deregistered it.  The
+  reconciler also ends an instance's processes once the stand-in has
   terminated it.
+
+Each instance's CPU is measured, not invented: its asg-health's CPU time
+(utime + stime from /proc/PID/stat) is written as a one-CPU /proc/stat
+(busy, and idle = elapsed - busy) that its asg-agent reads through its
+`proc_stat` setting, since all instances share this machine's cores.
 """
 
 import http.client
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -43,6 +53,29 @@ GROUP = "web-asg"
 TG_ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef"
 MAX_SLOTS = 9
 STATIC_KEY = {"AccessKeyId": "AKIDFLEETSTATIC00001", "SecretAccessKey": "fleet-secret-key-not-real"}
+# Seconds here per second on AWS for the metric period: period 10 is 1 s.
+METRIC_SCALE = 10
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_net():
+    """127.X.Y: a /24 of loopback addresses whose :8080 nobody listens on, so
+    that fleets of several tests (or helpers) can run at once."""
+    for _ in range(50):
+        net = "127.%d.%d" % (random.randint(64, 250), random.randint(1, 250))
+        socks = []
+        try:
+            for slot in range(1, MAX_SLOTS + 1):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("%s.%d" % (net, slot), 8080))
+            return net
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free 127.X.Y.0/24 for the fleet")
 
 
 def instance_id(slot, launch):
@@ -56,8 +89,9 @@ class Instance:
     def __init__(self, fleet, slot):
         self.fleet = fleet
         self.slot = slot
-        self.addr = "127.0.1.%d" % slot
+        self.addr = "%s.%d" % (fleet.net, slot)
         self.id = instance_id(slot, fleet.launches)
+        self.launch_seq = fleet.launches
         fleet.launches += 1
         self.dir = os.path.join(fleet.tmp, "i%d.%d" % (slot, fleet.launches))
         self.root = os.path.join(self.dir, "site")
@@ -65,6 +99,11 @@ class Instance:
         self.flag = os.path.join(self.dir, "maintenance")
         self.health = self.agent = self.imds = None
         self.terminated = False  # EC2 has taken it away; its processes are stopping
+        self.proc_stat = os.path.join(self.dir, "proc-stat")
+        self.cpu_base = None  # (wall time, busy ticks) when asg-health started
+        self.cpu_idle = 0
+        self.cpu_lock = threading.Lock()
+        self.baseline_traffic = None
         os.makedirs(self.dir)
         shutil.copytree(SITE, self.root)
         # a download that takes a while, to be in flight during a drain
@@ -111,6 +150,49 @@ class Instance:
         self.health = subprocess.Popen([HEALTH_BIN, "--config", cfg], stdout=self.health_log,
                                        stderr=subprocess.STDOUT)
         wait_for(self._health_live, 10, "asg-health of %s" % self.id)
+        self.cpu_base = None
+        self.write_proc_stat()
+        # its control socket may come up a moment after the listener
+        wait_for(self._traffic_known, 10, "asg-health's control socket of %s" % self.id)
+
+    def _traffic_known(self):
+        try:
+            self.baseline_traffic = self.traffic()
+            return True
+        except (OSError, http.client.HTTPException, ValueError):
+            return False
+
+    def traffic(self):
+        """Requests asg-health received other than the load balancer's
+        probes (its /status: requests minus every prober's count)."""
+        doc = self.health_status()
+        probes = sum(p.get("probes", 0) for p in doc["load_balancer"]["probers"])
+        return doc["requests"] - probes
+
+    def write_proc_stat(self):
+        """One CPU whose busy time is this instance's asg-health's."""
+        with self.cpu_lock:
+            self._write_proc_stat()
+
+    def _write_proc_stat(self):
+        if self.health is None:
+            return
+        try:
+            with open("/proc/%d/stat" % self.health.pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            utime, stime = int(fields[11]), int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return  # it just exited
+        now = time.time()
+        if self.cpu_base is None:
+            self.cpu_base = (now, utime + stime)
+        elapsed = int((now - self.cpu_base[0]) * CLK_TCK)
+        # asg-health has threads: more than one core's worth is 100 %
+        self.cpu_idle = max(self.cpu_idle, elapsed - (utime + stime - self.cpu_base[1]))
+        with open(self.proc_stat + ".tmp", "w") as f:
+            f.write("cpu  %d 0 %d %d 0 0 0 0 0 0\ncpu0 %d 0 %d %d 0 0 0 0 0 0\n" % (
+                utime, stime, self.cpu_idle, utime, stime, self.cpu_idle))
+        os.rename(self.proc_stat + ".tmp", self.proc_stat)
 
     def _health_live(self):
         if self.health.poll() is not None:
@@ -141,10 +223,14 @@ class Instance:
         cfg = {
             "health_socket": self.control,
             "status_socket": os.path.join(self.dir, "agent.sock"),
-            "period": 10,
+            "period": self.fleet.metric_period,
+            "proc_stat": self.proc_stat,
             "lifecycle": {
                 "launch_timeout": "30s",
                 "drain_timeout": "8s",
+                # the load balancer's lag is fleet.dereg_lag: new
+                # requests arrive back to back during it
+                "drain_quiet": "500ms",
                 "drain_d": drain_d,
                 "drain_d_timeout": "2s",
                 "stop_timeout": "20s",
@@ -165,7 +251,7 @@ class Instance:
             "AWS_SECRET_ACCESS_KEY": STATIC_KEY["SecretAccessKey"],
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
             "AWS_ENDPOINT_URL": self.fleet.aws.url,
-            "ASG_AGENT_TEST_PERIOD_MS": "1000",
+            "ASG_AGENT_TEST_PERIOD_MS": str(self.fleet.metric_period * 1000 // METRIC_SCALE),
             "ASG_AGENT_TEST_WATCH_MS": "200",
         })
         self.agent_log = open(os.path.join(self.dir, "asg-agent.log"), "ab")
@@ -181,6 +267,20 @@ class Instance:
 
     def alive(self):
         return self.health is not None and self.health.poll() is None
+
+    def kill(self):
+        """The instance dies: every process of it at once, no hook."""
+        self.terminated = True
+        procs = [p for p in (self.agent, self.health) if p and p.poll() is None]
+        if self.imds:
+            procs.append(self.imds.proc)
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+        for p in procs:
+            p.wait()
+        if self.imds:
+            self.imds.stop()
+            self.imds = None
 
     def stop(self, sig=signal.SIGTERM):
         for p in (self.agent, self.health):
@@ -202,14 +302,15 @@ class FleetHAProxy(HAProxy):
     """The fleet's load balancer: a slot per possible instance, all in
     maintenance until the target group registers one."""
 
-    def __init__(self, tmp, port, inter_ms):
-        super().__init__(tmp, port, [("i%d" % slot, "127.0.1.%d" % slot, 8080, True)
+    def __init__(self, tmp, port, inter_ms, net):
+        super().__init__(tmp, port, [("i%d" % slot, "%s.%d" % (net, slot), 8080, True)
                                      for slot in range(1, MAX_SLOTS + 1)], inter_ms,
                          backend_extra=["http-response set-header X-Served-By %s",
-                                        # a request that could not connect
-                                        # never reached the instance: send
-                                        # it to another, as the ALB does
-                                        "option redispatch 1", "retries 2"])
+                                        # The ALB never retries nor
+                                        # redispatches: a refused or reset
+                                        # connection to a target is a 502
+                                        # for the client (aws.md 1).
+                                        "retries 0"])
 
     def slots(self):
         """{slot: status text}"""
@@ -223,14 +324,18 @@ class Load:
     """Bounded load through the load balancer: keep-alive clients counting
     every error, reset and non-2xx response, and what each served."""
 
-    def __init__(self, port, paths=("/",), clients=4, check=None):
+    def __init__(self, port, paths=("/",), clients=4, check=None, rate=None):
+        """rate: at most this many requests a second in all (None: as
+        fast as the clients go)."""
         self.port = port
         self.paths = paths
         self.check = check  # check(path, body) -> error text or None
+        self.interval = clients / rate if rate else 0
         self.lock = threading.Lock()
         self.ok = 0
         self.failures = []  # (time, description)
         self.by_server = {}
+        self.first_seen = {}  # server: monotonic time of its first answer
         self.stopping = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
                         for i in range(clients)]
@@ -240,9 +345,14 @@ class Load:
     def _run(self, n):
         conn = None
         i = n
+        next_at = time.monotonic()
         while not self.stopping.is_set():
             path = self.paths[i % len(self.paths)]
             i += 1
+            if self.interval:
+                next_at = max(next_at + self.interval, time.monotonic() - 1)
+                if self.stopping.wait(max(0.0, next_at - time.monotonic())):
+                    break
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -261,6 +371,7 @@ class Load:
                     else:
                         self.ok += 1
                         self.by_server[server] = self.by_server.get(server, 0) + 1
+                        self.first_seen.setdefault(server, time.monotonic())
                 if r.getheader("Connection", "").lower() == "close":
                     conn.close()
                     conn = None
@@ -284,11 +395,59 @@ class Load:
         return self.ok, list(self.failures)
 
 
+class WrkLoad:
+    """A load step heavier than Python's threads can make, so that the
+    instances' CPU (the scaling metric) rises well above the target even on
+    a busy machine: wrk (C, keep-alive) through the load balancer, bounded
+    by its connections and `seconds`; its errors and non-2xx answers count
+    as failures."""
+
+    def __init__(self, port, connections=4, seconds=120, path="/"):
+        self.proc = subprocess.Popen(
+            ["wrk", "-t1", "-c%d" % connections, "-d%ds" % seconds, "--timeout", "10s",
+             "http://127.0.0.1:%d%s" % (port, path)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def stop(self):
+        """(requests answered 2xx/3xx, [failure descriptions])"""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # wrk prints its summary
+        try:
+            out = self.proc.communicate(timeout=15)[0]
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            out = self.proc.communicate()[0]
+        total = errors = 0
+        failures = []
+        for line in out.splitlines():
+            words = line.replace(",", " ").split()
+            if "requests in" in line:
+                total = int(words[0])
+            elif line.strip().startswith("Socket errors:"):
+                errors = sum(int(w) for w in words if w.isdigit())
+                failures.append(line.strip())
+            elif line.strip().startswith("Non-2xx or 3xx responses:"):
+                errors += int(words[-1])
+                failures.append(line.strip())
+        if not total and self.proc.returncode not in (0, -signal.SIGINT):
+            failures.append("wrk failed: %s" % out.strip()[-300:])
+        return total - errors, failures if errors or not total else []
+
+
 class Fleet:
     def __init__(self, n=3, lb_port=None, inter_ms=400, with_agents=True, events=None,
-                 agent_config=None):
+                 agent_config=None, metric_period=10, dereg_lag=2.0, dereg_delay=0.5):
+        """metric_period: the agents' period in AWS seconds (10, 30, 60),
+        run METRIC_SCALE times faster.  dereg_lag: seconds new requests
+        still reach a deregistered target.  dereg_delay: the target
+        group's deregistration delay (AWS: 300 s, but a target with no
+        request in flight leaves at once, aws.md 1): shorter than the lag,
+        so the terminating hook comes while requests still arrive."""
         self.tmp = tempfile.mkdtemp(prefix="asg-fleet.")
         self.inter_ms = inter_ms
+        self.metric_period = metric_period
+        self.dereg_lag = dereg_lag
+        self.dereg_delay = dereg_delay
         self.with_agents = with_agents and os.access(AGENT_BIN, os.X_OK)
         self.agent_config = agent_config or (lambda inst: {})
         self.events = events or (lambda line: None)
@@ -301,10 +460,13 @@ class Fleet:
         self.db_port = free_port()
         self.db_up()
         self.aws = client.start_aws(state=self._world(), credentials=[STATIC_KEY])
-        self.lb = FleetHAProxy(self.tmp, lb_port or free_port(), inter_ms)
+        self.net = free_net()
+        self.lb = FleetHAProxy(self.tmp, lb_port or free_port(), inter_ms, self.net)
         self.stopping = threading.Event()
         self.reconciler = threading.Thread(target=self._reconcile_loop, daemon=True)
         self.reconciler.start()
+        self.cpu_feeder = threading.Thread(target=self._cpu_loop, daemon=True)
+        self.cpu_feeder.start()
         for slot in range(1, n + 1):
             self.launch(slot, initial=True)
 
@@ -327,8 +489,8 @@ class Fleet:
                  "HeartbeatTimeout": 60, "DefaultResult": "CONTINUE"}],
             "target_groups": [{
                 "TargetGroupArn": TG_ARN, "Port": 8080, "HealthCheckPath": "/health",
-                # time-scaled: the ALB's deregistration delay, 300 s by default
-                "deregistration_delay_seconds": 2, "initial_seconds": 0, "targets": []}],
+                "deregistration_delay_seconds": self.dereg_delay, "initial_seconds": 0,
+                "targets": []}],
         }
 
     # --- the shared dependency ---------------------------------------
@@ -422,6 +584,12 @@ class Fleet:
                 return p.get("LifecycleActionResult") == "CONTINUE" and t >= int(inst.checks_pass_from)
         return False
 
+    def kill(self, slot):
+        """The instance dies (terminate N): every process at once, no hook;
+        the group finds out from EC2 (group.py)."""
+        self.instances[slot].kill()
+        self.events("ec2      i%d died: every process killed" % slot)
+
     def reclaim(self, slot):
         """EC2 takes the instance away (a spot interruption's deadline)."""
         inst = self.instances[slot]
@@ -443,9 +611,21 @@ class Fleet:
                 return i.get("LifecycleState")
         return None
 
+    # --- each instance's CPU, for its agent ------------------------------
+    def _cpu_loop(self):
+        while not self.stopping.wait(0.2):
+            for inst in list(self.instances.values()):
+                if inst.alive() and not inst.terminated:
+                    try:
+                        inst.write_proc_stat()
+                    except OSError as e:  # its directory is going away
+                        self.events("cpu      i%d: %s" % (inst.slot, e))
+
     # --- the ALB's target group, mirrored into HAProxy -----------------
     def _reconcile_loop(self):
         applied = {}
+        self.lagging = {}  # slot: (state to apply, when the stand-in changed)
+        self.registered_traffic = {}  # instance id: its non-probe requests then
         while not self.stopping.is_set():
             try:
                 applied = self._reconcile(applied)
@@ -462,9 +642,33 @@ class Fleet:
                 slot = by_id.get(t["Id"])
                 if slot is not None:
                     want[slot] = "drain" if t.get("State") == "draining" else "ready"
+        now = time.monotonic()
         for slot in range(1, MAX_SLOTS + 1):
             w = want.get(slot, "maint")
+            if applied.get(slot) == "ready" and w != "ready":
+                # The nodes learn of the deregistration late, and route to
+                # the target as they last knew it: their own checks (2 x
+                # 5-30 s on AWS) would take longer than the lag to eject it.
+                if slot not in self.lagging:
+                    inst = self.instances.get(slot)
+                    self.lagging[slot] = (w, now, inst is not None and inst.alive() and
+                                          self.haproxy_status(slot) == "UP")
+                    if self.lagging[slot][2]:
+                        self.lb.command("disable health web/i%d" % slot)
+                if now - self.lagging[slot][1] < self.dereg_lag:
+                    continue
+            lag = self.lagging.pop(slot, None)
+            if lag and lag[2]:
+                self.lb.command("enable health web/i%d" % slot)
             if applied.get(slot) != w:
+                inst = self.instances.get(slot)
+                if w == "ready" and inst and inst.id not in self.registered_traffic:
+                    # evidence that nothing reached it before its gate: the
+                    # ALB is the only way in, and this is where it opens
+                    try:
+                        self.registered_traffic[inst.id] = inst.traffic()
+                    except OSError:
+                        self.registered_traffic[inst.id] = None
                 self.lb.set_slot(slot, w)
                 if slot in self.instances or applied.get(slot):
                     self.events("alb      i%d %s" % (slot, {"ready": "registered",

@@ -7,7 +7,7 @@ import socket
 import threading
 import time
 
-from fleet import Load, wait_for
+from fleet import Load, WrkLoad, wait_for
 
 FALL = 2
 
@@ -245,5 +245,143 @@ def spot_interruption(fleet, slot, notice_s=12.0):
     res = _finish(load, "spot", "notice on i%d: deregistered after %.1f s, drained after %.1f s, "
                   "deadline %.0f s" % (slot, deregistered, drained, notice_s))
     if drained > notice_s:
+        res.allowed = -1
+    return res
+
+
+# --- the closed loop (issue 11): the group's controller in group.py ------
+
+def _serving(fleet, group):
+    """Slots the group has in service that HAProxy has UP."""
+    lbs = fleet.lb.slots()
+    return sorted(s for s, st in group.members().items()
+                  if st == "InService" and lbs.get(s) == "UP")
+
+
+def _no_request_before_gate(fleet, inst):
+    """The ALB is the only way in, and the reconciler opens it only once the
+    stand-in has registered the instance, i.e. after its launch hook was
+    completed; at that moment asg-health had received nothing but probes
+    since it started."""
+    seen = fleet.registered_traffic.get(inst.id)
+    return seen is not None and seen == inst.baseline_traffic and \
+        fleet.launch_gate_respected(inst)
+
+
+def instance_failure(fleet, group, slot):
+    """terminate N: every process of the instance killed at once, no hook.
+    The load balancer ejects it, the group replaces it.  The ALB does not
+    retry: the requests sent to it between the kill and the ejection fail
+    (502), none after."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port, clients=4, rate=200)
+    _steady(fleet, 1.0)
+    t_kill = time.monotonic()
+    fleet.kill(slot)
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").split(" ")[0] in ("DOWN", "MAINT"), 10,
+             "HAProxy to eject i%d" % slot)
+    t_eject = time.monotonic()
+    wait_for(lambda: any(r[1] == slot and r[2] == "died" for r in group.replaced), 10,
+             "the group to see i%d gone" % slot)
+    wait_for(lambda: len(_serving(fleet, group)) >= group.desired and
+             any(i.launch_seq > inst.launch_seq for i in fleet.live_instances()), 60,
+             "a replacement for i%d in service" % slot)
+    t_back = time.monotonic()
+    new = max(fleet.live_instances(), key=lambda i: i.launch_seq)
+    wait_for(lambda: "i%d" % new.slot in load.by_server, 20, "the replacement to serve")
+    _steady(fleet, 0.5)
+    ok, failures = load.stop()
+    late = [f for f in failures if not t_kill <= f[0] <= t_eject + 0.05]
+    gated = _no_request_before_gate(fleet, new)
+    res = Result("failure", ok, len(failures),
+                 "i%d killed, ejected after %.2f s, replaced by i%d %s serving after %.1f s; "
+                 "failures: %d between the kill and the ejection, %d after; nothing "
+                 "before the replacement's gate: %s" % (
+                     slot, t_eject - t_kill, new.slot, new.id, t_back - t_kill,
+                     len(failures) - len(late), len(late), gated),
+                 allowed=len(failures) if not late and gated else -1,
+                 details=[f[1] for f in (late or failures)[:10]])
+    return res
+
+
+def autoscale(fleet, group):
+    """A load step (wrk): the group grows from 2 to at least 3 on the
+    agents' CPU metric, and the new instance receives no request before its
+    gate completed; the load drops to a trickle: it shrinks back to 2
+    through drains.  A Python client at 10 requests/s runs throughout and
+    sees which instance answers; no request of either fails."""
+    before = {i.id for i in fleet.live_instances()}
+    load = Load(fleet.lb.port, clients=1, rate=10)
+    t0 = time.monotonic()
+    step = WrkLoad(fleet.lb.port)
+    wait_for(lambda: any(d.direction == "out" for t, d in group.decisions if t > t0), 90,
+             "a scale-out decision")
+    out = next(d for t, d in group.decisions if t > t0 and d.direction == "out")
+    wait_for(lambda: len(_serving(fleet, group)) >= 3, 60, "a third instance in service")
+    new = [i for i in fleet.live_instances() if i.id not in before]
+    wait_for(lambda: any("i%d" % i.slot in load.by_server for i in new), 20,
+             "the new instance to serve")
+    t_serving = min(load.first_seen["i%d" % i.slot] for i in new
+                    if "i%d" % i.slot in load.by_server)
+    gated = all(_no_request_before_gate(fleet, i) for i in new)
+    grown = len(group.members())
+    grown_ids = {fleet.instances[s].id for s in group.members() if s in fleet.instances}
+    # the load drops to the trickle, which keeps flowing through the drains
+    t1 = time.monotonic()
+    ok2, f2 = step.stop()
+    wait_for(lambda: any(d.direction == "in" for t, d in group.decisions if t > t1), 90,
+             "a scale-in decision")
+    inn = next(d for t, d in group.decisions if t > t1 and d.direction == "in")
+    wait_for(lambda: len(group.members()) == 2 and len(fleet.live_instances()) == 2, 60,
+             "the group back to 2")
+    gone = grown_ids - {fleet.instances[s].id for s in group.members()}
+    drained = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
+               if c["status"] == 200 and c["params"].get("LifecycleHookName") == "web-terminate"
+               and c["params"].get("LifecycleActionResult") == "CONTINUE"
+               and c["params"].get("InstanceId") in gone]
+    ok1, f1 = load.stop()
+    failures = [f[1] for f in f1] + f2
+    res = Result("autoscale", ok1 + ok2, len(failures),
+                 "scale-out at %.1f %% (%s), %d instances, new one serving %.1f s after the "
+                 "load step, nothing before its gate: %s; scale-in at %.1f %% to %d after "
+                 "%.1f s, %d drained through the hook" % (
+                     out.metric, out.reason, grown, t_serving - t0, gated, inn.metric,
+                     inn.desired, time.monotonic() - t1, len(drained)),
+                 details=failures[:10])
+    if not gated or grown < 3 or not gone or len(drained) != len(gone):
+        res.allowed = -1
+    res.t_serving = t_serving - t0
+    return res
+
+
+def unhealthy_replaced(fleet, group, slot):
+    """A critical check fails on one instance and stays failing: the load
+    balancer ejects it, and past the group's health check (HealthCheckType
+    ELB) it is terminated through its hook, drained, and replaced.  No
+    request fails."""
+    inst = fleet.instances[slot]
+    load = Load(fleet.lb.port, clients=4, rate=200)
+    _steady(fleet, 0.5)
+    t0 = time.monotonic()
+    open(inst.flag, "w").close()
+    wait_for(lambda: (fleet.haproxy_status(slot) or "").startswith("DOWN"), 10,
+             "HAProxy to eject i%d" % slot)
+    t_eject = time.monotonic()
+    wait_for(lambda: any(r[1] == slot and r[2] == "unhealthy" for r in group.replaced), 30,
+             "the group to find i%d unhealthy" % slot)
+    wait_for(lambda: fleet.instance_state(slot) == "Terminated" or
+             fleet.instances[slot] is not inst, 30, "i%d to be terminated" % slot)
+    wait_for(lambda: len(_serving(fleet, group)) >= group.desired and
+             any(i.launch_seq > inst.launch_seq for i in fleet.live_instances()), 60,
+             "a replacement for i%d in service" % slot)
+    t_back = time.monotonic()
+    completes = [c for c in fleet.aws.calls(action="CompleteLifecycleAction")
+                 if c["status"] == 200 and c["params"].get("InstanceId") == inst.id
+                 and c["params"].get("LifecycleHookName") == "web-terminate"]
+    _steady(fleet, 0.5)
+    res = _finish(load, "unhealthy", "critical check failing on i%d: ejected after %.2f s, "
+                  "terminated through its hook (x%d) and replaced, serving after %.1f s" % (
+                      slot, t_eject - t0, len(completes), t_back - t0))
+    if len(completes) != 1:
         res.allowed = -1
     return res

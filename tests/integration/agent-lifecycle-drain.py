@@ -56,9 +56,9 @@ class SlowDownload(threading.Thread):
 
 
 def termination(tmp):
-    # HeartbeatTimeout 4 s, a drain of 5 s or more (the download, then a
+    # HeartbeatTimeout 6 s, a drain of 5 s or more (the download, then a
     # drain.d script of 1.5 s): the hook lives on heartbeats.
-    s = lifecyclelib.Setup(tmp, term_hb=4)
+    s = lifecyclelib.Setup(tmp, term_hb=6)
     try:
         with open(os.path.join(s.health.root, "big.bin"), "wb") as f:
             f.write(os.urandom(BIG))
@@ -85,10 +85,11 @@ def termination(tmp):
         t_term = time.time()
         s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
         check(wait_until(lambda: s.health_status()["draining"], 3), "asg-health not drained")
-        check(wait_until(lambda: s.lifecycle().get("phase") == "waiting for in-flight", 3),
-              "not waiting for in-flight: %r" % s.lifecycle())
         done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
         check(done, "hook never completed: %r" % s.lifecycle())
+        # The wait for in-flight requests happened (read from the log
+        # afterwards: polling for the phase missed it at load 47).
+        check("drain step wait-in-flight done" in s.agent.stderr(), s.agent.stderr())
         dl.join(5)
         watching.set()
         check(dl.received == BIG, "download cut short: %d of %d" % (dl.received, BIG))
@@ -105,7 +106,7 @@ def termination(tmp):
               done[0]["params"]["LifecycleActionResult"] == "CONTINUE", repr(done[0]))
         check(s.ok_calls("RecordLifecycleActionHeartbeat"), "no heartbeat on a long drain")
         s.wait_state("drained", 3)
-        time.sleep(0.5)
+        s.stop_agent()  # exited: nothing more can be called
         check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
               "CompleteLifecycleAction called more than once: %r" %
               s.aws.calls(action="CompleteLifecycleAction"))
@@ -140,7 +141,7 @@ def restart_mid_drain(tmp):
         done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
         check(done, "the restarted agent never completed the hook")
         s.wait_state("drained", 3)
-        time.sleep(1)
+        s.stop_agent()  # exited: nothing more can be called
         check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1,
               "completed %d times" % len(s.aws.calls(action="CompleteLifecycleAction")))
         comp = s.completed(TERM_HOOK)
@@ -152,8 +153,53 @@ def restart_mid_drain(tmp):
         s.close()
 
 
+def late_requests(tmp):
+    """A load balancer node that learns of the deregistration late goes on
+    sending new requests after the hook (aws-load-balancer-controller
+    #1064): nothing is in flight between two of them, yet the instance
+    must not leave while they still arrive."""
+    s = lifecyclelib.Setup(tmp)
+    try:
+        s.start_agent({"drain_quiet": "800ms"})
+        s.wait_state("ready", 8)
+        sent = []
+        failed = []
+        stop = threading.Event()
+
+        def lagging_node():
+            # new requests, one connection each, for 3 s after the hook
+            end = time.monotonic() + 3.0
+            while time.monotonic() < end and not stop.is_set():
+                t = time.time()
+                try:
+                    with socket.create_connection((s.health.host, s.health.port), 2) as c:
+                        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                        head = c.recv(64)
+                    # any answer: asg-health was still there to give it
+                    (sent if head.startswith(b"HTTP/1.1 ") else failed).append(t)
+                except OSError:
+                    failed.append(t)
+                time.sleep(0.1)
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        node = threading.Thread(target=lagging_node, daemon=True)
+        node.start()
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 15)
+        check(done, "hook never completed: %r" % s.lifecycle())
+        stop.set()
+        node.join(5)
+        t_complete = lifecyclelib.call_time(done[0])
+        check(not failed and len(sent) > 5, "late requests: %d served, %d failed" %
+              (len(sent), len(failed)))
+        check(t_complete > sent[-1], "the hook was completed %.2f s before the last new "
+              "request arrived" % (sent[-1] - t_complete))
+        check("drain step wait-in-flight done" in s.agent.stderr(), s.agent.stderr())
+    finally:
+        s.close()
+
+
 def main(tmp):
-    for name, fn in (("termination", termination), ("restart", restart_mid_drain)):
+    for name, fn in (("termination", termination), ("restart", restart_mid_drain),
+                     ("late requests", late_requests)):
         d = os.path.join(tmp, name)
         os.makedirs(d)
         t0 = time.monotonic()

@@ -19,16 +19,17 @@ from lifecyclelib import LAUNCH_HOOK, INSTANCE_ID
 
 
 def gated_then_continue(tmp):
-    # HeartbeatTimeout 4 s: without heartbeats (at once, then every 2 s)
-    # the hook would time out (ABANDON) while the check keeps failing.
-    s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=4, flag=False)
+    # HeartbeatTimeout 8 s: without heartbeats (at once, then every 4 s)
+    # the hook would time out (ABANDON) while the check keeps failing.  (4 s
+    # expired before the agent's first heartbeat at load 47.)
+    s = lifecyclelib.Setup(tmp, state="Pending:Wait", launch_hb=8, flag=False)
     try:
         s.start_agent()
         check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 once the gate was decided")
         s.wait_state("warming", 5)
         check(s.lifecycle()["phase"] == "gating launch", "phase %r" % s.lifecycle())
         # Longer than the hook's timeout: alive only through heartbeats.
-        hb = wait_until(lambda: len(s.ok_calls("RecordLifecycleActionHeartbeat")) >= 3, 10)
+        hb = wait_until(lambda: len(s.ok_calls("RecordLifecycleActionHeartbeat")) >= 3, 20)
         hb = s.ok_calls("RecordLifecycleActionHeartbeat")
         check(len(hb) >= 3, "heartbeats on a long wait: %r" % hb)
         check(not s.aws.calls(action="CompleteLifecycleAction"),
@@ -55,14 +56,12 @@ def gated_then_continue(tmp):
               "instance not InService: %r" % s.instance())
         pts = wait_until(lambda: agentlib.metric_points(s.aws), 6)
         check(pts, "no metrics once ready")
-        time.sleep(1)
+        check(s.agent.notify.wait_for("STATUS=serving", 2), "no STATUS=serving")
+        s.stop_agent()  # exited: nothing more can be called
         comp = s.completed(LAUNCH_HOOK)
         check(len(comp) == 1 and comp[0]["result"] == "CONTINUE" and
               comp[0]["by"] == "CompleteLifecycleAction", "completions %r" % comp)
         check(len(s.aws.calls(action="CompleteLifecycleAction")) == 1, "completed twice")
-        check(s.agent.notify.wait_for("STATUS=serving", 2), "no STATUS=serving")
-        rc = s.agent.terminate()
-        check(rc == 0, "exit status %s" % rc)
         log = s.agent.stderr()
         check("warming -> ready" in log and "CompleteLifecycleAction web-launch CONTINUE" in log,
               log)
@@ -98,7 +97,7 @@ def aws_failing_then_recovers(tmp):
         calls = s.aws.calls(action="CompleteLifecycleAction")
         check(len([c for c in calls if c["status"] == 503]) == 4, "calls %r" % calls)
         s.wait_state("ready", 3)
-        time.sleep(0.5)
+        s.stop_agent()  # exited: nothing more can be called
         check(len(s.ok_calls("CompleteLifecycleAction")) == 1, "completed more than once")
         comp = s.completed(LAUNCH_HOOK)
         check(len(comp) == 1 and comp[0]["result"] == "CONTINUE", repr(comp))
@@ -135,9 +134,12 @@ def warm_pool(tmp):
         check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 while warmed")
         s.wait_state("warmed", 5)
         check(s.lifecycle()["launch_hook_completed"], "launch hook not settled in the pool")
-        time.sleep(1.5)
-        check(not agentlib.metric_points(s.aws), "metrics from a warmed instance")
+        # Two periods closed while warmed (counted by the agent), none sent.
+        closed = s.closed_periods()
+        check(wait_until(lambda: s.closed_periods() >= closed + 2, 10), "no period closed")
         check(s.lifecycle()["state"] == "warmed", repr(s.lifecycle()))
+        t_warmed_end = time.time()
+        check(not agentlib.metric_points(s.aws), "metrics from a warmed instance")
         # Leaving the pool: Pending:Wait under the launching hook again.
         w2 = lifecyclelib.world(None, state="Pending:Wait")
         del w2["instances"][0]["imds_url"]
@@ -146,7 +148,11 @@ def warm_pool(tmp):
         s.wait_state("ready", 8)
         comp = s.completed(lifecyclelib.LAUNCH_HOOK)
         check(len(comp) == 1 and comp[0]["result"] == "CONTINUE", repr(comp))
-        check(wait_until(lambda: agentlib.metric_points(s.aws), 6), "no metrics once ready")
+        pts = wait_until(lambda: agentlib.metric_points(s.aws), 6)
+        check(pts, "no metrics once ready")
+        # Nor later: the periods closed while warmed were discarded, not queued.
+        check(all(agentlib.timestamp_ms(p) >= (t_warmed_end - 1) * 1000 for p in pts),
+              "a warmed period was sent after the pool: %r" % pts)
         check("warmed -> warming" in s.agent.stderr(), s.agent.stderr())
     finally:
         s.close()

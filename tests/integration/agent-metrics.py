@@ -73,8 +73,12 @@ def test(tmp):
     check(any(c["action"] == "DescribeAutoScalingInstances" for c in calls),
           "the group was not looked up")
     puts = [c for c in calls if c["action"] == "PutMetricData"]
-    check(len(puts) == len(points), "one datum per period per call expected: %d calls, %d "
-          "points" % (len(puts), len(points)))
+    # Every datum sent is stored once.  A call may carry two periods when
+    # the loop ran late (a loaded machine); that is correct, so count data,
+    # not calls.
+    sent = sum(len(c["params"]["MetricData"]) for c in puts)
+    check(sent == len(points), "%d data in %d calls, %d points stored" % (
+        sent, len(puts), len(points)))
     check(all(c["service"] == "monitoring" and c["region"] == "us-east-1" for c in puts),
           "wrong scope: %r" % puts[0])
 

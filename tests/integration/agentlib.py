@@ -145,14 +145,22 @@ def base_config(tmp, proc_stat):
         "sample_interval": "100ms",
         "status_socket": os.path.join(tmp, "agent.sock"),
         "health_socket": os.path.join(tmp, "health.sock"),
-        # Never the default /run/asg-agent: every test (and every other
-        # checkout running tests) would resume the others' lifecycle state.
-        "lifecycle": {"state_dir": os.path.join(tmp, "state")},
+        # Never the default /run/asg-agent: every agent test (and every
+        # concurrent run of the suite) shared that lifecycle.json, same boot
+        # and instance id, so one test's "drained" was resumed by the next.
+        "lifecycle": {"state_dir": os.path.join(tmp, "lifecycle-state")},
     }
 
 
+# Every wait is for an event and ends as soon as it happens; its timeout
+# only bounds a failure.  The timeouts written in the tests were chosen on a
+# quiet machine; at load 45 (2 cores, eight sessions) a launch-hook ABANDON
+# took more than 8 s to reach the stand-in.  Give each one this much more.
+TIMEOUT_SCALE = float(os.environ.get("ASG_TEST_TIMEOUT_SCALE", "3"))
+
+
 def wait_until(predicate, timeout, interval=0.1):
-    deadline = time.monotonic() + timeout * WAIT_SCALE
+    deadline = time.monotonic() + timeout * WAIT_SCALE * TIMEOUT_SCALE
     while time.monotonic() < deadline:
         value = predicate()
         if value:

@@ -896,6 +896,7 @@ int main(int argc, char **argv)
 	cfg.launch_timeout_abandon = true;
 	cfg.launch_rise = RISE;
 	cfg.drain_timeout_ms = 600;
+	cfg.drain_quiet_ms = 300;
 	cfg.drain_d_timeout_ms = 300;
 	cfg.stop_timeout_ms = 2000;
 	cfg.on_spot_interruption = true;

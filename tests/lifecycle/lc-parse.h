@@ -138,6 +138,10 @@ static inline bool lc_parse_event(char **w, int n, struct lc_env *env, struct lc
 			ev->health.in_flight = atol(v);
 		} else if (!strcmp(a, "confirmed")) {
 			ev->health.drain_confirmed = true;
+		} else if (!strcmp(a, "requests") && v) {
+			ev->health.requests = strtoull(v, NULL, 10);
+		} else if (!strcmp(a, "probes") && v) {
+			ev->health.probes = strtoull(v, NULL, 10);
 		} else if (!strcmp(a, "probers") && v) {
 			ev->health.probers = atoi(v);
 		} else if (!strcmp(a, "failing") && v) {

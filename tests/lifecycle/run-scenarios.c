@@ -36,6 +36,7 @@ static void config_defaults(struct lifecycle_config *c)
 	c->launch_rise = 2;
 	c->drain_timeout_ms = 60000;
 	c->drain_d_timeout_ms = 30000;
+	c->drain_quiet_ms = 5000;
 	c->stop_timeout_ms = 90000;
 	c->on_spot_interruption = true;
 	c->on_scheduled_event = true;
@@ -73,6 +74,8 @@ static bool set_config(struct run *r, char *k, char *v)
 		c->launch_rise = atoi(v);
 	else if (!strcmp(k, "drain_timeout"))
 		c->drain_timeout_ms = atoll(v);
+	else if (!strcmp(k, "drain_quiet"))
+		c->drain_quiet_ms = atoll(v);
 	else if (!strcmp(k, "drain_d_timeout"))
 		c->drain_d_timeout_ms = atoll(v);
 	else if (!strcmp(k, "stop_timeout"))

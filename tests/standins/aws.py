@@ -31,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import botocore.session  # noqa: E402
 
 import aws_world  # noqa: E402
+import cloudwatch_agg  # noqa: E402
 import query_protocol  # noqa: E402
 import sigv4_verify  # noqa: E402
 import standin_http  # noqa: E402
@@ -233,22 +234,42 @@ class AwsHandler(standin_http.StandinHandler):
     # ---- the three services ---------------------------------------------------
 
     def api(self, split):
+        """One API request.  It is recorded when it arrives (its action,
+        caller and, once parsed, its params), before any fault or delay,
+        and its outcome is filled in when it is answered: a test sees a
+        request that is still held by a delay (status None), and a late
+        answer never appears as a new call."""
         app = self.app
         request_id = str(uuid.uuid4())
         record = {"time": standin_http.iso8601_ms(standin_http.utcnow()),
                   "request_id": request_id, "service": None, "action": None,
                   "params": None, "status": None, "error": None,
-                  "access_key_id": None, "region": None}
+                  "access_key_id": None, "region": None, "answered": None}
         namespace = None
+        arrived = []
+
+        def arrive():
+            if not arrived:
+                arrived.append(True)
+                app.calls.append(record)
+
+        def outcome(status, **fields):
+            arrive()  # a body too large is recorded only here
+            app.calls.update(record, status=status,
+                             answered=standin_http.iso8601_ms(standin_http.utcnow()), **fields)
+
         try:
             try:
                 raw = self.read_body(MAX_BODY)
             except ValueError as e:
                 raise QueryError("RequestEntityTooLarge", str(e), 413)
             record["action"] = _peek_action(raw, split.query)
-            parsed = sigv4_verify.parse_authorization(self.headers)
-            record.update(access_key_id=parsed.access_key, region=parsed.region,
-                          service=parsed.service)
+            try:
+                parsed = sigv4_verify.parse_authorization(self.headers)
+                record.update(access_key_id=parsed.access_key, region=parsed.region,
+                              service=parsed.service)
+            finally:
+                arrive()  # arrived: recorded before anything can fail
             model_name = query_protocol.SIGNING_NAME_TO_SERVICE.get(parsed.service)
             if model_name is None:
                 raise QueryError("SignatureDoesNotMatch",
@@ -282,62 +303,95 @@ class AwsHandler(standin_http.StandinHandler):
                 raise QueryError("MalformedQueryString", "body is not UTF-8: %s" % e)
             flat = query_protocol.parse_form(text, split.query)
             action = flat.get("Action")
-            record["action"] = action
+            app.calls.update(record, action=action)
             if not action:
                 raise QueryError("MissingAction", "Could not find operation (Action missing)")
             if action not in model.operation_names or flat.get("Version") != model.api_version:
                 raise QueryError("InvalidAction", "Could not find operation %s for version %s"
                                  % (action, flat.get("Version")))
+            op = model.operation_model(action)
+            # Parsed before a fault applies, so that a throttled or delayed
+            # call is recorded with what it asked for; a validation error
+            # still loses to an injected fault, as before.
+            params, param_error = None, None
+            try:
+                params = query_protocol.parse_params(flat, op)
+                app.calls.update(record, params=query_protocol.jsonable(params))
+            except QueryError as e:
+                param_error = e
             fault = app.take_injection(parsed.service, action)
             if fault:
-                record["injected"] = fault
+                app.calls.update(record, injected=fault)
                 if fault.get("delay_ms"):
                     time.sleep(fault["delay_ms"] / 1000.0)
+                    if self.peer_closed():
+                        app.calls.update(record, client_gone=True)
                 if fault.get("reset"):
-                    record["status"] = 0
-                    app.calls.append(record)
+                    outcome(0)
                     return self.reset_connection()
+                if self.send_fault_body(fault, outcome):
+                    return None
                 if fault.get("status") or fault.get("error"):
                     status = fault.get("status") or 400
                     code = fault.get("error") or DEFAULT_STATUS_CODES.get(status, "InternalFailure")
                     raise QueryError(code, fault.get("message") or "Injected %s" % code, status,
                                      "Receiver" if status >= 500 else "Sender")
+            if param_error:
+                raise param_error
             handler = getattr(app.world, action, None)
             if handler is None:
                 raise QueryError("InvalidAction", "The stand-in does not implement %s" % action)
-            op = model.operation_model(action)
-            params = query_protocol.parse_params(flat, op)
-            record["params"] = query_protocol.jsonable(params)
             ctx = {"now": app.now(), "time": record["time"],
                    "access_key_id": parsed.access_key}
             with app.world.lock:
                 result = handler(params, ctx)
                 result = query_protocol.jsonable(result)
             out = query_protocol.response_xml(model, op, result, request_id)
-            record["status"] = 200
-            app.calls.append(record)
-            self.send_xml(200, out, request_id)
+            outcome(200)
+            if not self.send_xml(200, out, request_id):
+                app.calls.update(record, client_gone=True)
         except QueryError as e:
-            record["status"] = e.status
-            record["error"] = e.code
-            record["message"] = e.message
-            app.calls.append(record)
-            self.send_xml(e.status, query_protocol.error_xml(namespace, e, request_id),
-                          request_id)
+            outcome(e.status, error=e.code, message=e.message)
+            if not self.send_xml(e.status, query_protocol.error_xml(namespace, e, request_id),
+                                 request_id):
+                app.calls.update(record, client_gone=True)
         except Exception as e:  # a stand-in bug: answer 500 and keep serving
             err = QueryError("InternalFailure", "stand-in error: %s\n%s"
                              % (e, traceback.format_exc()), 500, "Receiver")
-            record.update(status=500, error=err.code, message=err.message)
-            app.calls.append(record)
+            outcome(500, error=err.code, message=err.message)
             self.send_xml(500, query_protocol.error_xml(namespace, err, request_id), request_id)
 
+    def send_fault_body(self, fault, outcome):
+        """A fault that replaces the answer with a raw body (malformed or
+        huge XML from a broken front end): `body` (text) or `body_bytes` (that
+        many bytes of an endless <member> list), status `status` or 200.  The
+        operation does not run.  False: the fault has no body."""
+        body = fault.get("body")
+        if body is None and fault.get("body_bytes"):
+            n = int(fault["body_bytes"])
+            head, tail = "<Response><Members>", "</Members></Response>"
+            item = "<member>xxxxxxxxxxxxxxxxxxxxxxxx</member>"
+            body = head + item * max(0, (n - len(head) - len(tail)) // len(item)) + tail
+        if body is None:
+            return False
+        status = int(fault.get("status") or 200)
+        outcome(status, error="InjectedBody")
+        try:
+            self.send_body(status, body, "text/xml")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        return True
+
     def send_xml(self, status, body, request_id):
+        """False if the client was gone (it gave up waiting)."""
         try:
             self.send_body(status, body, "text/xml",
                            headers=[("x-amzn-RequestId", request_id)])
+            return True
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up (a delay_ms fault longer than its timeout).
             self.close_connection = True
+            return False
 
     def authenticate(self, parsed, body):
         """Key, token, clock, then signature: the order AWS reports them."""
@@ -363,6 +417,7 @@ class AwsHandler(standin_http.StandinHandler):
         skew = sigv4_verify.check_skew(request_time, app.now())
         if skew:
             raise QueryError(app.skew_error_code, skew, 403)
+        sigv4_verify.check_all_amz_headers_signed(self.headers, parsed)
         sigv4_verify.verify(self.command, self.path, self.headers, body, parsed,
                             creds["SecretAccessKey"], request_time)
 
@@ -481,6 +536,16 @@ class AwsHandler(standin_http.StandinHandler):
                 if cmd == "DELETE":
                     world.metrics.clear()
                 return self.send_json(200, query_protocol.jsonable(world.metrics))
+        if name == "metric-statistics":
+            # GetMetricStatistics for Auto Scaling's own use (target
+            # tracking): ?namespace=&name=&dim=Name=Value...&start=&end=&period=
+            dims = [dict(zip(("Name", "Value"), d.split("=", 1))) for d in query.get("dim", [])]
+            with world.lock:
+                points = list(world.metrics)
+            return self.send_json(200, cloudwatch_agg.statistics(
+                points, query["namespace"][0], query["name"][0], dims,
+                float(query["start"][0]), float(query["end"][0]), float(query["period"][0]),
+                query.get("unit", [None])[0]))
         return self.send_json(404, {"error": "no control endpoint %s /_control/%s" % (cmd, name)})
 
 

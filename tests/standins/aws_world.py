@@ -402,6 +402,11 @@ class World:
                 for t in tg["targets"]:
                     addr = self._probe_address(tg, t)
                     if addr is None or t["State"] == "draining" or t.get("forced"):
+                        if addr is not None and now >= t.get("next_probe", 0):
+                            # Due but not probed: a test waits for this
+                            # instead of sleeping to show no probe came.
+                            t["skipped_due"] = t.get("skipped_due", 0) + 1
+                            t["next_probe"] = now + tg["HealthCheckIntervalSeconds"]
                         continue
                     if now < t.get("next_probe", 0):
                         continue

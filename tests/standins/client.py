@@ -90,6 +90,19 @@ class Standin:
         self.tmpdir.cleanup()
 
 
+def wait_for(predicate, timeout, what="condition", interval=0.05):
+    """Poll predicate until it returns something true; raise
+    AssertionError naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def _write_json(standin_dir, name, obj):
     path = os.path.join(standin_dir, name)
     with open(path, "w", encoding="utf-8") as f:
@@ -171,11 +184,13 @@ def botocore_client(service, url, access_key, secret_key, token=None, region="us
 
 
 def signed_request(url, service, access_key, secret_key, body, token=None, region="us-east-1",
-                   when=None, headers=None, tamper=None, method="POST", path="/"):
+                   when=None, headers=None, tamper=None, method="POST", path="/",
+                   unsigned_headers=None):
     """Sign a raw Query request with botocore's SigV4Auth (at time `when`,
     a naive UTC datetime, if given) and send it with http.client, bypassing
     botocore's own parameter validation.  body: bytes, str or a dict of form
-    parameters.  tamper(bytes) -> bytes changes the body after signing.
+    parameters.  tamper(bytes) -> bytes changes the body after signing;
+    unsigned_headers are added after signing (not in SignedHeaders).
     Returns (status, headers dict with lowercase names, body text)."""
     import datetime
     import http.client
@@ -213,6 +228,7 @@ def signed_request(url, service, access_key, secret_key, body, token=None, regio
     try:
         send_headers = {k: v for k, v in req.headers.items()}
         send_headers["Content-Length"] = str(len(body))
+        send_headers.update(unsigned_headers or {})
         conn.request(method, path, body=body, headers=send_headers)
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read().decode()

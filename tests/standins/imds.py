@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import socket
 import string
 import sys
 import threading
@@ -31,6 +32,8 @@ TOKEN_TTL_MIN = 1
 TOKEN_TTL_MAX = 21600
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
+INJECT_KEYS = {"method", "path", "count", "delay_ms", "status", "body", "body_bytes",
+               "truncate", "reset", "expire_tokens"}
 VERSION_RE = re.compile(r"^(latest|1\.0|\d{4}-\d{2}-\d{2})$")
 
 DEFAULT_STATE = {
@@ -95,6 +98,7 @@ class Imds:
         self.up_event = threading.Event()
         self.up_event.set()
         self.log = standin_http.JsonLines(log_path)
+        self.injections = []        # /_control/inject rules, first match wins
         self.rotate_credentials(self.state.get("credentials", {}))
 
     # ---- credentials -------------------------------------------------------
@@ -128,6 +132,25 @@ class Imds:
             if remaining <= before:
                 creds = self.rotate_credentials({})
         return creds
+
+    # ---- faults ------------------------------------------------------------
+
+    def take_injection(self, method, path):
+        """The first rule whose method and path (a regular expression,
+        searched) match; a rule with a count is used that many times."""
+        with self.lock:
+            for rule in self.injections:
+                if rule.get("method") not in (None, method):
+                    continue
+                if rule.get("path") and not re.search(rule["path"], path):
+                    continue
+                if rule.get("count") is not None:
+                    rule["count"] -= 1
+                    if rule["count"] <= 0:
+                        self.injections.remove(rule)
+                rule["hits"] = rule.get("hits", 0) + 1
+                return dict(rule)
+        return None
 
     # ---- tokens ------------------------------------------------------------
 
@@ -326,29 +349,89 @@ class ImdsHandler(standin_http.StandinHandler):
         self.dispatch()
 
     def dispatch(self):
+        """Every metadata request is logged when it arrives (status None)
+        and its outcome filled in once answered, so a request whose client
+        timed out, or that a fault holds, is in the log all the same."""
         path = urllib.parse.urlsplit(self.path).path
         if path.startswith("/_control/"):
             return self.control(path)
         imds = self.app
+        self.client_gone = False  # one handler serves a keep-alive connection
+        entry = {"time": iso8601(utcnow()), "method": self.command, "path": path,
+                 "status": None, "token": bool(self.headers.get(TOKEN_HEADER)),
+                 "arrived_at": time.time()}
+        imds.log.append(entry)
         with imds.lock:
             mode = imds.down_mode
         if mode:
-            self.log_request_entry(path, 0 if mode != "503" else 503, down=mode)
+            imds.log.update(entry, down=mode)
             if mode == "503":
                 self.read_body()
-                return self.send_error_page(503)
+                self.send_error_page(503)
+                return imds.log.update(entry, answered_at=time.time(), status=503)
             if mode == "hang":
                 imds.up_event.wait(30)
-            return self.reset_connection()
-        status = self.metadata(path)
-        self.log_request_entry(path, status)
+            self.reset_connection()
+            return imds.log.update(entry, answered_at=time.time(), status=0)
+        fault = imds.take_injection(self.command, path)
+        if fault:
+            imds.log.update(entry, injected=fault)
+            status = self.inject(fault, path)
+            if status is not None:
+                return imds.log.update(entry, answered_at=time.time(), status=status, client_gone=self.client_gone)
+        try:
+            status = self.metadata(path)
+        except (BrokenPipeError, ConnectionResetError):
+            status, self.client_gone = None, True
+        imds.log.update(entry, answered_at=time.time(), status=status, client_gone=self.client_gone)
 
-    def log_request_entry(self, path, status, **extra):
-        entry = {"time": iso8601(utcnow()), "method": self.command, "path": path,
-                 "status": status,
-                 "token": bool(self.headers.get(TOKEN_HEADER))}
-        entry.update(extra)
-        self.app.log.append(entry)
+    client_gone = False
+
+    def inject(self, fault, path):
+        """Apply one /_control/inject rule.  Returns the status answered,
+        0 for a reset, or None to serve the request normally after it
+        (a delay, or tokens expired just before the answer)."""
+        self.read_body()
+        if fault.get("delay_ms"):
+            # Long enough and the client gives up: the answer then goes
+            # to a closed socket, as with a hung IMDS.
+            time.sleep(fault["delay_ms"] / 1000.0)
+            if self.peer_closed():
+                self.client_gone = True
+        if fault.get("expire_tokens"):
+            # A token that expires while the request is under way.
+            with self.app.lock:
+                self.app.tokens.clear()
+        if fault.get("reset"):
+            self.reset_connection()
+            return 0
+        body = fault.get("body")
+        status = fault.get("status")
+        if body is None and fault.get("body_bytes"):
+            body = "x" * int(fault["body_bytes"])
+        if status is None and body is None:
+            return None
+        status = status or 200
+        try:
+            if body is None:
+                self.send_error_page(status)
+            elif fault.get("truncate") is not None:
+                # Content-Length promises the whole body; the connection
+                # closes after the first `truncate` bytes.
+                data = body.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[:int(fault["truncate"])])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_WR)  # FIN, not RST: the bytes arrive
+            else:
+                self.send_body(status, body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.client_gone = True
+        return status
 
     def metadata(self, path):
         imds = self.app
@@ -445,6 +528,21 @@ class ImdsHandler(standin_http.StandinHandler):
                 imds.down_mode = mode
                 imds.up_event.clear()
                 return self.send_json(200, {"down": mode})
+            if name == "inject" and self.command == "POST":
+                rules = body if isinstance(body, list) else [body]
+                for rule in rules:
+                    unknown = set(rule) - INJECT_KEYS
+                    if unknown:
+                        return self.send_json(400, {"error": "unknown keys %s" % sorted(unknown)})
+                    if rule.get("path"):
+                        re.compile(rule["path"])
+                imds.injections.extend(dict(r) for r in rules)
+                return self.send_json(200, {"rules": imds.injections})
+            if name == "inject" and self.command == "GET":
+                return self.send_json(200, {"rules": imds.injections})
+            if name == "inject" and self.command == "DELETE":
+                imds.injections.clear()
+                return self.send_json(200, {"rules": []})
             if name == "up" and self.command == "POST":
                 imds.down_mode = None
                 imds.up_event.set()

@@ -163,6 +163,22 @@ def expected_signature(method, path, headers, body, parsed, secret_key, request_
     return signature, canonical, string_to_sign
 
 
+def check_all_amz_headers_signed(headers, parsed):
+    """Every x-amz-* header sent must be signed (aws.md section 5), as
+    botocore and the SDKs always do: an unsigned X-Amz-Security-Token (or
+    X-Amz-Content-SHA256, X-Amz-Target...) could be swapped in transit.  The
+    error is the one AWS gives for it (S3 names it; the Query services
+    refuse such a request as well).  No Query service requires
+    x-amz-content-sha256 itself (only S3 does)."""
+    sent = sorted({name.lower() for name in headers.keys()
+                   if name.lower().startswith("x-amz-")})
+    unsigned = [name for name in sent if name not in parsed.signed_headers]
+    if unsigned:
+        raise QueryError("AccessDenied",
+                         "There were headers present in the request which were not signed "
+                         "(HeadersNotSigned: %s)" % ", ".join(unsigned), 403)
+
+
 def verify(method, path, headers, body, parsed, secret_key, request_time):
     """Raise QueryError SignatureDoesNotMatch unless the signature is right."""
     content_sha = headers.get("X-Amz-Content-SHA256")

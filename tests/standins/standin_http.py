@@ -10,6 +10,7 @@ import datetime
 import ipaddress
 import json
 import os
+import select
 import signal
 import socket
 import struct
@@ -69,24 +70,38 @@ def merge_patch(target, patch):
 
 class JsonLines:
     """Appends one JSON object per line to a file (optional) and keeps them in
-    memory for the control API.  Thread safe."""
+    memory for the control API.  Thread safe.
+
+    A request is appended when it arrives and its outcome is filled in later
+    with update(): a request whose client gave up, or that a fault holds,
+    is in the log from the moment it came in, and a late outcome changes
+    only its own entry, never the order of the log."""
 
     def __init__(self, path=None):
         self._lock = threading.Lock()
         self._entries = []
         self._file = open(path, "a", encoding="utf-8") if path else None
 
+    def _write(self, entry):
+        if self._file:
+            self._file.write(json.dumps(entry, sort_keys=True, default=str) + "\n")
+            self._file.flush()
+
     def append(self, entry):
-        line = json.dumps(entry, sort_keys=True, default=str)
         with self._lock:
             self._entries.append(entry)
-            if self._file:
-                self._file.write(line + "\n")
-                self._file.flush()
+            self._write(entry)
+
+    def update(self, entry, **fields):
+        """Fill in fields of an appended entry (the file gets the whole
+        entry again, as a new line with the same identity)."""
+        with self._lock:
+            entry.update(fields)
+            self._write(entry)
 
     def entries(self, since=0):
         with self._lock:
-            return list(self._entries[since:])
+            return [dict(e) for e in self._entries[since:]]
 
     def clear(self):
         with self._lock:
@@ -178,6 +193,15 @@ class StandinHandler(BaseHTTPRequestHandler):
         if not body.strip():
             return {}
         return json.loads(body)
+
+    def peer_closed(self):
+        """True if the client has closed its end (it gave up waiting):
+        the socket is readable and a peek finds end of file."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
 
     def reset_connection(self):
         """Abort the connection with a TCP RST (SO_LINGER 0), as a dead

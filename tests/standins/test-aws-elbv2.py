@@ -156,6 +156,21 @@ class ProbeTest(unittest.TestCase):
         d = self.elb.describe_target_health(TargetGroupArn=TG)["TargetHealthDescriptions"][0]
         return d["TargetHealth"]
 
+    def skipped(self):
+        tg = next(t for t in self.aws.control("GET", "state")["target_groups"]
+                  if t["TargetGroupArn"] == TG)
+        return sum(t.get("skipped_due", 0) for t in tg["targets"] if t["Id"] == OLD)
+
+    def wait_skipped(self, n, timeout=30):
+        """Wait until the prober passed over the target n times when it was
+        due: the proof no probe came, where a sleep proved nothing."""
+        start = self.skipped()
+        deadline = time.monotonic() + timeout
+        while self.skipped() < start + n:
+            if time.monotonic() > deadline:
+                self.fail("the prober never passed over the target")
+            time.sleep(0.05)
+
     def wait_state(self, wanted, timeout=15):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -187,7 +202,7 @@ class ProbeTest(unittest.TestCase):
         self.wait_state("healthy")
         self.aws.control("POST", "target-health", {"Id": OLD, "State": "unhealthy"})
         n = len(self.seen)
-        time.sleep(0.6)
+        self.wait_skipped(2)
         self.assertLessEqual(len(self.seen), n + 1)  # at most one already in flight
         self.assertEqual(self.state()["State"], "unhealthy")
         # Released: the probes take over again (HealthyThresholdCount passes).
@@ -196,7 +211,7 @@ class ProbeTest(unittest.TestCase):
         self.assertGreater(len(self.seen), n + 1)
         self.elb.deregister_targets(TargetGroupArn=TG, Targets=[{"Id": OLD, "Port": self.port}])
         n = len(self.seen)
-        time.sleep(0.6)
+        self.wait_skipped(2)
         self.assertLessEqual(len(self.seen), n + 1)
         self.assertEqual(self.state()["State"], "draining")
 

@@ -104,6 +104,28 @@ class SigV4Test(unittest.TestCase):
             self.client("autoscaling", TMP_AKID, TMP_SECRET, "other").describe_auto_scaling_groups()
         self.assertEqual(error_code(cm.exception), "InvalidClientTokenId")
 
+    def test_unsigned_amz_headers_are_refused(self):
+        """botocore always signs X-Amz-Security-Token (and every x-amz-*
+        header); the stand-in once checked only the headers the client chose
+        to sign, so a token added after signing passed."""
+        body = {"Action": "DescribeAutoScalingGroups", "Version": "2011-01-01"}
+        status, _, text = client.signed_request(self.aws.url, "autoscaling", TMP_AKID,
+                                                TMP_SECRET, body, token=TMP_TOKEN)
+        self.assertEqual(status, 200, text)
+        status, _, text = client.signed_request(
+            self.aws.url, "autoscaling", TMP_AKID, TMP_SECRET, body,
+            unsigned_headers={"X-Amz-Security-Token": TMP_TOKEN})
+        self.assertEqual(status, 403, text)
+        _, code, message, _ = client.parse_error(text)
+        self.assertEqual(code, "AccessDenied")
+        self.assertIn("x-amz-security-token", message)
+        # Any other x-amz-* header sent unsigned too.
+        status, _, text = client.signed_request(
+            self.aws.url, "autoscaling", AKID, SECRET, body,
+            unsigned_headers={"X-Amz-Content-SHA256": "e3b0c44298fc1c149afbf4c8996fb924"
+                                                      "27ae41e4649b934ca495991b7852b855"})
+        self.assertEqual((status, client.parse_error(text)[1]), (403, "AccessDenied"))
+
     def test_expired_temporary_credentials(self):
         past = (datetime.datetime.now(datetime.timezone.utc)
                 - datetime.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ")

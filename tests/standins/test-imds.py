@@ -37,6 +37,7 @@ class ImdsTest(unittest.TestCase):
     def setUp(self):
         self.imds.control("PUT", "state", self.state)
         self.imds.control("POST", "up")
+        self.imds.control("DELETE", "inject")
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=5)
 
     def tearDown(self):
@@ -271,6 +272,64 @@ class ImdsTest(unittest.TestCase):
             ("PUT", "/latest/api/token", 200),
             ("GET", "/latest/meta-data/instance-id", 200),
             ("GET", "/latest/meta-data/instance-id", 401)])
+
+
+    def log(self):
+        return [json.loads(line) for line in self.imds.control("GET", "log").splitlines()]
+
+    def test_request_logged_on_arrival_even_if_client_timed_out(self):
+        """The log once had only answered requests: one whose client gave up
+        never appeared.  Now it is there from its arrival (status None while
+        held), and its outcome is filled in, flagged client_gone."""
+        t = self.token()
+        self.imds.control("DELETE", "log")
+        self.imds.control("POST", "inject", {"path": "instance-id$", "delay_ms": 1500,
+                                             "status": 200, "body": "late", "count": 1})
+        impatient = http.client.HTTPConnection(self.host, self.port, timeout=0.3)
+        with self.assertRaises(OSError):  # socket.timeout
+            impatient.request("GET", "/latest/meta-data/instance-id", headers={TOKEN: t})
+            impatient.getresponse()
+        impatient.close()
+        held = self.log()
+        self.assertEqual([(e["path"], e["status"]) for e in held],
+                         [("/latest/meta-data/instance-id", None)])
+        done = client.wait_for(lambda: [e for e in self.log() if e["status"] is not None],
+                               10, "the held request's outcome")
+        self.assertEqual((done[0]["status"], done[0]["client_gone"]), (200, True))
+
+    def test_inject_status_body_truncate_reset(self):
+        t = self.token()
+        rules = [{"path": "instance-id$", "status": 500, "count": 1},
+                 {"path": "instance-id$", "status": 429, "count": 1},
+                 {"path": "instance-type$", "body": "not json {", "count": 1},
+                 {"path": "instance-type$", "body": "0123456789", "truncate": 4, "count": 1},
+                 {"path": "local-ipv4$", "body_bytes": 100000, "count": 1}]
+        self.imds.control("POST", "inject", rules)
+        self.assertEqual(self.get("instance-id", t)[0], 500)
+        self.assertEqual(self.get("instance-id", t)[0], 429)
+        self.assertEqual(self.get("instance-id", t), (200, "i-0123456789abcdef0"))
+        self.assertEqual(self.get("instance-type", t), (200, "not json {"))
+        with self.assertRaises(http.client.IncompleteRead):
+            self.get("instance-type", t)
+        self.conn.close()
+        self.assertEqual(len(self.get("local-ipv4", t)[1]), 100000)
+        self.imds.control("POST", "inject", {"method": "GET", "reset": True, "count": 1})
+        with self.assertRaises((ConnectionError, http.client.RemoteDisconnected)):
+            self.get("instance-id", t)
+        self.conn.close()
+        self.assertEqual(self.get("instance-id", t)[0], 200)
+        self.assertEqual(self.imds.control("GET", "inject")["rules"], [])
+
+    def test_inject_token_expires_mid_call(self):
+        t = self.token()
+        self.imds.control("POST", "inject", {"path": "instance-id$", "expire_tokens": True,
+                                             "count": 1})
+        self.assertEqual(self.get("instance-id", t)[0], 401)
+        self.assertEqual(self.get("instance-id", self.token())[0], 200)
+
+    def test_inject_rejects_unknown_keys(self):
+        with self.assertRaises(RuntimeError):
+            self.imds.control("POST", "inject", {"path": "x", "stauts": 500})
 
 
 if __name__ == "__main__":

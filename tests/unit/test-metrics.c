@@ -13,6 +13,7 @@
 #include "cpu.h"
 #include "memory.h"
 #include "metrics.h"
+#include "random.h"
 
 static char *write_temp(const char *text)
 {
@@ -105,6 +106,34 @@ static void test_aggregation(void **state)
 	metrics_free(&m);
 }
 
+/* A sample stamped inside the period just closed must not reopen it: the
+ * late-tick spread in cmd-run.c reads the monotonic and the wall clock a
+ * scheduling delay apart, and once stamped a sample 100 ms before a
+ * boundary the roll had already passed; the period went to CloudWatch twice
+ * (agent-claims.py at load 47). */
+static void test_closed_period_never_reopened(void **state)
+{
+	struct metrics_settings s = settings(10000, 10);
+	struct metrics m;
+
+	assert_int_equal(metrics_init(&m, &s), 0);
+	metrics_add_sample(&m, 1000, METRIC_CPU, 5, 1);
+	assert_true(metrics_roll(&m, 10050));
+	metrics_add_sample(&m, 9950, METRIC_CPU, 7, 1); /* behind the roll */
+	metrics_add_sample(&m, 10150, METRIC_CPU, 9, 1);
+	metrics_close_current(&m);
+	assert_int_equal(metrics_backlog(&m), 2);
+	assert_int_equal(metrics_queued(&m, 0)->start_ms, 0);
+	assert_int_equal(metrics_queued(&m, 1)->start_ms, 10000);
+	assert_true(metrics_queued(&m, 1)->v[METRIC_CPU].count == 2);
+	/* A wall clock stepped back by more than a period is followed. */
+	metrics_add_sample(&m, 30000, METRIC_CPU, 1, 1);
+	metrics_add_sample(&m, 5000, METRIC_CPU, 1, 1);
+	metrics_close_current(&m);
+	assert_int_equal(metrics_queued(&m, 3)->start_ms, 0);
+	metrics_free(&m);
+}
+
 static void test_publishing_off_drops_periods(void **state)
 {
 	struct metrics_settings s = settings(10000, 10);
@@ -169,6 +198,47 @@ static void test_put_form(void **state)
 	metrics_free(&m);
 }
 
+static void test_jitter_bounds(void **state)
+{
+	/* Default: a quarter period, at most 15 s. */
+	assert_int_equal(metrics_publish_jitter_ms(1000, -1, 0.0), 0);
+	assert_int_equal(metrics_publish_jitter_ms(1000, -1, 0.9999999), 250);
+	assert_int_equal(metrics_publish_jitter_ms(10000, -1, 0.9999999), 2500);
+	assert_int_equal(metrics_publish_jitter_ms(30000, -1, 0.9999999), 7500);
+	assert_int_equal(metrics_publish_jitter_ms(60000, -1, 0.9999999), 15000);
+	assert_int_equal(metrics_publish_jitter_ms(60000, -1, 0.5), 7500);
+	/* Configured: publish_jitter, 0 turns it off. */
+	assert_int_equal(metrics_publish_jitter_ms(60000, 0, 0.9), 0);
+	assert_int_equal(metrics_publish_jitter_ms(60000, 5000, 0.9999999), 5000);
+	assert_int_equal(metrics_publish_jitter_ms(60000, 5000, 1.0), 5000);
+}
+
+/* A fleet's publish offsets are spread evenly over the jitter window: 20000
+ * instances with the real generator over a 60 s period, ten 1.5 s buckets of
+ * 2000 each expected.  The bounds are 9 standard deviations wide (one bucket
+ * has sd ~42), so this fails only for a skewed or stuck generator (a
+ * constant draw, or a modulo that favours low values), never by chance. */
+static void test_jitter_spread(void **state)
+{
+	enum { N = 20000, BUCKETS = 10 };
+	unsigned count[BUCKETS] = {0};
+	double sum = 0;
+
+	for (int i = 0; i < N; i++) {
+		uint64_t j = metrics_publish_jitter_ms(60000, -1, random_unit());
+
+		assert_true(j <= 15000);
+		count[j * BUCKETS / 15001]++;
+		sum += (double)j;
+	}
+	for (int b = 0; b < BUCKETS; b++) {
+		assert_true(count[b] > 1600);
+		assert_true(count[b] < 2400);
+	}
+	/* Mean 7500 ms; its sd over 20000 draws is ~31 ms. */
+	assert_true(sum / N > 7200 && sum / N < 7800);
+}
+
 static void test_format_double(void **state)
 {
 	char buf[40];
@@ -189,6 +259,9 @@ int main(void)
 	        cmocka_unit_test(test_backlog_drops_oldest),
 	        cmocka_unit_test(test_put_form),
 	        cmocka_unit_test(test_format_double),
+	        cmocka_unit_test(test_jitter_bounds),
+	        cmocka_unit_test(test_closed_period_never_reopened),
+	        cmocka_unit_test(test_jitter_spread),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
