@@ -84,9 +84,10 @@ int health_view_parse(const char *json, size_t len, int rise, struct health_view
 	lb = json_object_get(doc, CONTROL_FIELD_LOAD_BALANCER);
 	v->drain_confirmed = json_is_true(json_object_get(lb, CONTROL_LB_DRAIN_CONFIRMED));
 	v->probers = (int)json_integer_value(json_object_get(lb, CONTROL_LB_RECENT));
-	v->requests = (unsigned long long)json_integer_value(json_object_get(doc, CONTROL_FIELD_REQUESTS));
-	json_array_foreach(json_object_get(lb, CONTROL_LB_PROBERS), i, c)
-		v->probes += (unsigned long long)json_integer_value(json_object_get(c, CONTROL_PROBER_PROBES));
+	v->requests = (unsigned long long)json_integer_value(
+	        json_object_get(doc, CONTROL_FIELD_REQUESTS));
+	json_array_foreach(json_object_get(lb, CONTROL_LB_PROBERS), i, c) v->probes +=
+	        (unsigned long long)json_integer_value(json_object_get(c, CONTROL_PROBER_PROBES));
 	/* asg-health's own verdict says a critical check passes once it
 	 * passed `rise` times after a failure, but its first result counts
 	 * at once; the launch gate wants `rise` real passes. */
@@ -116,7 +117,8 @@ int health_set_drain(const char *socket_path, bool drain)
 {
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
 	long status = 0;
-	int r = health_control(socket_path, "POST", drain ? CONTROL_PATH_DRAIN : CONTROL_PATH_UNDRAIN, &status, &body);
+	int r = health_control(socket_path, "POST",
+	                       drain ? CONTROL_PATH_DRAIN : CONTROL_PATH_UNDRAIN, &status, &body);
 
 	if (r < 0)
 		return r;

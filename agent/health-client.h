@@ -13,7 +13,7 @@ struct strbuf;
 struct health_view {
 	char status[16]; /* "healthy", "unhealthy", "draining" */
 	bool draining;
-	long in_flight;       /* requests being answered now */
+	long in_flight; /* requests being answered now */
 	/* Requests received, and the load balancer's probes among them: a
 	 * change in the difference is new traffic. */
 	unsigned long long requests, probes;

@@ -260,14 +260,14 @@ void lc_drain_decide(struct lc_ctx *c)
 			lc->traffic = traffic;
 			lc->quiet_since_ms = c->now;
 		}
-		if (lc->health_err < 0 ||
-		    (lc->health.in_flight == 0 &&
-		     c->now - lc->quiet_since_ms >= c->cfg->drain_quiet_ms)) {
+		if (lc->health_err < 0 || (lc->health.in_flight == 0 &&
+		                           c->now - lc->quiet_since_ms >= c->cfg->drain_quiet_ms)) {
 			lc_step_to(c, LC_STEP_DRAIN_D);
 		} else if (past(lc->in_flight_until_ms, c->now)) {
 			if (lc->health.in_flight)
 				lc_log(c, LOG_WARNING,
-				       "lifecycle: %ld request(s) still in flight at the end of the "
+				       "lifecycle: %ld request(s) still in flight at the end of "
+				       "the "
 				       "planned wait; going on",
 				       lc->health.in_flight);
 			else

@@ -140,10 +140,10 @@ struct lifecycle {
 	int64_t next_call_ms;     /* retry pacing for a failed hook/ELB call */
 	int64_t stop_deadline_ms; /* SIGTERM while draining: systemd's limit */
 	bool stop_requested;
-	bool exit_sent;     /* the exit action was given */
-	bool ready_sent;    /* READY=1 told to systemd */
-	bool loaded;        /* resumed from a state file */
-	int watch_failures; /* IMDS polls failed before the first success */
+	bool exit_sent;             /* the exit action was given */
+	bool ready_sent;            /* READY=1 told to systemd */
+	bool loaded;                /* resumed from a state file */
+	int watch_failures;         /* IMDS polls failed before the first success */
 	unsigned long long traffic; /* asg-health's requests minus probes */
 	int64_t quiet_since_ms;     /* since then: same traffic, none in flight */
 };
