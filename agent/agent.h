@@ -1,7 +1,8 @@
-/* The running daemon's state, shared by the main loop (cmd-run.c), the
- * identity discovery (identity.c) and the status socket (status.c).  One
- * struct, owned by cmd-run.c's run_agent(), freed in reverse order of
- * creation. */
+/* The running daemon's state, shared by the main loop (agent.c), the
+ * identity discovery (identity.c), the lifecycle driver
+ * (lifecycle-driver.c) and the status socket (status.c).  One struct,
+ * owned by cmd-run.c's cmd_run() through agent_init/agent_free, freed in
+ * reverse order of creation. */
 #ifndef ASG_AGENT_AGENT_H
 #define ASG_AGENT_AGENT_H
 
@@ -13,26 +14,12 @@
 #include "config.h"
 #include "cpu.h"
 #include "credentials.h"
+#include "identity.h"
 #include "imds.h"
 #include "lifecycle.h"
 #include "metrics.h"
 
-enum imds_state {
-	IMDS_UNKNOWN,
-	IMDS_OK,
-	IMDS_ABSENT,   /* not reachable: off EC2, or the hop-limit trap */
-	IMDS_DISABLED, /* AWS_EC2_METADATA_DISABLED=true */
-};
-
-struct agent_identity {
-	enum imds_state imds;
-	struct imds_identity id; /* valid when imds == IMDS_OK */
-	char region[64];
-	const char *region_source; /* static string: "AWS_REGION", "config", "imds" ... */
-	char region_error[160];    /* why the winning source's region was refused, or "" */
-	char asg_name[256];
-	const char *asg_source; /* static string, NULL while unknown */
-};
+#define LIFECYCLE_QUEUE_MAX 16
 
 struct agent {
 	const struct agent_config *cfg;    /* not owned */
@@ -48,33 +35,30 @@ struct agent {
 	uint64_t started_mono_ms;
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
 	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
-	struct lifecycle lc;       /* lifecycle.c: hooks, interruptions, drains */
-	char last_error[512];      /* the last error worth showing in status */
+	int signal_fd;             /* owned: SIGTERM/SIGINT */
+	int timer_fd;              /* owned: the sample tick */
+	int status_fd;             /* owned, or -1: the status socket */
+	uint64_t publish_jitter_ms;
+	struct lifecycle lc; /* lifecycle.c: hooks, interruptions, drains */
+	int64_t lc_wake_ms;  /* wall clock: the lifecycle's next timer */
+	bool lc_exit;        /* the lifecycle said the process may exit */
+	/* lifecycle-driver.c: answers waiting to be fed to the engine, one
+	 * per turn of the main loop (so a SIGTERM is seen between steps). */
+	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];
+	int lc_queued;
+	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
+	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
+	char last_error[512]; /* the last error worth showing in status */
 	time_t last_error_at;
 };
 
-/* identity.c */
-/* Reads the identity from IMDS (or notes IMDS absent/disabled) and settles
- * the region: AWS_REGION, AWS_DEFAULT_REGION, config, then IMDS.  Logs
- * what it found; returns 0 even off EC2, -errno only on internal errors. */
-int identity_discover(struct agent *a);
-/* Finds the Auto Scaling group name: config, then the IMDS instance tag
- * aws:autoscaling:groupName, then DescribeAutoScalingInstances. 0 when
- * found, -ENOENT while unknown (retried later), other -errno on errors. */
-int identity_find_asg(struct agent *a);
-/* DescribeAutoScalingInstances for one instance: group name and state. */
-int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-                               size_t asg_len, char *state, size_t state_len,
-                               struct aws_response *resp);
-const char *imds_state_name(enum imds_state s);
-
-/* status.c: the local status socket (a line protocol: connect, read one
- * JSON document, EOF). */
-int status_listen(const char *path);
-/* Accepts pending connections on fd and answers each; never blocks. */
-void status_serve(struct agent *a, int fd);
-/* The status document (a new reference). */
-struct json_t *status_document(const struct agent *a);
+/* agent.c: the daemon.  agent_init sets *a up (0, or -errno with the
+ * reason logged; -EINTR when a stop came during the start); agent_run
+ * loops until SIGTERM and a finished drain; agent_free releases what
+ * agent_init took, whatever it returned. */
+int agent_init(struct agent *a, const struct agent_config *cfg);
+int agent_run(struct agent *a);
+void agent_free(struct agent *a);
 
 void agent_record_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -351,7 +351,7 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 		}
 		if (r < 0) {
 			format_into(out->message, sizeof(out->message), "%s: %s", url,
-			            http_last_error(&c->http));
+			            resp.error[0] ? resp.error : strerror(-r));
 			out->status = 0;
 		} else {
 			out->status = resp.status;

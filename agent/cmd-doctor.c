@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "agent.h"
+#include "autoscaling.h"
+#include "identity.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "control-protocol.h"
+#include "health-client.h"
 #include "log.h"
 
 struct doctor {
@@ -115,8 +118,8 @@ static void check_permissions(struct doctor *d, struct agent *a)
 	int r;
 
 	if (a->ident.imds == IMDS_OK) {
-		r = identity_describe_instance(&a->aws, a->ident.id.instance_id, asg, sizeof(asg),
-		                               state, sizeof(state), &resp);
+		r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, asg,
+		                                  sizeof(asg), state, sizeof(state), &resp);
 		if (r == 0)
 			report(d, true, NULL,
 			       "autoscaling:DescribeAutoScalingInstances: in group %s, %s", asg,

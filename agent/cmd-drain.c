@@ -6,38 +6,7 @@
 
 #include "cleanup.h"
 #include "commands.h"
-#include "http.h"
-
-int health_control(const char *socket_path, const char *method, const char *path, long *status,
-                   struct strbuf *body)
-{
-	struct http_client http;
-	struct http_response resp;
-	char url[256];
-	int r;
-
-	r = http_client_init(&http);
-	if (r < 0)
-		return r;
-	/* The host part is ignored over a Unix socket; "localhost" keeps
-	 * the Host header valid. */
-	format_into(url, sizeof(url), "http://localhost%s", path);
-	struct http_request req = {.method = method,
-	                           .url = url,
-	                           .unix_socket = socket_path,
-	                           .connect_timeout_ms = 2000,
-	                           .timeout_ms = 5000,
-	                           .no_proxy = true};
-	r = http_perform(&http, &req, &resp);
-	if (r == 0) {
-		*status = resp.status;
-		strbuf_append_len(body, resp.body.data, resp.body.len);
-		r = strbuf_error(body);
-	}
-	http_response_free(&resp);
-	http_client_free(&http);
-	return r;
-}
+#include "health-client.h"
 
 int cmd_drain(const struct agent_config *cfg, const char *path)
 {

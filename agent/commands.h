@@ -12,9 +12,4 @@ int cmd_doctor(const struct agent_config *cfg);
 /* path: "/drain" or "/undrain". */
 int cmd_drain(const struct agent_config *cfg, const char *path);
 
-/* HTTP over asg-health's control socket (cmd-drain.c); for doctor too.
- * Returns 0 with the status and body, or -errno when unreachable. */
-int health_control(const char *socket_path, const char *method, const char *path, long *status,
-                   struct strbuf *body);
-
 #endif

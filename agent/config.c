@@ -11,22 +11,38 @@
 #include "strbuf.h"
 
 static const char *const top_keys[] = {
-        "region",        "auto_scaling_group_name", "imds_endpoint", "imds_token_ttl",
-        "endpoint_url",  "endpoint_urls",           "namespace",     "metric_name",
-        "memory_metric", "memory_metric_name",      "disk_metric",   "disk_metric_name",
-        "disk_path",     "per_instance_metrics",    "period",        "sample_interval",
-        "backlog",       "publish_jitter",          "proc_stat",     "proc_meminfo",
-        "status_socket", "health_socket",           "log_level",     "lifecycle",
+        "region",
+        "auto_scaling_group_name",
+        "imds_endpoint",
+        "imds_token_ttl",
+        "endpoint_url",
+        "endpoint_urls",
+        "namespace",
+        "metric_name",
+        "memory_metric",
+        "memory_metric_name",
+        "disk_metric",
+        "disk_metric_name",
+        "disk_path",
+        "per_instance_metrics",
+        "period",
+        "sample_interval",
+        "backlog",
+        "publish_jitter",
+        "proc_stat",
+        "proc_meminfo",
+        "status_socket",
+        "health_socket",
+        "log_level",
+        "lifecycle",
         NULL,
 };
 
 static const char *const lifecycle_keys[] = {
-        "watch_interval",   "launch_timeout",     "launch_timeout_action",
-        "launch_rise",      "drain_timeout",      "drain_d",
-        "drain_d_timeout",  "stop_timeout",       "hooks",
-        "target_groups",    "on_spot_interruption", "on_scheduled_event",
-        "on_rebalance",     "state_dir",          "drain_quiet",
-        NULL,
+        "watch_interval", "launch_timeout", "launch_timeout_action", "launch_rise",
+        "drain_timeout",  "drain_d",        "drain_d_timeout",       "stop_timeout",
+        "hooks",          "target_groups",  "on_spot_interruption",  "on_scheduled_event",
+        "on_rebalance",   "state_dir",      "drain_quiet",           NULL,
 };
 
 static const char *const hook_keys[] = {"launching", "terminating", NULL};
@@ -212,8 +228,7 @@ static int parse_target_groups(struct conf_doc *doc, json_t *lc, struct lifecycl
 	json_array_foreach(tgs, i, v)
 	{
 		format_into(p, sizeof(p), "lifecycle.target_groups[%zu]", i);
-		if (!json_is_string(v) ||
-		    strncmp(json_string_value(v), "arn:", 4) ||
+		if (!json_is_string(v) || strncmp(json_string_value(v), "arn:", 4) ||
 		    !strstr(json_string_value(v), ":targetgroup/"))
 			return conf_fail(doc, p, "expected a target group ARN");
 		c->target_groups[c->n_target_groups] = strdup(json_string_value(v));
@@ -246,8 +261,8 @@ static int parse_lifecycle(struct conf_doc *doc, struct agent_config *cfg)
 		    (r = conf_get_int(doc, lc, "lifecycle", "launch_rise", 1, 100, &rise)) < 0 ||
 		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_timeout", 0,
 		                              2 * 3600 * 1000LL, &c->drain_timeout_ms)) < 0 ||
-		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_quiet", 0,
-		                              600 * 1000LL, &c->drain_quiet_ms)) < 0 ||
+		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_quiet", 0, 600 * 1000LL,
+		                              &c->drain_quiet_ms)) < 0 ||
 		    (r = get_str(doc, lc, "lifecycle", "drain_d", &c->drain_d, false)) < 0 ||
 		    (r = conf_get_duration_ms(doc, lc, "lifecycle", "drain_d_timeout", 10,
 		                              2 * 3600 * 1000LL, &c->drain_d_timeout_ms)) < 0 ||

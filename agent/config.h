@@ -24,18 +24,18 @@
 
 /* The "lifecycle" object: hooks, interruptions and the drain (lifecycle.h). */
 struct lifecycle_config {
-	long long watch_interval_ms;   /* IMDS polling (AWS: every 5 s) */
-	long long launch_timeout_ms;   /* the launch gate's patience */
-	bool launch_timeout_abandon;   /* ABANDON (default) or CONTINUE after it */
-	int launch_rise;               /* passes each critical check needs */
-	long long drain_timeout_ms;    /* waiting for in-flight requests */
-	long long drain_quiet_ms;      /* no new request for this long: gone */
-	char *drain_d;                 /* owned: run-parts directory */
-	long long drain_d_timeout_ms;  /* per executable */
-	long long stop_timeout_ms;     /* systemd's TimeoutStopSec for this unit */
-	char *launching_hook;          /* owned or NULL: discovered */
-	char *terminating_hook;        /* owned or NULL: discovered */
-	bool hooks_configured;         /* "hooks" given: no DescribeLifecycleHooks */
+	long long watch_interval_ms;  /* IMDS polling (AWS: every 5 s) */
+	long long launch_timeout_ms;  /* the launch gate's patience */
+	bool launch_timeout_abandon;  /* ABANDON (default) or CONTINUE after it */
+	int launch_rise;              /* passes each critical check needs */
+	long long drain_timeout_ms;   /* waiting for in-flight requests */
+	long long drain_quiet_ms;     /* no new request for this long: gone */
+	char *drain_d;                /* owned: run-parts directory */
+	long long drain_d_timeout_ms; /* per executable */
+	long long stop_timeout_ms;    /* systemd's TimeoutStopSec for this unit */
+	char *launching_hook;         /* owned or NULL: discovered */
+	char *terminating_hook;       /* owned or NULL: discovered */
+	bool hooks_configured;        /* "hooks" given: no DescribeLifecycleHooks */
 	char *target_groups[LIFECYCLE_MAX_TARGET_GROUPS]; /* owned ARNs */
 	int n_target_groups;
 	bool target_groups_configured; /* no DescribeAutoScalingGroups */

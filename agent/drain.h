@@ -1,7 +1,5 @@
-/* What a drain does on the instance itself: asg-health through its
- * control socket (drain, undrain, its checks and in-flight requests, and
- * whether the load balancer has seen the drain), and the executables of
- * /etc/asg-agent/drain.d run in order with run-parts semantics. */
+/* The executables of /etc/asg-agent/drain.d, run in order with run-parts
+ * semantics during a drain (asg-health's side is health-client.h). */
 #ifndef ASG_AGENT_DRAIN_H
 #define ASG_AGENT_DRAIN_H
 
@@ -9,30 +7,6 @@
 #include <stddef.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-
-/* asg-health's GET /status, as the lifecycle needs it. */
-struct health_view {
-	char status[16];    /* "healthy", "unhealthy", "draining" */
-	bool draining;
-	long in_flight;     /* requests being answered now */
-	/* Requests received, and the load balancer's probes among them: a
-	 * change in the difference is new traffic. */
-	unsigned long long requests, probes;
-	bool drain_confirmed; /* every recent ELB prober had its 503s */
-	int probers;        /* ELB probers seen recently */
-	bool checks_ready;  /* every critical check passes, each >= rise times */
-	char failing[512];  /* critical checks not (yet) ready, comma-separated */
-};
-
-/* Reads the status; rise is the number of consecutive passes a critical
- * check needs.  0, or -errno when asg-health cannot be reached or answers
- * nonsense (-EPROTO). */
-int health_read(const char *socket_path, int rise, struct health_view *v);
-/* The body of that GET /status into v (health_read's second half; pure,
- * so it can be fuzzed).  0 or -EPROTO. */
-int health_view_parse(const char *json, size_t len, int rise, struct health_view *v);
-/* POST /drain or /undrain. */
-int health_set_drain(const char *socket_path, bool drain);
 
 #define DRAIN_D_MAX 64
 

@@ -13,7 +13,9 @@
 
 #define HTTP_MAX_BODY (4u << 20)
 
-static char last_error[CURL_ERROR_SIZE];
+/* libcurl writes its error text straight into the caller's response. */
+_Static_assert(sizeof(((struct http_response *)0)->error) >= CURL_ERROR_SIZE,
+               "http_response.error holds CURLOPT_ERRORBUFFER");
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
@@ -140,11 +142,6 @@ void http_response_free(struct http_response *resp)
 	strbuf_free(&resp->body);
 }
 
-const char *http_last_error(const struct http_client *c)
-{
-	return last_error;
-}
-
 static int map_curl_error(CURLcode rc)
 {
 	switch (rc) {
@@ -178,11 +175,10 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	memset(resp, 0, sizeof(*resp));
 	resp->body.secret = req->secret;
 	resp->token_ttl = -1;
-	last_error[0] = '\0';
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, req->url);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, last_error);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, resp->error);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -220,18 +216,22 @@ int http_perform(struct http_client *c, const struct http_request *req, struct h
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	for (size_t i = 0; hdrs && req->headers && req->headers[i]; i++)
 		hdrs = curl_slist_append(hdrs, req->headers[i]);
-	if (!hdrs)
+	if (!hdrs) {
+		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 		return -ENOMEM;
+	}
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	rc = perform(c, !strcmp(req->method, "POST"));
+	/* resp is the caller's: libcurl must not write there later. */
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);
 	/* The copies of the IMDS token and the session token headers. */
 	for (struct curl_slist *h = hdrs; h; h = h->next)
 		secret_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	r = map_curl_error(rc);
 	if (r < 0) {
-		if (!last_error[0])
-			snprintf(last_error, sizeof(last_error), "%s", curl_easy_strerror(rc));
+		if (!resp->error[0])
+			snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(rc));
 		return r;
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &resp->status);

@@ -35,6 +35,7 @@ struct http_response {
 	char date[64];        /* the Date header, "" if none */
 	long token_ttl;       /* X-aws-ec2-metadata-token-ttl-seconds, -1 if none */
 	char request_id[128]; /* x-amzn-RequestId, "" if none */
+	char error[256];      /* why the transport failed (libcurl's text), "" if it did not */
 };
 
 int http_client_init(struct http_client *c);
@@ -43,10 +44,9 @@ void http_client_free(struct http_client *c);
 /* Sends req.  Returns 0 when a response arrived (any status, in resp),
  * -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH or -EIO for transport failures,
  * -EINTR when a stop was requested meanwhile, -EMSGSIZE when the body is
- * over 4 MiB.  resp must be freed with http_response_free() either way. */
+ * over 4 MiB, with resp->error saying why.  resp must be freed with
+ * http_response_free() either way. */
 int http_perform(struct http_client *c, const struct http_request *req, struct http_response *resp);
 void http_response_free(struct http_response *resp);
-/* Text of the last transport failure of c, for logs ("" if none). */
-const char *http_last_error(const struct http_client *c);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent.h"
+#include "autoscaling.h"
+#include "identity.h"
 #include "cleanup.h"
 #include "log.h"
 
@@ -111,29 +113,6 @@ int identity_discover(struct agent *a)
 	return 0;
 }
 
-int identity_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
-                               size_t asg_len, char *state, size_t state_len,
-                               struct aws_response *resp)
-{
-	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-	const struct xml_node *m;
-	int r;
-
-	aws_form_add(&form, "InstanceIds.member.1", instance_id);
-	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
-	if (r < 0)
-		return r;
-	m = xml_find(resp->xml, "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
-	if (!m || !xml_find_text(m, "AutoScalingGroupName"))
-		return -ENOENT; /* not (or no longer) in a group */
-	format_into(asg, asg_len, "%s", xml_find_text(m, "AutoScalingGroupName"));
-	if (state)
-		format_into(state, state_len, "%s",
-		            xml_find_text(m, "LifecycleState") ? xml_find_text(m, "LifecycleState")
-		                                               : "");
-	return 0;
-}
-
 static void found(struct agent *a, const char *name, const char *source)
 {
 	format_into(a->ident.asg_name, sizeof(a->ident.asg_name), "%s", name);
@@ -166,8 +145,8 @@ int identity_find_asg(struct agent *a)
 	}
 	if (!a->aws_ready)
 		return -ENOENT;
-	r = identity_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name), NULL,
-	                               0, &resp);
+	r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name),
+	                                  NULL, 0, &resp);
 	if (r == 0)
 		found(a, name, "DescribeAutoScalingInstances");
 	else if (r == -ENOENT)

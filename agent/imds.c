@@ -142,7 +142,7 @@ static int fetch_token(struct imds_client *c)
 		}
 		if (r < 0) {
 			format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: %s",
-			            url, http_last_error(&c->http));
+			            url, resp.error[0] ? resp.error : strerror(-r));
 		} else if (resp.status == 200 && resp.body.len > 0 &&
 		           resp.body.len < sizeof(c->token)) {
 			memcpy(c->token, resp.body.data, resp.body.len);
@@ -228,7 +228,7 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 		}
 		if (r < 0) {
 			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: %s", url,
-			            http_last_error(&c->http));
+			            resp.error[0] ? resp.error : strerror(-r));
 		} else {
 			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: HTTP %ld",
 			            url, resp.status);

@@ -2,8 +2,12 @@
  * /health answers (through drain/undrain on its control socket), when the
  * launch hook is completed, when systemd hears READY=1 and whether the
  * metric is published.  Every trigger (the IMDS watch, SIGTERM, the
- * launch gate's checks) is an input to lifecycle_tick(); nothing else
- * flips those outputs.
+ * launch gate's checks) is an input to lifecycle_step(); nothing else
+ * flips those outputs.  lifecycle_step() is the pure engine (its files:
+ * lifecycle.c the states, lifecycle-gate.c the launch gate,
+ * lifecycle-drain.c the drain, lifecycle-status.c names and status,
+ * lifecycle-state.c the state file's fields); lifecycle-driver.c does
+ * the I/O.
  *
  *   booting ──▶ warming (launch gate) ──▶ ready ──▶ draining ──▶ drained
  *      │  ╰──▶ warmed (warm pool) ─╯         ▲          │
@@ -32,10 +36,13 @@
 #define ASG_AGENT_LIFECYCLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-#include "drain.h"
-#include "hooks.h"
+#include "config.h"
+
+#include "health-client.h"
+#include "autoscaling.h"
 #include "watch.h"
 
 struct agent;
@@ -64,16 +71,34 @@ enum lc_step {
 
 /* Why a drain runs (a bit set: a Spot notice may be followed by the
  * group's own termination). */
-#define LC_CAUSE_TERMINATION     0x01u /* target-lifecycle-state Terminated */
-#define LC_CAUSE_SPOT            0x02u
-#define LC_CAUSE_SCHEDULED       0x04u
-#define LC_CAUSE_REBALANCE       0x08u
-#define LC_CAUSE_WARM_POOL       0x10u /* scale-in back into the warm pool */
+#define LC_CAUSE_TERMINATION      0x01u /* target-lifecycle-state Terminated */
+#define LC_CAUSE_SPOT             0x02u
+#define LC_CAUSE_SCHEDULED        0x04u
+#define LC_CAUSE_REBALANCE        0x08u
+#define LC_CAUSE_WARM_POOL        0x10u /* scale-in back into the warm pool */
 #define LC_CAUSE_LAUNCH_ABANDONED 0x20u
-#define LC_CAUSE_INTERRUPTION    (LC_CAUSE_SPOT | LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE)
+#define LC_CAUSE_INTERRUPTION     (LC_CAUSE_SPOT | LC_CAUSE_SCHEDULED | LC_CAUSE_REBALANCE)
+
+/* The engine's run-time facts and bookkeeping live in struct lifecycle
+ * too (below the saved fields): the driver never writes them, it only
+ * feeds events.  Times are wall-clock milliseconds given by the caller. */
+enum lc_pending {
+	LC_PENDING_WATCH = 0x001,
+	LC_PENDING_HEALTH = 0x002,
+	LC_PENDING_DISCOVER = 0x004,
+	LC_PENDING_INSTANCE = 0x008,
+	LC_PENDING_COMPLETE = 0x010,
+	LC_PENDING_HEARTBEAT = 0x020,
+	LC_PENDING_TARGETS = 0x040,
+	LC_PENDING_HEALTH_SET = 0x080,
+	LC_PENDING_DRAIN_D = 0x100,
+	LC_PENDING_FLUSH = 0x200,
+};
+
+enum lc_launch_pending { LC_LAUNCH_UNKNOWN, LC_LAUNCH_PENDING, LC_LAUNCH_NOT_PENDING };
 
 struct lifecycle {
-	/* Saved in the state file. */
+	/* Saved in the state file (lifecycle-state.c). */
 	enum lc_state state;
 	enum lc_step step;
 	int64_t since_ms;      /* wall clock: entered state */
@@ -90,7 +115,7 @@ struct lifecycle {
 	bool deregistered;
 	int drain_d_next;
 	int64_t last_heartbeat_ms;
-	/* Run time only. */
+	/* Run time only: facts learned from events. */
 	struct lc_events ev;
 	bool ev_valid;
 	struct hook_set hooks;
@@ -100,16 +125,128 @@ struct lifecycle {
 	bool tgs_known;
 	struct health_view health;
 	int health_err;
-	uint64_t next_watch_mono;
-	uint64_t next_discover_mono;
-	uint64_t next_call_mono; /* retry pacing for a failed hook/ELB call */
+	bool health_fresh;    /* health read after the last step change */
+	bool imds_ok;         /* the instance metadata answered at start */
+	bool aws_ready;       /* credentials and region: calls possible */
+	bool asg_known;       /* the group's name is known */
+	int drain_d_count;    /* executables in drain.d at the last timer */
+	int64_t boot_wall_ms; /* wall-clock time of this boot */
+	enum lc_launch_pending launch_pending;
+	bool launch_unsettled; /* ready without knowing the target state */
+	/* Run time only: the engine's own bookkeeping. */
+	unsigned pending; /* enum lc_pending: calls asked, not answered */
+	int64_t next_watch_ms;
+	int64_t next_discover_ms;
+	int64_t next_call_ms;     /* retry pacing for a failed hook/ELB call */
 	int64_t stop_deadline_ms; /* SIGTERM while draining: systemd's limit */
-	bool ready_sent;          /* READY=1 told to systemd */
-	bool loaded;              /* resumed from a state file */
-	int watch_failures;       /* IMDS polls failed before the first success */
+	bool stop_requested;
+	bool exit_sent;             /* the exit action was given */
+	bool ready_sent;            /* READY=1 told to systemd */
+	bool loaded;                /* resumed from a state file */
+	int watch_failures;         /* IMDS polls failed before the first success */
 	unsigned long long traffic; /* asg-health's requests minus probes */
-	uint64_t quiet_since_mono;  /* since then: same traffic, none in flight */
+	int64_t quiet_since_ms;     /* since then: same traffic, none in flight */
 };
+
+/* ---- the engine: lifecycle_step() ---- */
+
+enum lc_event_kind {
+	LC_EV_RESTART,      /* the daemon started, lc holds a loaded state or zeroes */
+	LC_EV_TIMER,        /* time passed; env facts below */
+	LC_EV_SIGTERM,      /* SIGTERM/SIGINT */
+	LC_EV_IMDS,         /* LC_ACT_WATCH answered: r, imds */
+	LC_EV_HEALTH,       /* LC_ACT_READ_HEALTH answered: r, health */
+	LC_EV_HEALTH_SET,   /* LC_ACT_DRAIN_HEALTH answered: r, flag (drain) */
+	LC_EV_DISCOVERED,   /* LC_ACT_DISCOVER answered: result, hooks, tgs */
+	LC_EV_INSTANCE,     /* LC_ACT_DESCRIBE_INSTANCE answered: flag (pending) */
+	LC_EV_COMPLETED,    /* LC_ACT_COMPLETE answered: result, launching, abandon */
+	LC_EV_HEARTBEAT,    /* LC_ACT_HEARTBEAT answered: result (OK: at least one) */
+	LC_EV_TARGETS,      /* LC_ACT_SET_TARGETS answered: result, flag (registered) */
+	LC_EV_DRAIN_D_DONE, /* LC_ACT_RUN_DRAIN_D finished (whatever its status) */
+	LC_EV_FLUSHED,      /* LC_ACT_FLUSH_METRICS done */
+};
+
+/* An AWS call's outcome, as the engine distinguishes them. */
+enum lc_result {
+	LC_RESULT_OK,
+	LC_RESULT_ERROR,       /* throttled, 5xx, network, denied: try again later */
+	LC_RESULT_NO_ACTION,   /* "No active Lifecycle Action found": nothing pending */
+	LC_RESULT_NOT_YET,     /* no action yet, the instance is before its wait state */
+	LC_RESULT_INTERRUPTED, /* a stop cut the call short */
+};
+
+struct lc_event {
+	enum lc_event_kind kind;
+	enum lc_result result;
+	int r;     /* -errno of a local call (IMDS, asg-health) */
+	bool flag; /* see the kinds */
+	bool launching;
+	bool abandon;
+	/* LC_EV_TIMER: the environment as the driver sees it. */
+	bool imds_ok, aws_ready, asg_known;
+	int drain_d_count;
+	int64_t boot_wall_ms;
+	/* LC_EV_IMDS */
+	struct lc_events imds;
+	char error[256];
+	/* LC_EV_HEALTH */
+	struct health_view health;
+	/* LC_EV_DISCOVERED (not owned; copied) */
+	bool hooks_known, tgs_known;
+	const struct hook_set *hooks;
+	const char (*tgs)[512];
+	int n_tgs;
+};
+
+enum lc_action_kind {
+	LC_ACT_WATCH,             /* read the four IMDS items -> LC_EV_IMDS */
+	LC_ACT_READ_HEALTH,       /* asg-health GET /status -> LC_EV_HEALTH */
+	LC_ACT_DISCOVER,          /* group, hooks, target groups -> LC_EV_DISCOVERED */
+	LC_ACT_DESCRIBE_INSTANCE, /* is a launch hook pending? -> LC_EV_INSTANCE */
+	LC_ACT_COMPLETE,          /* CompleteLifecycleAction (launching, abandon) */
+	LC_ACT_HEARTBEAT,         /* RecordLifecycleActionHeartbeat (launching) */
+	LC_ACT_SET_TARGETS,       /* (De)RegisterTargets (flag: registered) */
+	LC_ACT_DRAIN_HEALTH,      /* asg-health drain (flag) or undrain */
+	LC_ACT_RUN_DRAIN_D,       /* run executable number index for timeout_ms */
+	LC_ACT_CLOSE_METRICS,     /* close the current period: none after */
+	LC_ACT_FLUSH_METRICS,     /* publish the backlog -> LC_EV_FLUSHED */
+	LC_ACT_PUBLISHING,        /* the metric is published (flag) or not */
+	LC_ACT_NOTIFY,            /* sd_notify STATUS= (flag: with READY=1) */
+	LC_ACT_SAVE,              /* write the state file */
+	LC_ACT_LOG,               /* level, text (index: state for LIFECYCLE_STATE=, or -1) */
+	LC_ACT_RECORD_ERROR,      /* text: the status socket's last_error */
+	LC_ACT_EXIT,              /* the process may exit now */
+};
+
+struct lc_action {
+	enum lc_action_kind kind;
+	bool flag;
+	bool launching;
+	bool abandon;
+	int index;
+	int level;
+	int64_t timeout_ms;
+	char text[256];
+};
+
+#define LC_MAX_ACTIONS 32
+
+struct lc_actions {
+	struct lc_action a[LC_MAX_ACTIONS];
+	int n;
+	struct lc_action spill; /* written past the end, never executed */
+	bool overflow;          /* more than LC_MAX_ACTIONS were asked (a bug) */
+	int64_t wake_ms;        /* the next LC_EV_TIMER is due then (wall clock) */
+};
+
+/* The whole lifecycle: applies ev at time now (wall-clock ms) to *lc and
+ * says what to do in *out, in order.  No I/O, no clock, no globals: the
+ * driver (lifecycle-driver.c) executes the actions and feeds each
+ * answer back as its event. */
+void lifecycle_step(struct lifecycle *lc, const struct lifecycle_config *cfg,
+                    const struct lc_event *ev, int64_t now, struct lc_actions *out);
+
+/* ---- the driver (lifecycle-driver.c): the daemon's side ---- */
 
 /* Sets up the state (resuming from state_dir when the file belongs to
  * this boot and instance). */
@@ -122,13 +259,18 @@ bool lifecycle_stop(struct agent *a);
 /* True once the agent may exit after a stop request. */
 bool lifecycle_may_exit(const struct agent *a);
 
+/* ---- names and status (lifecycle-status.c) ---- */
+
 const char *lifecycle_state_name(enum lc_state s);
 const char *lifecycle_step_name(enum lc_step s);
+const char *lifecycle_action_name(enum lc_action_kind k);
 /* What the instance is doing, for people: "serving", "gating launch",
  * "draining", "waiting for in-flight", "running drain.d", "completed"... */
 const char *lifecycle_phase(const struct lifecycle *lc);
+/* "termination+spot-interruption" */
+void lifecycle_causes_text(unsigned causes, char *buf, size_t len);
 /* The status socket's "lifecycle" object (a new reference). */
-struct json_t *lifecycle_status(const struct agent *a);
+struct json_t *lifecycle_status(const struct lifecycle *lc);
 /* "serving since 07:12:03" for sd_notify STATUS= (into buf). */
 void lifecycle_summary(const struct lifecycle *lc, char *buf, size_t len);
 

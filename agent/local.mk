@@ -19,15 +19,22 @@ agent_libasgagent_a_SOURCES = \
 	agent/disk.c agent/disk.h \
 	agent/metrics.c agent/metrics.h \
 	agent/config.c agent/config.h \
-	agent/agent.h \
-	agent/identity.c \
+	agent/agent.c agent/agent.h \
+	agent/identity.c agent/identity.h \
 	agent/watch.c agent/watch.h \
-	agent/hooks.c agent/hooks.h \
+	agent/autoscaling.c agent/autoscaling.h \
+	agent/elbv2.c agent/elbv2.h \
+	agent/cloudwatch.c agent/cloudwatch.h \
+	agent/health-client.c agent/health-client.h \
 	agent/drain.c agent/drain.h \
 	agent/state-file.c agent/state-file.h \
 	agent/lifecycle-state.c agent/lifecycle-state.h \
-	agent/lifecycle.c agent/lifecycle.h \
-	agent/status.c \
+	agent/lifecycle.c agent/lifecycle.h agent/lifecycle-internal.h \
+	agent/lifecycle-gate.c \
+	agent/lifecycle-drain.c \
+	agent/lifecycle-status.c \
+	agent/lifecycle-driver.c \
+	agent/status.c agent/status.h \
 	agent/commands.h \
 	agent/cmd-run.c \
 	agent/cmd-metadata.c \

@@ -7,6 +7,7 @@
 
 #include "aws.h"
 #include "cleanup.h"
+#include "cloudwatch.h"
 #include "log.h"
 #include "metrics.h"
 #include "timeutil.h"
@@ -282,7 +283,7 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 			return r;
 		}
 		m->last_publish_at = time(NULL);
-		r = aws_query(aws, AWS_CLOUDWATCH, "PutMetricData", &form, &resp);
+		r = cloudwatch_put_metric_data(aws, &form, &resp);
 		m->last_publish_result = r;
 		if (r == 0) {
 			pop(m, n);

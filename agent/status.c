@@ -17,6 +17,8 @@
 #include <jansson.h>
 
 #include "agent.h"
+#include "identity.h"
+#include "status.h"
 #include "cleanup.h"
 #include "timeutil.h"
 
@@ -114,7 +116,7 @@ json_t *status_document(const struct agent *a)
 	json_object_set_new(met, "last_publish_result", result);
 	json_object_set_new(met, "last_publish_error", str_or_null(m->last_error));
 	json_object_set_new(doc, "metrics", met);
-	json_object_set_new(doc, "lifecycle", lifecycle_status(a));
+	json_object_set_new(doc, "lifecycle", lifecycle_status(&a->lc));
 	return doc;
 }
 

@@ -31,7 +31,8 @@ void strbuf_append(struct strbuf *sb, const char *s);
 void strbuf_append_len(struct strbuf *sb, const void *s, size_t n);
 void strbuf_append_char(struct strbuf *sb, char c);
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+void strbuf_vprintf(struct strbuf *sb, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 /* Appends s percent-encoded as SigV4 and the Query protocol require:
  * A-Z a-z 0-9 - _ . ~ stay, every other byte becomes %XX (upper-case hex);
  * '/' stays too when keep_slash. */

@@ -145,10 +145,10 @@ int watch_poll(struct imds_client *imds, struct lc_events *ev)
 	if (r == -EINTR)
 		return r;
 	if (r == 1)
-		ev->scheduled = watch_parse_scheduled(strbuf_str(&b), ev->scheduled_code,
-		                                      sizeof(ev->scheduled_code), ev->scheduled_id,
-		                                      sizeof(ev->scheduled_id),
-		                                      &ev->scheduled_time) == 0;
+		ev->scheduled =
+		        watch_parse_scheduled(strbuf_str(&b), ev->scheduled_code,
+		                              sizeof(ev->scheduled_code), ev->scheduled_id,
+		                              sizeof(ev->scheduled_id), &ev->scheduled_time) == 0;
 	else if (r == 0)
 		ev->scheduled = false;
 	else if (!first)

@@ -16,17 +16,17 @@
 struct imds_client;
 
 struct lc_events {
-	bool target_known;        /* target-lifecycle-state answered 200 */
-	char target_state[40];    /* "InService", "Terminated", "Warmed:Stopped"... */
-	bool spot;                /* spot/instance-action present */
-	char spot_action[16];     /* "terminate", "stop", "hibernate" */
-	time_t spot_time;         /* when EC2 acts */
-	bool rebalance;           /* a recommendation was issued */
+	bool target_known;     /* target-lifecycle-state answered 200 */
+	char target_state[40]; /* "InService", "Terminated", "Warmed:Stopped"... */
+	bool spot;             /* spot/instance-action present */
+	char spot_action[16];  /* "terminate", "stop", "hibernate" */
+	time_t spot_time;      /* when EC2 acts */
+	bool rebalance;        /* a recommendation was issued */
 	time_t rebalance_time;
-	bool scheduled;           /* at least one active scheduled event */
-	char scheduled_code[40];  /* the earliest one's Code */
-	char scheduled_id[64];    /* its EventId */
-	time_t scheduled_time;    /* its NotBefore */
+	bool scheduled;          /* at least one active scheduled event */
+	char scheduled_code[40]; /* the earliest one's Code */
+	char scheduled_id[64];   /* its EventId */
+	time_t scheduled_time;   /* its NotBefore */
 };
 
 /* Reads all four items into ev.  An item that cannot be read for another

@@ -98,3 +98,21 @@ tests_unit_test_secret_SOURCES = tests/unit/test-secret.c
 tests_unit_test_secret_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_secret_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-secret
+
+# The lifecycle engine (agent/lifecycle*.c) as data: tests/lifecycle/
+# scenarios/*.txt, events in, actions and states out; one runner.
+check_PROGRAMS += tests/lifecycle/run-scenarios
+tests_lifecycle_run_scenarios_SOURCES = tests/lifecycle/run-scenarios.c \
+	tests/lifecycle/lc-parse.h tests/lifecycle/lc-text.h
+tests_lifecycle_run_scenarios_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_lifecycle_run_scenarios_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/lifecycle/run-scenarios
+EXTRA_DIST += tests/lifecycle/scenarios
+
+# The lifecycle explorer: every interleaving of events to depth 8 from
+# each start state, invariants checked on every path (see its header).
+check_PROGRAMS += tests/lifecycle/explore
+tests_lifecycle_explore_SOURCES = tests/lifecycle/explore.c tests/lifecycle/lc-text.h
+tests_lifecycle_explore_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_lifecycle_explore_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/lifecycle/explore

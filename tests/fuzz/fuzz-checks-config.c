@@ -17,7 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text + 11, data, size);
 	memcpy(text + 11 + size, "}", 2);
 	if (conf_doc_parse(&doc, "checks.json", text) == 0) {
-		if (checks_parse(&doc, json_object_get(doc.root, "checks"), "checks", &specs, &n) == 0) {
+		if (checks_parse(&doc, json_object_get(doc.root, "checks"), "checks", &specs, &n) ==
+		    0) {
 			for (size_t i = 0; i < n; i++) {
 				FUZZ_ASSERT(specs[i].name && *specs[i].name);
 				FUZZ_ASSERT(specs[i].interval_ms > 0 && specs[i].timeout_ms > 0);

@@ -8,7 +8,7 @@
 #include "conf.h"
 #include "fuzz.h"
 
-static const char *const allowed[] = { "listen", "root", "checks", "interval", NULL };
+static const char *const allowed[] = {"listen", "root", "checks", "interval", NULL};
 
 static void check_error(struct conf_doc *doc, int r)
 {

@@ -1,7 +1,7 @@
 /* What asg-agent reads back from asg-health's control socket, GET /status
- * (agent/drain.h health_view_parse): the lifecycle's drain and launch gate
+ * (agent/health-client.h health_view_parse): the lifecycle's drain and launch gate
  * decisions depend on it. */
-#include "drain.h"
+#include "health-client.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

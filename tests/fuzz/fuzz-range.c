@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			unsigned long long n = strtoull(f[1] + 6, NULL, 10);
 			if (errno == ERANGE || n >= len)
 				FUZZ_ASSERT(range_parse(f[1], len, &first, &last) ==
-					    RANGE_UNSATISFIABLE);
+				            RANGE_UNSATISFIABLE);
 		}
 		/* A representation of size 0 has no satisfiable range. */
 		FUZZ_ASSERT(range_parse(f[1], 0, &first, &last) != RANGE_SINGLE);
@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_ASSERT(first <= last && last < UINT64_MAX);
 	}
 	if (f[2])
-		(void)if_range_allows(f[2], "\"0123456789abcdef0123456789abcdef\"", (time_t)784111777);
+		(void)if_range_allows(f[2], "\"0123456789abcdef0123456789abcdef\"",
+		                      (time_t)784111777);
 	free(buf);
 	return 0;
 }

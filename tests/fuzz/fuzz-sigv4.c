@@ -77,7 +77,8 @@ static int parse(const char *text, size_t len, struct req *r)
 			const char *colon = memchr(line, ':', l);
 			size_t nlen = colon ? (size_t)(colon - line) : l;
 			char *name = dup_len(line, nlen);
-			r->value_buf[r->n] = colon ? dup_len(colon + 1, l - nlen - 1) : dup_len("", 0);
+			r->value_buf[r->n] =
+			        colon ? dup_len(colon + 1, l - nlen - 1) : dup_len("", 0);
 			r->h[r->n].name = name;
 			r->h[r->n].value = r->value_buf[r->n];
 			r->n++;
@@ -102,18 +103,27 @@ static void req_free(struct req *r)
 static void sign(const struct req *r, bool normalize, bool sign_body, bool with_token)
 {
 	const struct sigv4_request req = {
-		.method = r->method, .path = r->path, .query = r->query, .headers = r->h,
-		.n_headers = r->n, .body = r->body, .body_len = r->body_len,
+	        .method = r->method,
+	        .path = r->path,
+	        .query = r->query,
+	        .headers = r->h,
+	        .n_headers = r->n,
+	        .body = r->body,
+	        .body_len = r->body_len,
 	};
 	const struct sigv4_credentials creds = {
-		.access_key_id = "AKIDEXAMPLE",
-		.secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-		.session_token = with_token ? "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22w" : NULL,
+	        .access_key_id = "AKIDEXAMPLE",
+	        .secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	        .session_token =
+	                with_token ? "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22w" : NULL,
 	};
 	const struct sigv4_params params = {
-		.region = "us-east-1", .service = "service", .when = 1440938160,
-		.normalize_path = normalize, .sign_body = sign_body,
-		.omit_session_token = with_token && !normalize,
+	        .region = "us-east-1",
+	        .service = "service",
+	        .when = 1440938160,
+	        .normalize_path = normalize,
+	        .sign_body = sign_body,
+	        .omit_session_token = with_token && !normalize,
 	};
 	struct sigv4_signature a, b;
 
@@ -121,10 +131,13 @@ static void sign(const struct req *r, bool normalize, bool sign_body, bool with_
 		return;
 	FUZZ_ASSERT(strlen(a.signature) == 64);
 	for (int i = 0; i < 64; i++)
-		FUZZ_ASSERT(isxdigit((unsigned char)a.signature[i]) && !isupper((unsigned char)a.signature[i]));
-	FUZZ_ASSERT(!strncmp(a.authorization,
-			     "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=",
-			     94));
+		FUZZ_ASSERT(isxdigit((unsigned char)a.signature[i]) &&
+		            !isupper((unsigned char)a.signature[i]));
+	FUZZ_ASSERT(!strncmp(
+	        a.authorization,
+	        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+	        "SignedHeaders=",
+	        94));
 	FUZZ_ASSERT(!strcmp(a.amz_date, "20150830T123600Z"));
 	FUZZ_ASSERT(sigv4_sign_request(&req, &creds, &params, &b) == 0);
 	FUZZ_ASSERT(!strcmp(a.canonical_request, b.canonical_request));

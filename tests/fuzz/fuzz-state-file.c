@@ -48,7 +48,8 @@ static void validate(const char *buf, size_t len)
 	FUZZ_ASSERT(lifecycle_state_from_json(doc, &again, &owner2, why, sizeof(why)) == 0);
 	FUZZ_ASSERT(again.state == lc.state && again.step == lc.step && again.causes == lc.causes);
 	FUZZ_ASSERT(again.deadline_ms == lc.deadline_ms && again.drain_d_next == lc.drain_d_next);
-	FUZZ_ASSERT(again.launch_done == lc.launch_done && again.terminate_done == lc.terminate_done);
+	FUZZ_ASSERT(again.launch_done == lc.launch_done &&
+	            again.terminate_done == lc.terminate_done);
 	FUZZ_ASSERT(!strcmp(owner.boot_id, owner2.boot_id));
 	FUZZ_ASSERT(!strcmp(owner.instance_id, owner2.instance_id));
 	json_decref(doc);

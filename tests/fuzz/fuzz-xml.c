@@ -8,17 +8,17 @@
 #include "xml.h"
 
 static const char *const paths[] = {
-	"DescribeLifecycleHooksResult/LifecycleHooks/member",
-	"DescribeAutoScalingGroupsResult/AutoScalingGroups/member",
-	"DescribeAutoScalingInstancesResult/AutoScalingInstances/member",
-	"DescribeTargetHealthResult/TargetHealthDescriptions/member",
-	"ResponseMetadata/RequestId",
-	"Error/Code",
-	"Errors/Error/Message",
-	"a/b/c/d/e/f/g/h",
-	"",
-	"/",
-	"member//x",
+        "DescribeLifecycleHooksResult/LifecycleHooks/member",
+        "DescribeAutoScalingGroupsResult/AutoScalingGroups/member",
+        "DescribeAutoScalingInstancesResult/AutoScalingInstances/member",
+        "DescribeTargetHealthResult/TargetHealthDescriptions/member",
+        "ResponseMetadata/RequestId",
+        "Error/Code",
+        "Errors/Error/Message",
+        "a/b/c/d/e/f/g/h",
+        "",
+        "/",
+        "member//x",
 };
 
 static size_t walk(const struct xml_node *n, const struct xml_node *parent, int depth)

@@ -18,13 +18,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* An invariant the code under test promises was broken: report and abort,
  * so libFuzzer saves the input as a crash. */
-#define FUZZ_ASSERT(cond)                                                                  \
-	do {                                                                               \
-		if (!(cond)) {                                                             \
+#define FUZZ_ASSERT(cond)                                                                    \
+	do {                                                                                 \
+		if (!(cond)) {                                                               \
 			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, \
-				#cond);                                                    \
-			abort();                                                           \
-		}                                                                          \
+			        #cond);                                                      \
+			abort();                                                             \
+		}                                                                            \
 	} while (0)
 
 /* A NUL-terminated copy of the input (embedded NULs end the string there,

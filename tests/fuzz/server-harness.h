@@ -71,9 +71,10 @@ static void fz_start(void)
 	fz_write_file(".git/config", "[core]\n", 1);
 	fz_write_file("404.html", "<p>not here</p>\n", 1);
 	snprintf(json, sizeof(json),
-		 "{\"root\": \"%s/site\", \"precompressed\": true, \"not_found_page\": \"404.html\",\n"
-		 " \"cache_max_file_size\": \"64k\", \"threads\": 1}\n",
-		 fz.dir);
+	         "{\"root\": \"%s/site\", \"precompressed\": true, \"not_found_page\": "
+	         "\"404.html\",\n"
+	         " \"cache_max_file_size\": \"64k\", \"threads\": 1}\n",
+	         fz.dir);
 	if (health_config_parse(&cfg, "fuzz.json", json, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz: %s\n", err);
 		abort();
@@ -115,7 +116,8 @@ static bool fz_complete(const char *buf, size_t len)
 		if (!end)
 			return false;
 		cl = memmem(head, (size_t)(end - head), "\r\nContent-Length: ", 18);
-		if (cl && !(head[9] == '1' || !memcmp(head + 9, "204", 3) || !memcmp(head + 9, "304", 3)))
+		if (cl &&
+		    !(head[9] == '1' || !memcmp(head + 9, "204", 3) || !memcmp(head + 9, "304", 3)))
 			body = strtoull(cl + 18, NULL, 10);
 		off = (size_t)(end + 4 - buf);
 		if (body > len - off)
@@ -132,7 +134,7 @@ static bool fz_complete(const char *buf, size_t len)
  * arrived and nothing follows for a moment, or when nothing comes for
  * 100 ms (an incomplete request). */
 static void fz_exchange(const struct sockaddr *addr, socklen_t alen, const uint8_t *data,
-			size_t size)
+                        size_t size)
 {
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	static char buf[1 << 20];
@@ -148,7 +150,7 @@ static void fz_exchange(const struct sockaddr *addr, socklen_t alen, const uint8
 	}
 	shutdown(fd, SHUT_WR);
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int wait = got == 0 ? 100 : fz_complete(buf, got) ? 5 : 50;
 		int pr = poll(&p, 1, wait);
 		if (pr < 0 && errno == EINTR)
@@ -175,7 +177,7 @@ static void fz_exchange(const struct sockaddr *addr, socklen_t alen, const uint8
 	for (const char *l = buf; (l = memmem(l, got - (size_t)(l - buf), "\r\nLocation: ", 12));
 	     l += 12)
 		FUZZ_ASSERT((size_t)(l - buf) + 14 <= got && l[12] == '/' && l[13] != '/' &&
-			    l[13] != '\\');
+		            l[13] != '\\');
 }
 
 static void fz_quiet(void)

@@ -45,8 +45,14 @@ sys.exit(1 if bad else 0)
 PY
 
 # The keys each daemon's config parser accepts, from its key list.
-keys_of() { # file array-name: the multi-line key array (one-line arrays are nested objects)
-	sed -n "/$2\[\] = {\$/,/NULL/p" "$1" | grep -o '"[a-z_]*"' | tr -d '"'
+keys_of() { # file array-name: the longest array of that name (shorter ones are nested objects)
+	/usr/bin/python3 - "$1" "$2" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+arrays = re.findall(r"\b%s\[\] = \{(.*?)\};" % re.escape(sys.argv[2]), text, re.S)
+if arrays:
+    print("\n".join(re.findall(r'"([a-z_]+)"', max(arrays, key=len))))
+PY
 }
 # Every key is documented once, in its man page: exactly one entry in its
 # section of asg-agent.json(5), none anywhere else (man-keys.py says how).

@@ -108,15 +108,17 @@ static void test_config(void **state)
 	assert_true(cfg.lc.on_rebalance);
 	agent_config_free(&cfg);
 
-	assert_int_equal(agent_config_parse(&cfg, "a.json",
-	                                    "{\"lifecycle\": {\"launch_timeout_action\": \"STOP\"}}",
-	                                    err, sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	        agent_config_parse(&cfg, "a.json",
+	                           "{\"lifecycle\": {\"launch_timeout_action\": \"STOP\"}}", err,
+	                           sizeof(err)),
+	        -EINVAL);
 	assert_non_null(strstr(err, "lifecycle.launch_timeout_action"));
-	assert_int_equal(agent_config_parse(&cfg, "a.json",
-	                                    "{\"lifecycle\": {\"hooks\": {\"launching\": \"a b\"}}}",
-	                                    err, sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	        agent_config_parse(&cfg, "a.json",
+	                           "{\"lifecycle\": {\"hooks\": {\"launching\": \"a b\"}}}", err,
+	                           sizeof(err)),
+	        -EINVAL);
 	assert_non_null(strstr(err, "lifecycle.hooks.launching"));
 	assert_int_equal(agent_config_parse(&cfg, "a.json",
 	                                    "{\"lifecycle\": {\"watch_intervall\": 5}}", err,
@@ -124,8 +126,8 @@ static void test_config(void **state)
 	                 -EINVAL);
 	assert_non_null(strstr(err, "watch_intervall"));
 	assert_int_equal(agent_config_parse(&cfg, "a.json",
-	                                    "{\"lifecycle\": {\"target_groups\": [\"tg-1\"]}}",
-	                                    err, sizeof(err)),
+	                                    "{\"lifecycle\": {\"target_groups\": [\"tg-1\"]}}", err,
+	                                    sizeof(err)),
 	                 -EINVAL);
 	assert_non_null(strstr(err, "lifecycle.target_groups[0]"));
 }

@@ -1,15 +1,16 @@
-/* Lifecycle hooks and target groups (see hooks.h). */
+/* Auto Scaling over the Query client (see autoscaling.h). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aws.h"
+#include "autoscaling.h"
 #include "cleanup.h"
-#include "hooks.h"
 #include "strbuf.h"
+#include "xml.h"
 
-int hooks_describe(struct aws_client *aws, const char *group, struct hook_set *out,
-                   struct aws_response *resp)
+int autoscaling_describe_lifecycle_hooks(struct aws_client *aws, const char *group,
+                                         struct hook_set *out, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 	const struct xml_node *m;
@@ -45,8 +46,8 @@ int hooks_describe(struct aws_client *aws, const char *group, struct hook_set *o
 	return 0;
 }
 
-int hooks_describe_target_groups(struct aws_client *aws, const char *group,
-                                 char arns[][512], int max, int *n, struct aws_response *resp)
+int autoscaling_describe_target_groups(struct aws_client *aws, const char *group, char arns[][512],
+                                       int max, int *n, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 	const struct xml_node *g, *m;
@@ -88,8 +89,9 @@ static void hook_form(struct strbuf *form, const char *group, const char *hook,
 	aws_form_add(form, "InstanceId", instance_id);
 }
 
-int hooks_complete(struct aws_client *aws, const char *group, const char *hook,
-                   const char *instance_id, bool abandon, struct aws_response *resp)
+int autoscaling_complete_lifecycle_action(struct aws_client *aws, const char *group,
+                                          const char *hook, const char *instance_id, bool abandon,
+                                          struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 	int r;
@@ -99,8 +101,8 @@ int hooks_complete(struct aws_client *aws, const char *group, const char *hook,
 	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
 }
 
-int hooks_heartbeat(struct aws_client *aws, const char *group, const char *hook,
-                    const char *instance_id, struct aws_response *resp)
+int autoscaling_record_heartbeat(struct aws_client *aws, const char *group, const char *hook,
+                                 const char *instance_id, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
 	int r;
@@ -110,15 +112,25 @@ int hooks_heartbeat(struct aws_client *aws, const char *group, const char *hook,
 	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
 }
 
-int hooks_set_target(struct aws_client *aws, const char *arn, const char *instance_id,
-                     bool registered, struct aws_response *resp)
+int autoscaling_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
+                                  size_t asg_len, char *state, size_t state_len,
+                                  struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+	const struct xml_node *m;
+	int r;
 
-	aws_form_add(&form, "TargetGroupArn", arn);
-	aws_form_add(&form, "Targets.member.1.Id", instance_id);
-	/* Re-registered only when a canceled interruption had deregistered it. */
-	if (registered)
-		return aws_query(aws, AWS_ELBV2, "RegisterTargets", &form, resp);
-	return aws_query(aws, AWS_ELBV2, "DeregisterTargets", &form, resp);
+	aws_form_add(&form, "InstanceIds.member.1", instance_id);
+	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
+	if (r < 0)
+		return r;
+	m = xml_find(resp->xml, "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
+	if (!m || !xml_find_text(m, "AutoScalingGroupName"))
+		return -ENOENT; /* not (or no longer) in a group */
+	format_into(asg, asg_len, "%s", xml_find_text(m, "AutoScalingGroupName"));
+	if (state)
+		format_into(state, state_len, "%s",
+		            xml_find_text(m, "LifecycleState") ? xml_find_text(m, "LifecycleState")
+		                                               : "");
+	return 0;
 }

@@ -1,0 +1,54 @@
+/* Auto Scaling, as the instance itself uses it (aws.md section 2): its
+ * group and LifecycleState (DescribeAutoScalingInstances), which hooks the group has
+ * (DescribeLifecycleHooks), which target groups (DescribeAutoScalingGroups
+ * TargetGroupARNs), and the calls that act on them.  Hooks are completed
+ * with the InstanceId: the action token only comes in the SNS/SQS/
+ * EventBridge notification, never to the instance. */
+#ifndef ASG_AGENT_AUTOSCALING_H
+#define ASG_AGENT_AUTOSCALING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct aws_client;
+struct aws_response;
+
+#define HOOKS_MAX 8
+
+struct hook {
+	char name[256];
+	bool launching; /* autoscaling:EC2_INSTANCE_LAUNCHING, else TERMINATING */
+	int heartbeat_timeout_s;
+	bool default_abandon;
+};
+
+struct hook_set {
+	struct hook h[HOOKS_MAX];
+	int n;
+};
+
+/* DescribeLifecycleHooks for the group.  0, or the call's -errno (resp
+ * says why). */
+int autoscaling_describe_lifecycle_hooks(struct aws_client *aws, const char *group,
+                                         struct hook_set *out, struct aws_response *resp);
+/* DescribeAutoScalingGroups: the group's TargetGroupARNs. */
+int autoscaling_describe_target_groups(struct aws_client *aws, const char *group, char arns[][512],
+                                       int max, int *n, struct aws_response *resp);
+/* CompleteLifecycleAction with InstanceId.  0 done; -ENOENT when AWS
+ * says "No active Lifecycle Action found" (nothing pending: the hook was
+ * added after launch, already completed, or timed out); other -errno. */
+int autoscaling_complete_lifecycle_action(struct aws_client *aws, const char *group,
+                                          const char *hook, const char *instance_id, bool abandon,
+                                          struct aws_response *resp);
+/* RecordLifecycleActionHeartbeat with InstanceId; same errors. */
+int autoscaling_record_heartbeat(struct aws_client *aws, const char *group, const char *hook,
+                                 const char *instance_id, struct aws_response *resp);
+/* DescribeAutoScalingInstances for one instance: its group's name and
+ * its LifecycleState (state may be NULL).  -ENOENT when in no group. */
+int autoscaling_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
+                                  size_t asg_len, char *state, size_t state_len,
+                                  struct aws_response *resp);
+
+#endif

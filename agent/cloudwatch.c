@@ -1,0 +1,9 @@
+/* CloudWatch over the Query client (see cloudwatch.h). */
+#include "aws.h"
+#include "cloudwatch.h"
+
+int cloudwatch_put_metric_data(struct aws_client *aws, const struct strbuf *form,
+                               struct aws_response *resp)
+{
+	return aws_query(aws, AWS_CLOUDWATCH, "PutMetricData", form, resp);
+}

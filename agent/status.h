@@ -1,0 +1,16 @@
+/* The local status socket of the running daemon. */
+#ifndef ASG_AGENT_STATUS_H
+#define ASG_AGENT_STATUS_H
+
+struct agent;
+struct json_t;
+
+/* The local status socket (a line protocol: connect, read one
+ * JSON document, EOF). */
+int status_listen(const char *path);
+/* Accepts pending connections on fd and answers each; never blocks. */
+void status_serve(struct agent *a, int fd);
+/* The status document (a new reference). */
+struct json_t *status_document(const struct agent *a);
+
+#endif
