@@ -241,4 +241,8 @@ for rel in ["README.md"] + sorted(os.path.relpath(p, top) for p in
             fail("%s:%d: a key reference table; the keys are defined in "
                  "asg-agent.json(5), link to it" % (rel, n))
 
+if not failures:
+    print("man-keys: %d keys (%d health.json, %d agent.json, %d lifecycle), %d check types, "
+          "each defined once in asg-agent.json(5)" % (len(expected), len(health_keys), len(top_keys),
+                                                     len(lifecycle_keys), len(types)))
 sys.exit(1 if failures else 0)
