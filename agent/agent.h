@@ -1,6 +1,6 @@
 /* The running daemon's state, shared by the main loop (agent.c), the
  * identity discovery (identity.c), the lifecycle driver
- * (lifecycle-driver.c) and the status socket (status.c).  One struct,
+ * (driver.c) and the status socket (status.c).  One struct,
  * owned by cmd-run.c's cmd_run() through agent_init/agent_free, freed in
  * reverse order of creation. */
 #ifndef ASG_AGENT_AGENT_H
@@ -42,7 +42,7 @@ struct agent {
 	struct lifecycle lc; /* lifecycle.c: hooks, interruptions, drains */
 	int64_t lc_wake_ms;  /* wall clock: the lifecycle's next timer */
 	bool lc_exit;        /* the lifecycle said the process may exit */
-	/* lifecycle-driver.c: answers waiting to be fed to the engine, one
+	/* driver.c: answers waiting to be fed to the engine, one
 	 * per turn of the main loop (so a SIGTERM is seen between steps). */
 	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];
 	int lc_queued;

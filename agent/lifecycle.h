@@ -6,7 +6,7 @@
  * flips those outputs.  lifecycle_step() is the pure engine (its files:
  * lifecycle.c the states, lifecycle-gate.c the launch gate,
  * lifecycle-drain.c the drain, lifecycle-status.c names and status,
- * lifecycle-state.c the state file's fields); lifecycle-driver.c does
+ * lifecycle-state.c the state file's fields); driver.c does
  * the I/O.
  *
  *   booting ──▶ warming (launch gate) ──▶ ready ──▶ draining ──▶ drained
@@ -241,12 +241,12 @@ struct lc_actions {
 
 /* The whole lifecycle: applies ev at time now (wall-clock ms) to *lc and
  * says what to do in *out, in order.  No I/O, no clock, no globals: the
- * driver (lifecycle-driver.c) executes the actions and feeds each
+ * driver (driver.c) executes the actions and feeds each
  * answer back as its event. */
 void lifecycle_step(struct lifecycle *lc, const struct lifecycle_config *cfg,
                     const struct lc_event *ev, int64_t now, struct lc_actions *out);
 
-/* ---- the driver (lifecycle-driver.c): the daemon's side ---- */
+/* ---- the driver (driver.c): the daemon's side ---- */
 
 /* Sets up the state (resuming from state_dir when the file belongs to
  * this boot and instance). */

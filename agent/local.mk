@@ -33,7 +33,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/lifecycle-gate.c \
 	agent/lifecycle-drain.c \
 	agent/lifecycle-status.c \
-	agent/lifecycle-driver.c \
+	agent/driver.c \
 	agent/status.c agent/status.h \
 	agent/commands.h \
 	agent/cmd-run.c \

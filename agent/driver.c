@@ -1,7 +1,8 @@
-/* The lifecycle's I/O: executes what lifecycle_step() asks (IMDS, AWS
- * calls, asg-health, drain.d, metrics, sd_notify, the state file, logs)
- * and feeds each answer back as an event.  The calls still block (each
- * one notices a stop through watchdog.c); the engine does not care. */
+/* The lifecycle's I/O (agent/lifecycle*.c are the pure engine): executes
+ * what lifecycle_step() asks (IMDS, AWS calls, asg-health, drain.d,
+ * metrics, sd_notify, the state file, logs) and feeds each answer back as
+ * an event.  The calls still block (each one notices a stop through
+ * watchdog.c); the engine does not care. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
