@@ -164,8 +164,25 @@ static void discover(struct agent *a, struct lc_event *ev)
 	ev->kind = LC_EV_DISCOVERED;
 	ev->hooks = hooks;
 	ev->tgs = (const char(*)[512])a->lc_found_tgs;
-	if (!a->ident.asg_source && identity_find_asg(a) < 0)
+	if (!a->ident.asg_source && (r = identity_find_asg(a)) < 0) {
+		/* Restarted during a drain after the group had let the instance
+		 * go (the previous process was killed after AWS took its
+		 * CompleteLifecycleAction and before the state was saved): it is
+		 * in no group, so no hook and no target group is left to act on.
+		 * Seen in tests/hostile/agent-kill.py; without this the drain
+		 * waited for a group forever. */
+		if (r == -ENOENT && lc->state == LC_DRAINING && a->aws_ready &&
+		    a->ident.imds == IMDS_OK) {
+			memset(hooks, 0, sizeof(*hooks));
+			ev->hooks_known = !lc->hooks_known;
+			ev->tgs_known = !lc->tgs_known;
+			ev->n_tgs = 0;
+			log_notice("lifecycle: %s is in no Auto Scaling group any more; no hook "
+			           "is left to complete",
+			           a->ident.id.instance_id);
+		}
 		return;
+	}
 	if (!a->aws_ready)
 		return;
 	if (!lc->hooks_known) {
