@@ -96,7 +96,8 @@ static void check_credentials(struct doctor *d, struct agent *a)
 	if (r < 0)
 		report(d, false,
 		       "attach an instance profile whose role allows the agent's actions "
-		       "(see docs/deploying.md), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+		       "(see docs/deploying.md), or set AWS_ACCESS_KEY_ID and "
+		       "AWS_SECRET_ACCESS_KEY",
 		       "credentials: %s", a->creds.last_error);
 	else
 		report(d, true, NULL, "credentials from %s%s%s",
