@@ -254,16 +254,27 @@ static bool launch_pending(struct agent *a)
 	       !strcmp(state, "Warmed:Pending:Wait") || !strcmp(state, "Warmed:Pending");
 }
 
-/* The instance's LifecycleState is one that comes before a hook's wait
- * state (Pending, Terminating, Warmed:Pending...); false when that
- * cannot be known. */
-static bool before_wait_state(struct agent *a)
-{
-	char state[64];
+enum wait_phase { PHASE_UNKNOWN, PHASE_BEFORE_WAIT, PHASE_WAIT, PHASE_PAST };
 
-	return instance_state(a, state, sizeof(state)) == 0 &&
-	       (!strcmp(state, "Pending") || !strcmp(state, "Terminating") ||
-	        !strcmp(state, "Warmed:Pending") || !strcmp(state, "Warmed:Terminating"));
+/* Where the instance stands against a hook's wait state: before it
+ * (Pending, Terminating, Warmed:Pending...: the action comes soon), in it
+ * (Pending:Wait, Terminating:Wait...), past it, or unknown. */
+static enum wait_phase wait_phase(struct agent *a)
+{
+	static const char *const before[] = { "Pending", "Terminating", "Warmed:Pending",
+		                              "Warmed:Terminating" };
+	char state[64];
+	size_t len;
+
+	if (instance_state(a, state, sizeof(state)) != 0)
+		return PHASE_UNKNOWN;
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
+		if (!strcmp(state, before[i]))
+			return PHASE_BEFORE_WAIT;
+	len = strlen(state);
+	if (len > 5 && !strcmp(state + len - 5, ":Wait"))
+		return PHASE_WAIT;
+	return PHASE_PAST;
 }
 
 /* Completes every hook of the transition. */
@@ -276,19 +287,33 @@ static enum lc_result complete_hooks(struct agent *a, bool launching, bool aband
 		const struct hook *h = &lc->hooks.h[i];
 		struct aws_response resp;
 		enum lc_result res = LC_RESULT_OK;
+		enum wait_phase phase = PHASE_UNKNOWN;
 		int r;
 
 		if (h->launching != launching)
 			continue;
-		r = autoscaling_complete_lifecycle_action(&a->aws, a->ident.asg_name, h->name,
-		                                          a->ident.id.instance_id, abandon, &resp);
+		/* A second call only when the instance reached its wait state
+		 * between the first one and the Describe: its action was
+		 * created in between (scale-in ends the deregistration delay
+		 * so). */
+		for (int attempt = 0;; attempt++) {
+			r = autoscaling_complete_lifecycle_action(&a->aws, a->ident.asg_name,
+			                                          h->name, a->ident.id.instance_id,
+			                                          abandon, &resp);
+			if (r != -ENOENT)
+				break;
+			phase = wait_phase(a);
+			if (phase != PHASE_WAIT || attempt > 0)
+				break;
+			aws_response_free(&resp);
+		}
 		if (r == 0) {
 			log_notice("lifecycle: CompleteLifecycleAction %s %s for %s in %.1f s "
 			           "(%d attempt(s))",
 			           h->name, abandon ? "ABANDON" : "CONTINUE",
 			           a->ident.id.instance_id, (double)(now_mono_ms() - t0) / 1000,
 			           resp.attempts);
-		} else if (r == -ENOENT && before_wait_state(a)) {
+		} else if (r == -ENOENT && phase == PHASE_BEFORE_WAIT) {
 			log_info("lifecycle: hook %s: %s is not in its wait state yet; retrying",
 			         h->name, a->ident.id.instance_id);
 			res = LC_RESULT_NOT_YET;

@@ -2,7 +2,10 @@
 """asg-agent's defences of issue 9 section 1: a drain.d child inherits no
 descriptor of the agent (10), drain.d executables that others could have
 written are refused (10), and a state file that does not validate is set
-aside instead of crashing the agent (11)."""
+aside instead of crashing the agent (11).  And a CompleteLifecycleAction
+that finds no action while the instance is already in Terminating:Wait
+(the action appeared between the call and the Describe, or AWS answered
+from a stale replica) is asked once more instead of given up."""
 
 import glob
 import json
@@ -29,13 +32,6 @@ for fd in sorted(int(x) for x in os.listdir("/proc/self/fd")):
 """
 
 
-def terminate_and_wait(s):
-    s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
-    done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 20)
-    check(done, "hook never completed: %r" % s.lifecycle())
-    s.wait_state("drained", 5)
-
-
 def drain_d(tmp):
     """One drain for both defences of item 10 (each scenario costs a full
     set-up and drain)."""
@@ -52,6 +48,12 @@ def drain_d(tmp):
         if foreign:
             os.chown(os.path.join(s.drain_d, "30-foreign-owner"), 65534, 65534)
         lifecyclelib.mark_script(s, "40-good")
+        # Holds the drain until the group has the instance in
+        # Terminating:Wait (past the deregistration delay), so that the
+        # stale answer below meets a wait state, not the state before it.
+        wait_flag = os.path.join(tmp, "in-wait-state")
+        s.script("45-hold", "i=0; while [ ! -e %s ] && [ $i -lt 200 ]; do sleep 0.05; "
+                 "i=$((i+1)); done" % wait_flag)
         path = os.path.join(s.drain_d, "50-fds")
         with open(path, "w") as f:
             f.write(FDS_SCRIPT)
@@ -61,7 +63,21 @@ def drain_d(tmp):
         # The agent has talked to IMDS, AWS and asg-health by now: its
         # connections are open.
         check(os.listdir("/proc/%d/fd" % s.agent.proc.pid), "no agent descriptors")
-        terminate_and_wait(s)
+        s.aws.inject({"action": "CompleteLifecycleAction", "count": 1, "status": 400,
+                      "error": "ValidationError",
+                      "message": "No active Lifecycle Action found with instance ID %s"
+                      % INSTANCE_ID})
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        check(wait_until(lambda: s.instance()["LifecycleState"] == "Terminating:Wait", 10),
+              "never in Terminating:Wait: %r" % s.instance())
+        with open(wait_flag, "w"):
+            pass
+        done = wait_until(lambda: s.ok_calls("CompleteLifecycleAction"), 20)
+        check(done, "hook never completed after a stale 'No active Lifecycle Action': %r\n%s"
+              % (s.lifecycle(), s.agent.stderr()))
+        s.wait_state("drained", 5)
+        stale = [c for c in s.aws.calls(action="CompleteLifecycleAction") if c.get("injected")]
+        check(len(stale) == 1, "the stale answer was not given: %r" % stale)
         log = s.agent.stderr()
 
         # Descriptors: only stdin (/dev/null), stdout and stderr (the pipe
@@ -79,6 +95,7 @@ def drain_d(tmp):
 
         # Refusals: logged with file and reason, skipped, the drain goes on.
         names = [m[0] for m in lifecyclelib.read_marks(s.marks)]
+        # 45-hold marks nothing; it ran (the drain waited for it).
         ran = ["40-good"] if foreign else ["30-foreign-owner", "40-good"]
         check(names == ran, "ran %r, expected only %r" % (names, ran))
         refused = [("10-group-writable", "writable by its group"),
