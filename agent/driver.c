@@ -261,8 +261,8 @@ enum wait_phase { PHASE_UNKNOWN, PHASE_BEFORE_WAIT, PHASE_WAIT, PHASE_PAST };
  * (Pending:Wait, Terminating:Wait...), past it, or unknown. */
 static enum wait_phase wait_phase(struct agent *a)
 {
-	static const char *const before[] = { "Pending", "Terminating", "Warmed:Pending",
-		                              "Warmed:Terminating" };
+	static const char *const before[] = {"Pending", "Terminating", "Warmed:Pending",
+	                                     "Warmed:Terminating"};
 	char state[64];
 	size_t len;
 
