@@ -281,15 +281,10 @@ def sigterm_during_publish(tmp):
           "a period was published twice: %r" % sorted(t for t in stamps if stamps.count(t) > 1))
 
 
-def main(tmp):
-    for name, fn in (("extra-metrics", extra_metrics), ("jitter", jitter_fleet),
-                     ("boot-id", boot_id), ("imds-timeout", imds_timeout),
-                     ("sigterm-during-publish", sigterm_during_publish)):
-        d = os.path.join(tmp, name)
-        os.makedirs(d)
-        t0 = time.monotonic()
-        fn(d)
-        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
-
-
-agentlib.run(main)
+agentlib.run_scenarios(
+    ("extra-metrics", extra_metrics),
+    ("jitter", jitter_fleet),
+    ("boot-id", boot_id),
+    ("imds-timeout", imds_timeout),
+    ("sigterm-during-publish", sigterm_during_publish),
+)

@@ -152,13 +152,7 @@ def bad_state(tmp):
         s.close()
 
 
-def main(tmp):
-    for name, fn in (("drain.d", drain_d), ("bad-state", bad_state)):
-        d = os.path.join(tmp, name)
-        os.makedirs(d)
-        t0 = time.monotonic()
-        fn(d)
-        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
-
-
-agentlib.run(main)
+agentlib.run_scenarios(
+    ("drain.d", drain_d),
+    ("bad-state", bad_state),
+)

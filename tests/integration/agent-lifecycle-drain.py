@@ -197,14 +197,8 @@ def late_requests(tmp):
         s.close()
 
 
-def main(tmp):
-    for name, fn in (("termination", termination), ("restart", restart_mid_drain),
-                     ("late requests", late_requests)):
-        d = os.path.join(tmp, name)
-        os.makedirs(d)
-        t0 = time.monotonic()
-        fn(d)
-        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
-
-
-agentlib.run(main)
+agentlib.run_scenarios(
+    ("termination", termination),
+    ("restart", restart_mid_drain),
+    ("late requests", late_requests),
+)

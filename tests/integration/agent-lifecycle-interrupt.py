@@ -163,14 +163,8 @@ def lb_confirms(tmp):
         s.close()
 
 
-def main(tmp):
-    for name, fn in (("spot", spot), ("scheduled-canceled", scheduled_canceled),
-                     ("lb-confirms", lb_confirms)):
-        d = os.path.join(tmp, name)
-        os.makedirs(d)
-        t0 = time.monotonic()
-        fn(d)
-        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
-
-
-agentlib.run(main)
+agentlib.run_scenarios(
+    ("spot", spot),
+    ("scheduled-canceled", scheduled_canceled),
+    ("lb-confirms", lb_confirms),
+)

@@ -9,7 +9,6 @@ without hooks sees no hook call at all, even on scale-in; and a warmed
 instance (Warmed:Running) publishes nothing and is not gated until it
 leaves the pool."""
 
-import os
 import time
 
 import agentlib
@@ -158,15 +157,10 @@ def warm_pool(tmp):
         s.close()
 
 
-def main(tmp):
-    for name, fn in (("gate", gated_then_continue), ("abandon", never_ready_abandon),
-                     ("aws-failing", aws_failing_then_recovers), ("no-hooks", no_hooks),
-                     ("warm-pool", warm_pool)):
-        d = os.path.join(tmp, name)
-        os.makedirs(d)
-        t0 = time.monotonic()
-        fn(d)
-        print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
-
-
-agentlib.run(main)
+agentlib.run_scenarios(
+    ("gate", gated_then_continue),
+    ("abandon", never_ready_abandon),
+    ("aws-failing", aws_failing_then_recovers),
+    ("no-hooks", no_hooks),
+    ("warm-pool", warm_pool),
+)

@@ -188,16 +188,34 @@ def check(cond, message):
 
 
 def run(test):
-    """Runs test(tmp) and maps the outcome to automake exit codes."""
+    """Runs test(tmp) and maps the outcome to automake exit codes.  On a
+    failure the tail of every daemon's stderr under tmp (scenario folders
+    included) follows the message."""
     with tempfile.TemporaryDirectory(prefix="agent-test-") as tmp:
         try:
             test(tmp)
         except AssertionError as e:
             print("FAIL: %s" % e, file=sys.stderr)
-            for name in sorted(os.listdir(tmp)):
-                if name.endswith(".stderr"):
-                    with open(os.path.join(tmp, name), errors="replace") as f:
-                        print("--- %s (last 40 lines)\n%s" % (
-                            name, "".join(f.readlines()[-40:])), file=sys.stderr)
+            for top, _, files in sorted(os.walk(tmp)):
+                for name in sorted(files):
+                    if name.endswith(".stderr"):
+                        path = os.path.join(top, name)
+                        with open(path, errors="replace") as f:
+                            print("--- %s (last 40 lines)\n%s" % (
+                                os.path.relpath(path, tmp), "".join(f.readlines()[-40:])),
+                                file=sys.stderr)
             sys.exit(1)
     sys.exit(0)
+
+
+def run_scenarios(*scenarios):
+    """Runs each (name, fn) in turn, fn(folder of its own), and says how
+    long each took; the first failure ends the run (see run)."""
+    def main(tmp):
+        for name, fn in scenarios:
+            d = os.path.join(tmp, name)
+            os.makedirs(d)
+            t0 = time.monotonic()
+            fn(d)
+            print("%s: ok (%.1f s)" % (name, time.monotonic() - t0))
+    run(main)
