@@ -14,6 +14,8 @@ import importlib.machinery
 import importlib.util
 import os
 
+import unittest
+
 import boto3
 from botocore.stub import Stubber
 
@@ -25,12 +27,20 @@ SERVICES = ("ec2", "elbv2", "autoscaling", "iam", "ssm", "cloudfront", "acm", "r
 READ_PREFIXES = ("describe_", "get_", "list_")
 
 
+_PROVISION = []
+
+
 def load_provision():
+    """scripts/provision as a module, loaded once: a test that changes one
+    of its settings changes it for run_provision too."""
+    if _PROVISION:
+        return _PROVISION[0]
     path = os.path.join(TOP_SRCDIR, "scripts", "provision")
     loader = importlib.machinery.SourceFileLoader("provision", path)
     spec = importlib.util.spec_from_loader("provision", loader)
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
+    _PROVISION.append(module)
     return module
 
 
@@ -106,3 +116,32 @@ class StubbedAWS:
     def close(self):
         for s in self.stubbers.values():
             s.deactivate()
+
+
+class ProvisionTestCase(unittest.TestCase):
+    """A test of scripts/provision: a fresh StubbedAWS and fake clock per
+    test; run_provision(*args) runs the script's main with them and keeps
+    what it printed.  PREFIX_ARGS go before the test's own arguments
+    (--destroy for the tests of destroy)."""
+
+    PREFIX_ARGS = ()
+
+    def setUp(self):
+        self.aws = StubbedAWS()
+        self.time = FakeTime()
+        self.lines = []
+
+    def tearDown(self):
+        self.aws.close()
+
+    def run_provision(self, *args):
+        return load_provision().main(list(self.PREFIX_ARGS) + list(args), clients=self.aws.clients,
+                                   sleep=self.time.sleep, clock=self.time.clock,
+                                   out=self.lines.append)
+
+    def output(self):
+        return "\n".join(self.lines)
+
+    def sent(self, operation):
+        """The parameters of every call of operation (API name), in order."""
+        return [p for _, op, p in self.aws.calls if op == operation]

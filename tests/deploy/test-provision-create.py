@@ -14,28 +14,12 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack_scenarios as sc  # noqa: E402
-from stubbed_aws import FakeTime, StubbedAWS, load_provision  # noqa: E402
+from stubbed_aws import ProvisionTestCase  # noqa: E402
 
-provision = load_provision()
 S3_ARGS = ["--package", sc.PACKAGE, "--site", sc.SITE]
 
 
-class ProvisionCase(unittest.TestCase):
-    def setUp(self):
-        self.aws = StubbedAWS()
-        self.time = FakeTime()
-        self.lines = []
-
-    def tearDown(self):
-        self.aws.close()
-
-    def run_provision(self, *args):
-        return provision.main(list(args), clients=self.aws.clients, sleep=self.time.sleep,
-                              clock=self.time.clock, out=self.lines.append)
-
-    def output(self):
-        return "\n".join(self.lines)
-
+class ProvisionCase(ProvisionTestCase):
     def check_secret(self):
         """One secret, 256 random bits, sent to the listener rule and the
         distribution's origin, and never printed."""

@@ -16,24 +16,13 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack_scenarios as sc  # noqa: E402
-from stubbed_aws import FakeTime, StubbedAWS, load_provision  # noqa: E402
+from stubbed_aws import ProvisionTestCase, load_provision  # noqa: E402
 
 provision = load_provision()
 
 
-class DestroyCase(unittest.TestCase):
-    def setUp(self):
-        self.aws = StubbedAWS()
-        self.time = FakeTime()
-        self.lines = []
-
-    def tearDown(self):
-        self.aws.close()
-
-    def run_provision(self, *args):
-        return provision.main(["--destroy"] + list(args), clients=self.aws.clients,
-                              sleep=self.time.sleep, clock=self.time.clock,
-                              out=self.lines.append)
+class DestroyCase(ProvisionTestCase):
+    PREFIX_ARGS = ("--destroy",)
 
     # ---- scenario pieces ----
 

@@ -18,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import stack_scenarios as sc  # noqa: E402
-from stubbed_aws import FakeTime, StubbedAWS, load_provision  # noqa: E402
+from stubbed_aws import ProvisionTestCase, StubbedAWS, load_provision  # noqa: E402
 
 import botocore  # noqa: E402
 
@@ -32,25 +32,7 @@ def has_period():
         "CustomizedMetricSpecification").members
 
 
-class EdgeCase(unittest.TestCase):
-    def setUp(self):
-        self.aws = StubbedAWS()
-        self.time = FakeTime()
-        self.lines = []
-
-    def tearDown(self):
-        self.aws.close()
-
-    def run_provision(self, *args):
-        return provision.main(list(args), clients=self.aws.clients, sleep=self.time.sleep,
-                              clock=self.time.clock, out=self.lines.append)
-
-    def output(self):
-        return "\n".join(self.lines)
-
-    def sent(self, operation):
-        return [p for _, op, p in self.aws.calls if op == operation]
-
+class EdgeCase(ProvisionTestCase):
     def zone_lookup(self):
         self.aws.expect("route53", "list_hosted_zones_by_name", {
             "HostedZones": [{"Id": "/hostedzone/ZOTHER", "Name": "www.example.org.",
