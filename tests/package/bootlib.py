@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 CACHE = os.environ.get("ASG_TEST_ROOT_CACHE", "/var/cache/asg-agent-tests/bookworm-cloud")
@@ -337,3 +338,20 @@ class Machine:
                 return "".join(f.readlines()[-lines:])
         except OSError:
             return ""
+
+
+def skip(why):
+    """Ends the test as skipped (automake's 77), saying why."""
+    print("SKIP: " + why)
+    sys.exit(77)
+
+
+def sanitized_build(top_builddir=None):
+    """Whether the build under test is a sanitizer build (its daemons
+    cannot run inside the booted root, which lacks the runtime)."""
+    top_builddir = top_builddir or os.environ.get("top_builddir", ".")
+    try:
+        with open(os.path.join(top_builddir, "config.status"), errors="replace") as f:
+            return "-fsanitize" in f.read()
+    except OSError:
+        return False

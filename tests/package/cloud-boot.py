@@ -38,19 +38,6 @@ import cloudlib  # noqa: E402
 BOOT_TIMEOUT = 300
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def sanitized_build():
-    try:
-        with open(os.path.join(cloudlib.TOP_BUILDDIR, "config.status"), errors="replace") as f:
-            return "-fsanitize" in f.read()
-    except OSError:
-        return False
-
-
 def read(path):
     try:
         with open(path, errors="replace") as f:
@@ -110,9 +97,9 @@ def check_boot(check, inst, boot):
 
 def main():
     if os.environ.get("ASG_IN_PACKAGE_BUILD"):
-        skip("inside dpkg-buildpackage (this test boots that package)")
-    if sanitized_build():
-        skip("sanitizer build: the package is built and booted once, by the plain build's run")
+        bootlib.skip("inside dpkg-buildpackage (this test boots that package)")
+    if bootlib.sanitized_build(cloudlib.TOP_BUILDDIR):
+        bootlib.skip("sanitizer build: the package is built and booted once, by the plain build's run")
     if os.geteuid() != 0:
         print("FAIL: needs root (debootstrap, systemd-nspawn, ip netns)", file=sys.stderr)
         return 1

@@ -39,19 +39,6 @@ BOOT_TIMEOUT = 600
 INTER_MS = 500
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
-def sanitized_build():
-    try:
-        with open(os.path.join(cloudlib.TOP_BUILDDIR, "config.status"), errors="replace") as f:
-            return "-fsanitize" in f.read()
-    except OSError:
-        return False
-
-
 class TargetGroupMirror:
     """The ALB's side of target group membership: registered targets are
     ready, draining ones drain (in-flight requests finish, no new ones),
@@ -102,11 +89,11 @@ class TargetGroupMirror:
 
 def main():
     if os.environ.get("ASG_IN_PACKAGE_BUILD"):
-        skip("inside dpkg-buildpackage")
-    if sanitized_build():
-        skip("sanitizer build: the package is built and booted by the plain build's run")
+        bootlib.skip("inside dpkg-buildpackage")
+    if bootlib.sanitized_build(cloudlib.TOP_BUILDDIR):
+        bootlib.skip("sanitizer build: the package is built and booted by the plain build's run")
     if os.environ.get("ASG_TEST_SLOW") != "1":
-        skip("three first boots under cloud-init: run with ./scripts/check --slow "
+        bootlib.skip("three first boots under cloud-init: run with ./scripts/check --slow "
              "(or ASG_TEST_SLOW=1)")
     if os.geteuid() != 0:
         print("FAIL: needs root (debootstrap, systemd-nspawn, ip netns)", file=sys.stderr)

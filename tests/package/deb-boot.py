@@ -21,7 +21,6 @@ systemd-nspawn options (debugging); ASG_TEST_MIRROR picks the mirror.
 import fcntl
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -46,22 +45,9 @@ HERE = os.path.join(TOP_SRCDIR, "tests", "package")
 DEB_DIR = os.path.join(TOP_BUILDDIR, "tests", "package", "deb")
 
 
-def skip(why):
-    print("SKIP: " + why)
-    sys.exit(77)
-
-
 def fail(why):
     print("FAIL: " + why, file=sys.stderr)
     sys.exit(1)
-
-
-def sanitized_build():
-    try:
-        with open(os.path.join(TOP_BUILDDIR, "config.status"), errors="replace") as f:
-            return "-fsanitize" in f.read()
-    except OSError:
-        return False
 
 
 def port80_free():
@@ -142,9 +128,9 @@ def read(path):
 
 def main():
     if os.environ.get("ASG_IN_PACKAGE_BUILD"):
-        skip("inside dpkg-buildpackage (this test builds and boots that package)")
-    if sanitized_build():
-        skip("sanitizer build: the package is built and booted once, by the plain build's run")
+        bootlib.skip("inside dpkg-buildpackage (this test builds and boots that package)")
+    if bootlib.sanitized_build(TOP_BUILDDIR):
+        bootlib.skip("sanitizer build: the package is built and booted once, by the plain build's run")
     if os.geteuid() != 0:
         fail("needs root (debootstrap, systemd-nspawn, port 80)")
     for tool, pkg in (("systemd-nspawn", "systemd-container"), ("debootstrap", "debootstrap")):
