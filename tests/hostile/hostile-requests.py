@@ -15,7 +15,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from hostilelib import ANSWER_TIMEOUT, HostileCase, etag_of, read_responses, scaled  # noqa: E402
+from hostilelib import (ANSWER_TIMEOUT, HostileCase, etag_of, read_responses,  # noqa: E402
+                        run_clients, scaled)
 
 SMUGGLED = b"GET /secret.html HTTP/1.1\r\nHost: x\r\n\r\n"
 
@@ -203,11 +204,7 @@ class RequestAttacks(HostileCase, unittest.TestCase):
             except OSError as e:
                 failures.append(e)
 
-        threads = [threading.Thread(target=client) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(10 * ANSWER_TIMEOUT)
+        run_clients(client, 4, 10 * ANSWER_TIMEOUT)
         self.assertEqual(failures, [])
         self.wait_rounds(1)
         self.finish("header flood", 8, {"requests": 4 * per_conn, "head_bytes": len(req)})
@@ -243,11 +240,7 @@ class RequestAttacks(HostileCase, unittest.TestCase):
             except OSError as e:
                 failures.append(e)
 
-        threads = [threading.Thread(target=client) for _ in range(4)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(12 * ANSWER_TIMEOUT)
+        run_clients(client, 4, 12 * ANSWER_TIMEOUT)
         self.assertEqual(failures, [])
         self.wait_rounds(1)
         self.finish("pipelining flood", 8, {"requests": 4 * n})

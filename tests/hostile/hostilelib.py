@@ -225,6 +225,16 @@ def _complete(buf, head_only):
     return True
 
 
+def run_clients(fn, n, timeout):
+    """Runs fn in n threads at once and waits for each (timeout seconds
+    at most per thread); fn reports failures itself."""
+    threads = [threading.Thread(target=fn) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def percentile(values, p):
     if not values:
         return None
