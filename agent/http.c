@@ -12,7 +12,6 @@
 #include "http.h"
 #include "secret.h"
 #include "timeutil.h"
-#include "watchdog.h"
 
 struct http_transfer {
 	struct http_transfer *next;
@@ -501,16 +500,8 @@ int http_wait(struct http_client *const *clients, size_t n, const bool *done)
 		}
 		if (!np && timeout < 0)
 			return -EDEADLK; /* nothing in flight could set *done */
-		/* FIXME(transition): the daemon's inner waits still serve its
-		 * status socket and notice SIGTERM (watchdog.h). */
-		if (timeout < 0 || timeout > 100)
-			timeout = 100;
 		if (poll(pfd, np, timeout) < 0 && errno != EINTR)
 			return -errno;
-		watchdog_idle();
-		if (watchdog_stop_pending())
-			for (size_t i = 0; i < n; i++)
-				http_client_interrupt(clients[i]);
 		for (size_t i = 0; i < n; i++)
 			http_client_dispatch(clients[i], pfd, np);
 	}

@@ -1,5 +1,6 @@
 /* IMDSv2 client (see imds.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,21 +420,130 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 	return wait_read(c, &rd, &s);
 }
 
-static int get_into(struct imds_client *c, const char *path, char *buf, size_t len, bool optional)
+/* An item's answer into buf: one short line expected. */
+static int item_into(int r, const struct strbuf *sb, char *buf, size_t len, bool optional)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	int r = imds_get(c, path, &sb);
-
 	if (r == -ENOENT && optional) {
 		buf[0] = '\0';
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	if (sb.len >= len || memchr(strbuf_str(&sb), '\n', sb.len))
-		return -EPROTO; /* one short line expected */
-	memcpy(buf, strbuf_str(&sb), sb.len + 1);
+	if (sb->len >= len || memchr(strbuf_str(sb), '\n', sb->len))
+		return -EPROTO;
+	memcpy(buf, strbuf_str(sb), sb->len + 1);
 	return 0;
+}
+
+/* The identity's items, read one after the other.  placement/region
+ * exists since 2020-08-24; never trim the AZ, a Local Zone AZ looks like
+ * us-west-2-lax-1a. */
+static const struct identity_item {
+	const char *path;
+	size_t offset, len;
+	bool optional;
+} identity_items[] = {
+        {"instance-id", offsetof(struct imds_identity, instance_id),
+         sizeof(((struct imds_identity *)0)->instance_id), false},
+        {"placement/region", offsetof(struct imds_identity, region),
+         sizeof(((struct imds_identity *)0)->region), true},
+        {"placement/availability-zone", offsetof(struct imds_identity, availability_zone),
+         sizeof(((struct imds_identity *)0)->availability_zone), true},
+        {"instance-type", offsetof(struct imds_identity, instance_type),
+         sizeof(((struct imds_identity *)0)->instance_type), true},
+        {"instance-life-cycle", offsetof(struct imds_identity, life_cycle),
+         sizeof(((struct imds_identity *)0)->life_cycle), true},
+};
+
+static void identity_finish(struct imds_identity_read *ir, int r)
+{
+	ir->busy = false;
+	strbuf_free(&ir->sb);
+	ir->done(ir->ctx, r);
+}
+
+/* The document's answer r: the last step. */
+static int identity_document(struct imds_identity_read *ir, int r)
+{
+	struct imds_identity *id = ir->id;
+
+	if (r == -ENOENT)
+		return id->region[0] ? 0 : -ENOENT;
+	if (r < 0)
+		return r;
+	if (imds_parse_identity_document(strbuf_str(&ir->sb), ir->sb.len, id) < 0) {
+		format_into(ir->c->last_error, sizeof(ir->c->last_error),
+		            "IMDS identity document is not a JSON object");
+		return -EPROTO;
+	}
+	return id->region[0] ? 0 : -ENOENT;
+}
+
+static void on_identity_item(void *ctx, int r)
+{
+	struct imds_identity_read *ir = ctx;
+	const char *path;
+
+	if (ir->step == ARRAY_SIZE(identity_items)) {
+		identity_finish(ir, identity_document(ir, r));
+		return;
+	}
+	const struct identity_item *it = &identity_items[ir->step];
+	r = item_into(r, &ir->sb, (char *)ir->id + it->offset, it->len, it->optional);
+	if (r < 0) {
+		identity_finish(ir, r);
+		return;
+	}
+	ir->step++;
+	path = ir->step < ARRAY_SIZE(identity_items) ? identity_items[ir->step].path
+	                                             : "/latest/dynamic/instance-identity/document";
+	r = imds_get_start(&ir->rd, ir->c, path, &ir->sb, on_identity_item, ir);
+	if (r < 0)
+		identity_finish(ir, r);
+}
+
+int imds_read_identity_start(struct imds_identity_read *ir, struct imds_client *c,
+                             struct imds_identity *id, imds_done_fn done, void *ctx)
+{
+	int r;
+
+	memset(ir, 0, sizeof(*ir));
+	memset(id, 0, sizeof(*id));
+	ir->c = c;
+	ir->id = id;
+	ir->done = done;
+	ir->ctx = ctx;
+	r = imds_get_start(&ir->rd, c, identity_items[0].path, &ir->sb, on_identity_item, ir);
+	if (r < 0)
+		return r;
+	ir->busy = true;
+	return 0;
+}
+
+void imds_identity_read_cancel(struct imds_identity_read *ir)
+{
+	if (!ir->busy)
+		return;
+	imds_read_cancel(&ir->rd);
+	strbuf_free(&ir->sb);
+	ir->busy = false;
+}
+
+int imds_read_identity(struct imds_client *c, struct imds_identity *id)
+{
+	struct sync_read s = {false, 0};
+	struct imds_identity_read ir;
+	struct http_client *clients[] = {&c->http};
+	int r = imds_read_identity_start(&ir, c, id, sync_done, &s);
+
+	if (r < 0)
+		return r;
+	r = http_wait(clients, 1, &s.done);
+	if (r < 0) {
+		imds_identity_read_cancel(&ir);
+		return r;
+	}
+	return s.r;
 }
 
 static void copy_json_string(json_t *doc, const char *key, char *buf, size_t len)
@@ -442,42 +552,6 @@ static void copy_json_string(json_t *doc, const char *key, char *buf, size_t len
 
 	if (v && !buf[0])
 		snprintf(buf, len, "%s", v);
-}
-
-int imds_read_identity(struct imds_client *c, struct imds_identity *id)
-{
-	_cleanup_strbuf_ struct strbuf doc_text = STRBUF_INIT;
-	int r;
-
-	memset(id, 0, sizeof(*id));
-	r = get_into(c, "instance-id", id->instance_id, sizeof(id->instance_id), false);
-	if (r < 0)
-		return r;
-	/* placement/region exists since 2020-08-24; never trim the AZ, a
-	 * Local Zone AZ looks like us-west-2-lax-1a. */
-	r = get_into(c, "placement/region", id->region, sizeof(id->region), true);
-	if (r >= 0)
-		r = get_into(c, "placement/availability-zone", id->availability_zone,
-		             sizeof(id->availability_zone), true);
-	if (r >= 0)
-		r = get_into(c, "instance-type", id->instance_type, sizeof(id->instance_type),
-		             true);
-	if (r >= 0)
-		r = get_into(c, "instance-life-cycle", id->life_cycle, sizeof(id->life_cycle),
-		             true);
-	if (r < 0)
-		return r;
-	r = imds_get(c, "/latest/dynamic/instance-identity/document", &doc_text);
-	if (r == -ENOENT)
-		return id->region[0] ? 0 : -ENOENT;
-	if (r < 0)
-		return r;
-	if (imds_parse_identity_document(strbuf_str(&doc_text), doc_text.len, id) < 0) {
-		format_into(c->last_error, sizeof(c->last_error),
-		            "IMDS identity document is not a JSON object");
-		return -EPROTO;
-	}
-	return id->region[0] ? 0 : -ENOENT;
 }
 
 int imds_parse_identity_document(const char *buf, size_t len, struct imds_identity *id)

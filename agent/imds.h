@@ -90,6 +90,21 @@ int imds_ensure_token(struct imds_client *c);
 /* Reads instance id, region (placement/region, never derived from the AZ),
  * AZ, type, life cycle and the identity document. */
 int imds_read_identity(struct imds_client *c, struct imds_identity *id);
+/* The same without waiting: done(ctx, r) from the loop. */
+struct imds_identity_read {
+	struct imds_client *c;    /* not owned */
+	struct imds_identity *id; /* not owned: the caller's */
+	imds_done_fn done;
+	void *ctx;
+	bool busy;
+	size_t step; /* the item being read; the document last */
+	struct imds_read rd;
+	struct strbuf sb; /* owned */
+};
+
+int imds_read_identity_start(struct imds_identity_read *ir, struct imds_client *c,
+                             struct imds_identity *id, imds_done_fn done, void *ctx);
+void imds_identity_read_cancel(struct imds_identity_read *ir);
 /* The instance identity document's part of it, from its bytes: fills the
  * fields of *id still empty.  0, or -EPROTO when it is not a JSON object
  * (the fuzzers' entry point). */
