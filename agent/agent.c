@@ -93,8 +93,8 @@ static void sample(struct agent *a)
 		return;
 	}
 	if (a->cpu_prev_valid && cpu_utilisation(&a->cpu_prev, &now_times, &pct) == 0) {
-		/* A late tick (the loop was blocked in an AWS call's retries)
-		 * covers several intervals: spread its mean over each of them,
+		/* A late tick (the machine was starved; no call blocks the
+		 * loop) covers several intervals: spread its mean over each of them,
 		 * oldest first, so Sum/SampleCount stays the time-weighted mean
 		 * and no period is left without data.  The clock is monotonic, so
 		 * a suspend does not count; only a gap longer than the backlog
