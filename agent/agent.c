@@ -1,10 +1,15 @@
 /* The daemon (`asg-agent run`, cmd-run.c): agent_init, agent_run,
- * agent_free.  One thread and one poll(2) loop over a
- * timerfd (the sample tick), a signalfd (SIGTERM/SIGINT) and the status
- * socket.  AWS calls block the loop for at most their timeouts; retry
- * backoffs inside them watch for SIGTERM and feed the watchdog
- * (watchdog.c).  systemd: Type=notify, READY=1 once the identity is known
- * or IMDS declared absent, STATUS= after each publish, WATCHDOG=1. */
+ * agent_free.  One thread and one poll(2) loop that owns every
+ * descriptor: a timerfd (the sample tick), a signalfd (SIGTERM/SIGINT),
+ * the status socket, the sockets of the HTTP clients (libcurl's multi
+ * interface: IMDS, AWS, asg-health) and a running drain.d executable.
+ * Nothing waits anywhere else: AWS and IMDS calls, their retry backoffs
+ * (timers of the HTTP clients) and drain.d end in callbacks, so a hung
+ * endpoint delays neither `asg-agent status` nor SIGTERM, and a metric
+ * period is published while a lifecycle call is under way.  Intervals and
+ * deadlines are monotonic; wall time is for the metric periods, AWS's
+ * deadlines and display.  systemd: Type=notify, READY=1 once the launch
+ * gate is decided, STATUS= after each publish, WATCHDOG=1 from the loop. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -88,8 +93,8 @@ static void sample(struct agent *a)
 		return;
 	}
 	if (a->cpu_prev_valid && cpu_utilisation(&a->cpu_prev, &now_times, &pct) == 0) {
-		/* A late tick (the loop was blocked in an AWS call's retries)
-		 * covers several intervals: spread its mean over each of them,
+		/* A late tick (the machine was starved; no call blocks the
+		 * loop) covers several intervals: spread its mean over each of them,
 		 * oldest first, so Sum/SampleCount stays the time-weighted mean
 		 * and no period is left without data.  The clock is monotonic, so
 		 * a suspend does not count; only a gap longer than the backlog
@@ -147,46 +152,195 @@ static void ensure_aws(struct agent *a)
 	a->aws_ready = true;
 }
 
-/* Work due at a publish moment: settle what is still unknown, then send. */
-static void publish(struct agent *a)
+/* ---- a publish moment: settle what is still unknown (IMDS, the group),
+ * then send; each step may wait for the loop ---- */
+
+static void publish_send(struct agent *a);
+
+static void on_published(void *ctx, int r)
+{
+	struct agent *a = ctx;
+
+	a->publishing = false;
+	if (r < 0)
+		agent_record_error(a, "%s", a->metrics.last_error);
+	notify_status(a);
+	lifecycle_publish_ended(a);
+}
+
+static void publish_send(struct agent *a)
+{
+	int r;
+
+	if (!a->aws_ready) {
+		format_into(a->metrics.last_error, sizeof(a->metrics.last_error),
+		            "not published: no region (set AWS_REGION or \"region\")");
+		a->publishing = false;
+		lifecycle_publish_ended(a);
+		return;
+	}
+	r = metrics_publish_start(&a->publish, &a->metrics, &a->aws, on_published, a);
+	if (r != 1)
+		on_published(a, r);
+}
+
+static void on_publish_asg(struct agent *a, int r)
+{
+	(void)r;
+	publish_send(a);
+}
+
+static void publish_find_asg(struct agent *a)
 {
 	uint64_t now = now_mono_ms();
 
-	if (a->ident.imds == IMDS_ABSENT && now >= a->imds_retry_at_ms) {
-		a->imds_retry_at_ms = now + IMDS_REPROBE_MS;
-		identity_discover(a);
-		if (a->ident.imds == IMDS_OK)
-			format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
-			            a->ident.id.instance_id);
-	}
 	ensure_aws(a);
 	if (!a->ident.asg_source && now >= a->asg_retry_at_ms) {
 		/* At most once a period: a failing lookup costs API calls. */
 		a->asg_retry_at_ms = now + (uint64_t)a->cfg->period_ms;
-		identity_find_asg(a);
+		if (identity_find_asg_start(a, on_publish_asg) == 1)
+			return;
 	}
-	if (!a->aws_ready) {
-		format_into(a->metrics.last_error, sizeof(a->metrics.last_error),
-		            "not published: no region (set AWS_REGION or \"region\")");
-		return;
-	}
-	if (metrics_publish(&a->metrics, &a->aws) < 0)
-		agent_record_error(a, "%s", a->metrics.last_error);
-	notify_status(a);
+	publish_send(a);
 }
 
-/* While an AWS or IMDS call blocks the loop, still answer `status`. */
-static void serve_status_while_blocked(void *p)
+static void on_publish_identity(struct agent *a, int r)
 {
-	struct agent *a = p;
+	(void)r;
+	if (a->ident.imds == IMDS_OK)
+		format_into(a->metrics.instance_id, sizeof(a->metrics.instance_id), "%s",
+		            a->ident.id.instance_id);
+	publish_find_asg(a);
+}
 
-	if (a->status_fd >= 0)
+static void publish(struct agent *a)
+{
+	uint64_t now = now_mono_ms();
+
+	a->publishing = true;
+	if (a->ident.imds == IMDS_ABSENT && now >= a->imds_retry_at_ms) {
+		a->imds_retry_at_ms = now + IMDS_REPROBE_MS;
+		int r = identity_discover_start(a, on_publish_identity);
+		if (r == 1)
+			return;
+		if (r == 0)
+			on_publish_identity(a, r);
+		else
+			publish_find_asg(a);
+		return;
+	}
+	publish_find_asg(a);
+}
+
+/* ---- the loop ---- */
+
+/* The HTTP clients the loop drives; NULL for one not set up. */
+static void loop_clients(struct agent *a, struct http_client **c)
+{
+	c[0] = &a->imds.http;
+	c[1] = a->aws_ready ? &a->aws.http : NULL;
+	c[2] = a->health_http.multi ? &a->health_http : NULL;
+}
+
+static void interrupt_requests(struct agent *a)
+{
+	struct http_client *clients[3];
+
+	loop_clients(a, clients);
+	for (size_t i = 0; i < ARRAY_SIZE(clients); i++)
+		if (clients[i])
+			http_client_interrupt(clients[i]);
+}
+
+/* One turn: waits at most timeout ms (-1: no bound) for the signalfd,
+ * the sample timer, the status socket and the HTTP clients' sockets and
+ * timers, then handles what is ready.  A signal sets a->stop_signo and
+ * interrupts what is in flight; a tick sets *ticked. */
+static void turn(struct agent *a, int timeout, bool *ticked)
+{
+	struct pollfd pfd[3 + 2 + 3 * HTTP_MAX_SOCKETS] = {
+	        {.fd = a->signal_fd, .events = POLLIN},
+	        {.fd = a->timer_fd, .events = POLLIN},
+	        {.fd = a->status_fd, .events = POLLIN},
+	};
+	struct http_client *clients[3];
+	struct drain_run *drain = &a->lc_op.drain;
+	size_t n = 3, first_http;
+
+	/* A drain.d executable's output and exit. */
+	n += drain_run_fill_poll(drain, pfd + n, 2);
+	if (drain->busy) {
+		int t = drain_run_timeout_ms(drain);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
+	}
+	first_http = n;
+	loop_clients(a, clients);
+	for (size_t i = 0; i < ARRAY_SIZE(clients); i++) {
+		int t;
+		if (!clients[i])
+			continue;
+		n += http_client_fill_poll(clients[i], pfd + n, ARRAY_SIZE(pfd) - n);
+		t = http_client_timeout_ms(clients[i]);
+		if (t >= 0 && (timeout < 0 || t < timeout))
+			timeout = t;
+	}
+	if (watchdog_interval_ms(&a->watchdog) &&
+	    (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms(&a->watchdog)))
+		timeout = (int)watchdog_interval_ms(&a->watchdog);
+	/* poll(2) skips the entries whose fd is -1 (no timer or status socket). */
+	if (poll(pfd, n, timeout) < 0 && errno != EINTR) {
+		log_error("poll failed: %m");
+		return;
+	}
+	watchdog_ping(&a->watchdog);
+	if (pfd[0].revents & POLLIN) {
+		struct signalfd_siginfo si;
+		if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+			a->stop_signo = (int)si.ssi_signo;
+			a->stops++;
+			interrupt_requests(a);
+		}
+	}
+	if (pfd[1].revents & POLLIN) {
+		uint64_t ticks;
+		if (read(a->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks))
+			*ticked = true;
+	}
+	if (a->status_fd >= 0 && (pfd[2].revents & POLLIN))
 		status_serve(a, a->status_fd);
+	drain_run_dispatch(drain, pfd + 3, first_http - 3);
+	for (size_t i = 0; i < ARRAY_SIZE(clients); i++)
+		if (clients[i])
+			http_client_dispatch(clients[i], pfd + first_http, n - first_http);
+}
+
+/* Runs turns until *done, or a stop when stop_ends is set.  For the
+ * start and the exit flush. */
+static void turn_until(struct agent *a, const bool *done, bool stop_ends)
+{
+	unsigned stops = a->stops;
+	bool ticked = false;
+
+	while (!*done && !(stop_ends && a->stops != stops))
+		turn(a, -1, &ticked);
 }
 
 static uint64_t publish_jitter_ms(const struct agent_config *cfg)
 {
 	return metrics_publish_jitter_ms(cfg->period_ms, cfg->publish_jitter_ms, random_unit());
+}
+
+static void on_group_found(struct agent *a, int r)
+{
+	(void)a;
+	(void)r; /* logged by identity.c; retried once a period while unknown */
+}
+
+static void on_started(struct agent *a, int r)
+{
+	a->start_done = true;
+	a->start_r = r;
 }
 
 static int agent_start(struct agent *a, const struct agent_config *cfg)
@@ -207,13 +361,24 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 	r = imds_client_init(&a->imds, cfg->imds_endpoint, (int)cfg->imds_token_ttl_s);
 	if (r < 0)
 		return r;
+	r = http_client_init(&a->health_http);
+	if (r < 0)
+		return r;
 	credentials_provider_init(&a->creds, &a->imds);
 	if (cfg->period_ms / 1000 < a->creds.retry_interval_s)
 		a->creds.retry_interval_s = cfg->period_ms < 1000 ? 1 : cfg->period_ms / 1000;
 	r = metrics_init(&a->metrics, &ms);
 	if (r < 0)
 		return r;
-	r = identity_discover(a);
+	r = identity_discover_start(a, on_started);
+	if (r == 1) {
+		turn_until(a, &a->start_done, true);
+		if (!a->start_done) {
+			identity_lookup_cancel(a);
+			return -EINTR;
+		}
+		r = a->start_r;
+	}
 	if (r < 0)
 		return r;
 	a->imds_retry_at_ms = now_mono_ms() + IMDS_REPROBE_MS;
@@ -232,12 +397,16 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 
 static void agent_stop(struct agent *a)
 {
-	watchdog_set_idle_hook(NULL, NULL);
+	lifecycle_free(a);
+	identity_lookup_cancel(a);
+	if (a->aws_ready)
+		metrics_publish_cancel(&a->publish);
 	metrics_free(&a->metrics);
 	if (a->aws_ready)
 		aws_client_free(&a->aws);
 	credentials_provider_free(&a->creds);
 	imds_client_free(&a->imds);
+	http_client_free(&a->health_http);
 }
 
 int agent_init(struct agent *a, const struct agent_config *cfg)
@@ -248,7 +417,7 @@ int agent_init(struct agent *a, const struct agent_config *cfg)
 	a->signal_fd = a->timer_fd = a->status_fd = -1;
 	if (!strcmp(cfg->log_level, "debug"))
 		log_set_level(LOG_DEBUG);
-	watchdog_init();
+	watchdog_init(&a->watchdog);
 	a->signal_fd = setup_signals();
 	if (a->signal_fd < 0) {
 		log_error("cannot set up signal handling: %s", strerror(-a->signal_fd));
@@ -259,7 +428,6 @@ int agent_init(struct agent *a, const struct agent_config *cfg)
 		log_warning("status socket %s unavailable: %s; `asg-agent status` will not work",
 		            cfg->status_socket, strerror(-a->status_fd));
 	a->cfg = cfg; /* the status document reads it from the first HTTP call */
-	watchdog_set_idle_hook(serve_status_while_blocked, a);
 	r = agent_start(a, cfg);
 	if (r < 0) {
 		if (r != -EINTR)
@@ -281,9 +449,22 @@ int agent_init(struct agent *a, const struct agent_config *cfg)
 	 * launch gate is decided (lifecycle.h).  Retried once a period
 	 * while unknown. */
 	lifecycle_init(a);
-	identity_find_asg(a);
+	/* -ENOENT: unknown for now (the lifecycle's discovery may be
+	 * looking); asked again at the next publish. */
+	if (identity_find_asg_start(a, on_group_found) < 0 && !a->ident.asg_source)
+		log_debug("Auto Scaling group not known yet");
 	a->asg_retry_at_ms = now_mono_ms() + (uint64_t)cfg->period_ms;
 	return 0;
+}
+
+/* Turns until the publish under way has ended: its calls end within
+ * their timeouts, a second SIGTERM cuts their backoffs. */
+static void wait_publish(struct agent *a)
+{
+	bool ticked = false;
+
+	while (a->publishing)
+		turn(a, -1, &ticked);
 }
 
 int agent_run(struct agent *a)
@@ -292,65 +473,52 @@ int agent_run(struct agent *a)
 	bool running = true;
 
 	while (running || !lifecycle_may_exit(a)) {
-		struct pollfd pfd[3] = {
-		        {.fd = a->signal_fd, .events = POLLIN},
-		        {.fd = a->timer_fd, .events = POLLIN},
-		        {.fd = a->status_fd, .events = POLLIN},
-		};
 		uint64_t now = now_mono_ms();
+		bool ticked = false;
 		int timeout = -1;
 
-		if (publish_at)
+		/* A publish still under way holds the next one back. */
+		if (publish_at && !a->publishing)
 			timeout = publish_at > now ? (int)(publish_at - now) : 0;
-		if (timeout < 0 || lifecycle_at <= now + (uint64_t)timeout)
+		if (lifecycle_at != UINT64_MAX &&
+		    (timeout < 0 || lifecycle_at <= now + (uint64_t)timeout))
 			timeout = lifecycle_at > now ? (int)(lifecycle_at - now) : 0;
-		if (watchdog_interval_ms() &&
-		    (timeout < 0 || (uint64_t)timeout > watchdog_interval_ms()))
-			timeout = (int)watchdog_interval_ms();
-		if (poll(pfd, a->status_fd >= 0 ? 3 : 2, timeout) < 0 && errno != EINTR) {
-			log_error("poll failed: %m");
-			break;
+		turn(a, timeout, &ticked);
+		if (a->stop_signo && running) {
+			running = false;
+			lifecycle_stop(a);
+			lifecycle_at = 0; /* its answers, if any, at once */
 		}
-		watchdog_ping();
-		if (pfd[0].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(a->signal_fd, &si, sizeof(si)) == sizeof(si) && running) {
-				running = false;
-				/* A drain under way is finished first, within
-				 * systemd's stop timeout. */
-				if (lifecycle_stop(a))
-					log_info("received %s; flushing the current period and "
-					         "exiting",
-					         strsignal((int)si.ssi_signo));
-				lifecycle_at = 0; /* its answers, if any, at once */
-			}
+		if (ticked) {
+			uint64_t closed = a->metrics.closed;
+			sample(a);
+			metrics_roll(&a->metrics, wall_ms());
+			/* Publish once per closed period, jittered; a backlog
+			 * left by a failure goes with the next one. */
+			if (a->metrics.closed != closed && !publish_at)
+				publish_at = now_mono_ms() + a->publish_jitter_ms;
 		}
-		if (pfd[1].revents & POLLIN) {
-			uint64_t ticks;
-			if (read(a->timer_fd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
-				uint64_t closed = a->metrics.closed;
-				sample(a);
-				metrics_roll(&a->metrics, wall_ms());
-				/* Publish once per closed period, jittered; a backlog
-				 * left by a failure goes with the next one. */
-				if (a->metrics.closed != closed && !publish_at)
-					publish_at = now_mono_ms() + a->publish_jitter_ms;
-			}
-		}
-		if (a->status_fd >= 0 && (pfd[2].revents & POLLIN))
-			status_serve(a, a->status_fd);
-		if (running && publish_at && now_mono_ms() >= publish_at) {
+		if (running && publish_at && !a->publishing && now_mono_ms() >= publish_at) {
 			publish_at = 0;
 			publish(a);
+		}
+		if (a->lc_kick) {
+			a->lc_kick = false;
+			lifecycle_at = 0;
 		}
 		if (now_mono_ms() >= lifecycle_at)
 			lifecycle_at = lifecycle_tick(a);
 	}
 
 	sd_notify(0, "STOPPING=1\nSTATUS=flushing the current period");
+	/* A PutMetricData under way ends first (within its timeout): its
+	 * periods must not be sent twice. */
+	wait_publish(a);
 	metrics_close_current(&a->metrics);
-	if (metrics_backlog(&a->metrics))
+	if (metrics_backlog(&a->metrics)) {
 		publish(a);
+		wait_publish(a);
+	}
 	if (metrics_backlog(&a->metrics))
 		log_warning("exiting with %zu period(s) unpublished: %s",
 		            metrics_backlog(&a->metrics), a->metrics.last_error);

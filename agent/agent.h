@@ -14,18 +14,42 @@
 #include "config.h"
 #include "cpu.h"
 #include "credentials.h"
+#include "drain.h"
 #include "identity.h"
 #include "imds.h"
 #include "lifecycle.h"
+#include "health-client.h"
 #include "metrics.h"
+#include "watchdog.h"
+#include "watch.h"
 
 #define LIFECYCLE_QUEUE_MAX 16
+
+/* driver.c: the lifecycle's call under way (one at a time), with the
+ * state of its steps. */
+struct lc_op {
+	bool busy;
+	struct lc_action act;
+	int i;              /* the hook or target group being called */
+	int attempt;        /* COMPLETE: 1 for the call after the Describe */
+	int phase;          /* COMPLETE: where the instance stands (driver.c) */
+	enum lc_result res; /* HEARTBEAT: so far */
+	uint64_t t0;        /* monotonic: when the action (or target group) began */
+	bool waits_publish; /* FLUSH_METRICS: after the publish under way */
+	struct aws_call call;
+	struct aws_response resp;  /* the call's */
+	struct aws_response resp2; /* a Describe's between */
+	struct watch_poll watch;
+	struct health_call health;
+	struct drain_run drain;
+};
 
 struct agent {
 	const struct agent_config *cfg;    /* not owned */
 	struct imds_client imds;           /* owned */
 	struct credentials_provider creds; /* owned */
 	struct aws_client aws;             /* owned; valid when aws_ready */
+	struct http_client health_http;    /* owned: asg-health's control socket */
 	bool aws_ready;
 	struct metrics metrics; /* owned */
 	struct agent_identity ident;
@@ -35,10 +59,19 @@ struct agent {
 	uint64_t started_mono_ms;
 	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
 	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
-	int signal_fd;             /* owned: SIGTERM/SIGINT */
-	int timer_fd;              /* owned: the sample tick */
-	int status_fd;             /* owned, or -1: the status socket */
+	struct watchdog watchdog;
+	int signal_fd; /* owned: SIGTERM/SIGINT */
+	int timer_fd;  /* owned: the sample tick */
+	int status_fd; /* owned, or -1: the status socket */
 	uint64_t publish_jitter_ms;
+	struct identity_lookup lookup; /* identity.c: IMDS identity or group lookup */
+	struct metrics_publish publish;
+	bool publishing; /* a publish moment's steps are under way */
+	int stop_signo;  /* the last SIGTERM/SIGINT read, 0 if none */
+	unsigned stops;  /* how many were read */
+	bool start_done; /* agent_init waits for the identity */
+	int start_r;
+	bool lc_kick;        /* an answer for the lifecycle came: tick at once */
 	struct lifecycle lc; /* lifecycle.c: hooks, interruptions, drains */
 	int64_t lc_wake_ms;  /* wall clock: the lifecycle's next timer */
 	bool lc_exit;        /* the lifecycle said the process may exit */
@@ -46,6 +79,10 @@ struct agent {
 	 * per turn of the main loop (so a SIGTERM is seen between steps). */
 	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];
 	int lc_queued;
+	struct lc_actions *lc_todo; /* owned: the step's actions, executed in order */
+	int lc_todo_next;
+	struct lc_op lc_op;
+	bool lc_stop_pending;           /* SIGTERM to feed once the step has executed */
 	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
 	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
 	char last_error[512]; /* the last error worth showing in status */

@@ -9,16 +9,37 @@
 #include "strbuf.h"
 #include "xml.h"
 
+static void hooks_form(struct strbuf *form, const char *group)
+{
+	aws_form_add(form, "AutoScalingGroupName", group);
+}
+
 int autoscaling_describe_lifecycle_hooks(struct aws_client *aws, const char *group,
                                          struct hook_set *out, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	hooks_form(&form, group);
+	return autoscaling_lifecycle_hooks_result(
+	        aws_query(aws, AWS_AUTO_SCALING, "DescribeLifecycleHooks", &form, resp), resp, out);
+}
+
+int autoscaling_describe_lifecycle_hooks_start(struct aws_call *q, struct aws_client *aws,
+                                               const char *group, struct aws_response *resp,
+                                               aws_done_fn done, void *ctx)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	hooks_form(&form, group);
+	return aws_query_start(q, aws, AWS_AUTO_SCALING, "DescribeLifecycleHooks", &form, resp,
+	                       done, ctx);
+}
+
+int autoscaling_lifecycle_hooks_result(int r, const struct aws_response *resp, struct hook_set *out)
+{
 	const struct xml_node *m;
-	int r;
 
 	memset(out, 0, sizeof(*out));
-	aws_form_add(&form, "AutoScalingGroupName", group);
-	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeLifecycleHooks", &form, resp);
 	if (r < 0)
 		return r;
 	m = xml_find(resp->xml, "DescribeLifecycleHooksResult/LifecycleHooks/member");
@@ -50,12 +71,30 @@ int autoscaling_describe_target_groups(struct aws_client *aws, const char *group
                                        int max, int *n, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	aws_form_add(&form, "AutoScalingGroupNames.member.1", group);
+	return autoscaling_target_groups_result(
+	        aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingGroups", &form, resp), resp,
+	        arns, max, n);
+}
+
+int autoscaling_describe_target_groups_start(struct aws_call *q, struct aws_client *aws,
+                                             const char *group, struct aws_response *resp,
+                                             aws_done_fn done, void *ctx)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	aws_form_add(&form, "AutoScalingGroupNames.member.1", group);
+	return aws_query_start(q, aws, AWS_AUTO_SCALING, "DescribeAutoScalingGroups", &form, resp,
+	                       done, ctx);
+}
+
+int autoscaling_target_groups_result(int r, const struct aws_response *resp, char arns[][512],
+                                     int max, int *n)
+{
 	const struct xml_node *g, *m;
-	int r;
 
 	*n = 0;
-	aws_form_add(&form, "AutoScalingGroupNames.member.1", group);
-	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingGroups", &form, resp);
 	if (r < 0)
 		return r;
 	g = xml_find(resp->xml, "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
@@ -89,27 +128,55 @@ static void hook_form(struct strbuf *form, const char *group, const char *hook,
 	aws_form_add(form, "InstanceId", instance_id);
 }
 
+int autoscaling_hook_call_result(int r, const struct aws_response *resp)
+{
+	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
+}
+
 int autoscaling_complete_lifecycle_action(struct aws_client *aws, const char *group,
                                           const char *hook, const char *instance_id, bool abandon,
                                           struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-	int r;
 
 	hook_form(&form, group, hook, instance_id, abandon ? "ABANDON" : "CONTINUE");
-	r = aws_query(aws, AWS_AUTO_SCALING, "CompleteLifecycleAction", &form, resp);
-	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
+	return autoscaling_hook_call_result(
+	        aws_query(aws, AWS_AUTO_SCALING, "CompleteLifecycleAction", &form, resp), resp);
+}
+
+int autoscaling_complete_lifecycle_action_start(struct aws_call *q, struct aws_client *aws,
+                                                const char *group, const char *hook,
+                                                const char *instance_id, bool abandon,
+                                                struct aws_response *resp, aws_done_fn done,
+                                                void *ctx)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	hook_form(&form, group, hook, instance_id, abandon ? "ABANDON" : "CONTINUE");
+	return aws_query_start(q, aws, AWS_AUTO_SCALING, "CompleteLifecycleAction", &form, resp,
+	                       done, ctx);
 }
 
 int autoscaling_record_heartbeat(struct aws_client *aws, const char *group, const char *hook,
                                  const char *instance_id, struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-	int r;
 
 	hook_form(&form, group, hook, instance_id, NULL);
-	r = aws_query(aws, AWS_AUTO_SCALING, "RecordLifecycleActionHeartbeat", &form, resp);
-	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
+	return autoscaling_hook_call_result(
+	        aws_query(aws, AWS_AUTO_SCALING, "RecordLifecycleActionHeartbeat", &form, resp),
+	        resp);
+}
+
+int autoscaling_record_heartbeat_start(struct aws_call *q, struct aws_client *aws,
+                                       const char *group, const char *hook, const char *instance_id,
+                                       struct aws_response *resp, aws_done_fn done, void *ctx)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	hook_form(&form, group, hook, instance_id, NULL);
+	return aws_query_start(q, aws, AWS_AUTO_SCALING, "RecordLifecycleActionHeartbeat", &form,
+	                       resp, done, ctx);
 }
 
 int autoscaling_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
@@ -117,11 +184,29 @@ int autoscaling_describe_instance(struct aws_client *aws, const char *instance_i
                                   struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-	const struct xml_node *m;
-	int r;
 
 	aws_form_add(&form, "InstanceIds.member.1", instance_id);
-	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
+	return autoscaling_instance_result(
+	        aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp), resp,
+	        asg, asg_len, state, state_len);
+}
+
+int autoscaling_describe_instance_start(struct aws_call *q, struct aws_client *aws,
+                                        const char *instance_id, struct aws_response *resp,
+                                        aws_done_fn done, void *ctx)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	aws_form_add(&form, "InstanceIds.member.1", instance_id);
+	return aws_query_start(q, aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form,
+	                       resp, done, ctx);
+}
+
+int autoscaling_instance_result(int r, const struct aws_response *resp, char *asg, size_t asg_len,
+                                char *state, size_t state_len)
+{
+	const struct xml_node *m;
+
 	if (r < 0)
 		return r;
 	m = xml_find(resp->xml, "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");

@@ -12,8 +12,7 @@
 
 #include "config.h"
 
-struct aws_client;
-struct aws_response;
+#include "aws.h"
 
 #define HOOKS_MAX 8
 
@@ -50,5 +49,34 @@ int autoscaling_record_heartbeat(struct aws_client *aws, const char *group, cons
 int autoscaling_describe_instance(struct aws_client *aws, const char *instance_id, char *asg,
                                   size_t asg_len, char *state, size_t state_len,
                                   struct aws_response *resp);
+
+/* The same calls without waiting (aws_query_start): the caller's done
+ * gets aws_query()'s r and resp, and the *_result functions below turn
+ * them into what the blocking functions return. */
+int autoscaling_describe_lifecycle_hooks_start(struct aws_call *q, struct aws_client *aws,
+                                               const char *group, struct aws_response *resp,
+                                               aws_done_fn done, void *ctx);
+int autoscaling_lifecycle_hooks_result(int r, const struct aws_response *resp,
+                                       struct hook_set *out);
+int autoscaling_describe_target_groups_start(struct aws_call *q, struct aws_client *aws,
+                                             const char *group, struct aws_response *resp,
+                                             aws_done_fn done, void *ctx);
+int autoscaling_target_groups_result(int r, const struct aws_response *resp, char arns[][512],
+                                     int max, int *n);
+int autoscaling_complete_lifecycle_action_start(struct aws_call *q, struct aws_client *aws,
+                                                const char *group, const char *hook,
+                                                const char *instance_id, bool abandon,
+                                                struct aws_response *resp, aws_done_fn done,
+                                                void *ctx);
+int autoscaling_record_heartbeat_start(struct aws_call *q, struct aws_client *aws,
+                                       const char *group, const char *hook, const char *instance_id,
+                                       struct aws_response *resp, aws_done_fn done, void *ctx);
+/* For both hook calls: -ENOENT for "No active Lifecycle Action found". */
+int autoscaling_hook_call_result(int r, const struct aws_response *resp);
+int autoscaling_describe_instance_start(struct aws_call *q, struct aws_client *aws,
+                                        const char *instance_id, struct aws_response *resp,
+                                        aws_done_fn done, void *ctx);
+int autoscaling_instance_result(int r, const struct aws_response *resp, char *asg, size_t asg_len,
+                                char *state, size_t state_len);
 
 #endif

@@ -17,7 +17,6 @@
 #include "secret.h"
 #include "sigv4.h"
 #include "timeutil.h"
-#include "watchdog.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0"
@@ -248,35 +247,44 @@ static time_t client_now(const struct aws_client *c)
 	return c->now ? c->now() : time(NULL);
 }
 
-/* One signed attempt.  Returns http_perform()'s result; *skew_s gets the
- * difference between the response's Date and the clock we signed with
- * (ours plus the correction learned so far; 0 if unknown). */
-static int attempt(struct aws_client *c, enum aws_service svc, const char *host, const char *path,
-                   const char *url, const struct strbuf *body, struct http_response *resp,
-                   struct aws_response *out, long *skew_s)
+/* ---- one call as a small state machine: credentials (maybe from
+ * IMDS), a signed POST, then a retry after a backoff timer ---- */
+
+static void next_attempt(struct aws_call *q);
+
+/* The single completion point of an AWS call. */
+static void finish(struct aws_call *q, int r)
+{
+	q->busy = false;
+	q->transfer = NULL;
+	q->timer = NULL;
+	free(q->host);
+	free(q->path);
+	free(q->url);
+	q->host = q->path = q->url = NULL;
+	strbuf_free(&q->body);
+	q->done(q->ctx, r, q->out);
+}
+
+/* Signs with creds and sends; the answer comes to on_answer(). */
+static int send_signed(struct aws_call *q, const struct sigv4_credentials *creds,
+                       http_done_fn on_answer)
 {
 	static const char content_type[] = "application/x-www-form-urlencoded; charset=utf-8";
-	struct sigv4_credentials creds;
+	struct aws_client *c = q->c;
 	struct sigv4_signature sig;
-	time_t now = client_now(c) + c->clock_offset_s;
 	int r;
 
-	memset(resp, 0, sizeof(*resp));
-	*skew_s = 0;
-	r = credentials_get(c->creds, &creds);
-	if (r < 0) {
-		format_into(out->message, sizeof(out->message), "no credentials: %s",
-		            c->creds->last_error);
-		return -ENOKEY;
-	}
+	q->signed_at = client_now(c) + c->clock_offset_s;
 	struct sigv4_header headers[] = {
 	        {"Content-Type", content_type},
-	        {"Host", host},
+	        {"Host", q->host},
 	};
-	struct sigv4_request req = {"POST",     path,     NULL, headers, ARRAY_SIZE(headers),
-	                            body->data, body->len};
-	struct sigv4_params params = {c->region, services[svc].prefix, now, true, false, false};
-	r = sigv4_sign_request(&req, &creds, &params, &sig);
+	struct sigv4_request req = {"POST",       q->path,    NULL, headers, ARRAY_SIZE(headers),
+	                            q->body.data, q->body.len};
+	struct sigv4_params params = {c->region, services[q->svc].prefix, q->signed_at, true, false,
+	                              false};
+	r = sigv4_sign_request(&req, creds, &params, &sig);
 	if (r < 0)
 		return r;
 
@@ -285,11 +293,11 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	char h_ct[128], h_ua[64];
 	snprintf(h_ct, sizeof(h_ct), "Content-Type: %s", content_type);
 	snprintf(h_ua, sizeof(h_ua), "User-Agent: asg-agent/%s", PACKAGE_VERSION);
-	if (asprintf(&h_host, "Host: %s", host) < 0 ||
+	if (asprintf(&h_host, "Host: %s", q->host) < 0 ||
 	    asprintf(&h_date, "X-Amz-Date: %s", sig.amz_date) < 0 ||
 	    asprintf(&h_auth, "Authorization: %s", sig.authorization) < 0 ||
-	    (creds.session_token &&
-	     asprintf(&h_token, "X-Amz-Security-Token: %s", creds.session_token) < 0)) {
+	    (creds->session_token &&
+	     asprintf(&h_token, "X-Amz-Security-Token: %s", creds->session_token) < 0)) {
 		sigv4_signature_free(&sig);
 		return -ENOMEM;
 	}
@@ -297,109 +305,240 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	const char *hdrs[] = {h_host, h_ct, h_date, h_auth, h_ua, h_token, NULL};
 	struct http_request hr = {
 	        .method = "POST",
-	        .url = url,
+	        .url = q->url,
 	        .headers = hdrs,
-	        .body = body->data,
-	        .body_len = body->len,
+	        .body = q->body.data,
+	        .body_len = q->body.len,
 	        .connect_timeout_ms = c->connect_timeout_ms,
 	        .timeout_ms = c->timeout_ms,
 	};
-	r = http_perform(&c->http, &hr, resp);
+	return http_start(&c->http, &hr, &q->resp, on_answer, q, &q->transfer);
+}
+
+static void on_backoff(void *ctx, bool interrupted)
+{
+	struct aws_call *q = ctx;
+
+	q->timer = NULL;
+	if (interrupted)
+		finish(q, -EINTR);
+	else
+		next_attempt(q);
+}
+
+/* What the answer (or transport error r) of an attempt says: done,
+ * retry now, or retry after a backoff. */
+static void on_answer(void *ctx, int r, struct http_response *resp)
+{
+	struct aws_call *q = ctx;
+	struct aws_client *c = q->c;
+	struct aws_response *out = q->out;
+	enum retry_class cls;
+	long skew = 0;
+	int cost;
+
+	q->transfer = NULL;
 	if (r == 0 && resp->date[0]) {
 		time_t server;
 		if (parse_http_date(resp->date, &server) == 0)
-			*skew_s = (long)(server - (client_now(c) + c->clock_offset_s));
+			skew = (long)(server - (client_now(c) + c->clock_offset_s));
 	}
-	return r;
+	if (r < 0) {
+		format_into(out->message, sizeof(out->message), "%s: %s", q->url,
+		            resp->error[0] ? resp->error : strerror(-r));
+		out->status = 0;
+	} else {
+		out->status = resp->status;
+		format_into(out->request_id, sizeof(out->request_id), "%s", resp->request_id);
+		if (resp->status >= 200 && resp->status < 300) {
+			int x = xml_parse(strbuf_str(&resp->body), resp->body.len, &out->xml);
+			http_response_free(resp);
+			if (x < 0) {
+				format_into(out->message, sizeof(out->message),
+				            "unparsable XML response from %s", q->url);
+				finish(q, x);
+				return;
+			}
+			retry_quota_release(&c->quota, q->taken);
+			finish(q, 0);
+			return;
+		}
+		aws_parse_error(strbuf_str(&resp->body), resp->body.len, out);
+		if (!out->code[0])
+			format_into(out->code, sizeof(out->code), "HTTP%ld", resp->status);
+	}
+	http_response_free(resp);
+
+	if (!strcmp(out->code, "ExpiredToken") || !strcmp(out->code, "ExpiredTokenException"))
+		credentials_expire(c->creds);
+	cls = retry_classify(r, out->status, out->code, labs(skew) > AWS_SKEW_THRESHOLD_S);
+	if (r == -EINTR) {
+		finish(q, r);
+		return;
+	}
+	if (cls == RETRY_NONE || q->attempt >= c->max_attempts) {
+		finish(q, r < 0 ? r : -EREMOTEIO);
+		return;
+	}
+	cost = retry_quota_acquire(&c->quota, cls);
+	if (cost < 0) {
+		finish(q, r < 0 ? r : -EREMOTEIO); /* quota empty: fail fast */
+		return;
+	}
+	q->taken += cost;
+	if (cls == RETRY_CLOCK_SKEW) {
+		/* Sign the retry with AWS's clock; a deterministic fix needs
+		 * no backoff. */
+		c->clock_offset_s += skew;
+		log_notice("%s: AWS's clock differs from ours by %ld s (%s); signing with AWS's "
+		           "time from now on",
+		           q->action, skew, out->code);
+		next_attempt(q);
+		return;
+	}
+	uint64_t delay = retry_backoff_ms((unsigned)(q->attempt - 1), random_unit());
+	log_debug("%s: retrying after %s (attempt %d of %d) in %llu ms", q->action,
+	          out->code[0] ? out->code : out->message, q->attempt + 1, c->max_attempts,
+	          (unsigned long long)delay);
+	r = http_timer_start(&c->http, delay, on_backoff, q, &q->timer);
+	if (r < 0)
+		finish(q, r);
+}
+
+static void send_or_finish(struct aws_call *q, int r)
+{
+	if (r < 0) {
+		format_into(q->out->message, sizeof(q->out->message), "no credentials: %s",
+		            q->c->creds->last_error);
+		finish(q, -ENOKEY);
+		return;
+	}
+	r = send_signed(q, &q->creds, on_answer);
+	if (r < 0)
+		finish(q, r);
+}
+
+static void on_credentials(void *ctx, int r)
+{
+	send_or_finish(ctx, r);
+}
+
+static void next_attempt(struct aws_call *q)
+{
+	int r;
+
+	q->attempt++;
+	q->out->attempts = q->attempt;
+	q->out->code[0] = q->out->message[0] = '\0';
+	r = credentials_get_start(&q->creds_fetch, q->c->creds, &q->creds, on_credentials, q);
+	if (r != 1)
+		send_or_finish(q, r);
+}
+
+static void on_first_attempt(void *ctx, bool interrupted)
+{
+	struct aws_call *q = ctx;
+
+	q->timer = NULL;
+	if (interrupted)
+		finish(q, -EINTR);
+	else
+		next_attempt(q);
+}
+
+int aws_query_start(struct aws_call *q, struct aws_client *c, enum aws_service svc,
+                    const char *action, const struct strbuf *params, struct aws_response *out,
+                    aws_done_fn done, void *ctx)
+{
+	int r;
+
+	memset(q, 0, sizeof(*q));
+	memset(out, 0, sizeof(*out));
+	q->c = c;
+	q->svc = svc;
+	q->out = out;
+	q->done = done;
+	q->ctx = ctx;
+	format_into(q->action, sizeof(q->action), "%s", action);
+	r = split_url(c->endpoint[svc], &q->host, &q->path);
+	if (r == 0 && !(q->url = strdup(c->endpoint[svc])))
+		r = -ENOMEM;
+	if (r == 0) {
+		aws_form_add(&q->body, "Action", action);
+		aws_form_add(&q->body, "Version", services[svc].version);
+		if (params && params->len) {
+			strbuf_append_char(&q->body, '&');
+			strbuf_append_len(&q->body, params->data, params->len);
+		}
+		r = strbuf_error(&q->body);
+	}
+	/* The first attempt runs from the loop: done is never called from
+	 * here. */
+	if (r == 0)
+		r = http_timer_start(&c->http, 0, on_first_attempt, q, &q->timer);
+	if (r < 0) {
+		free(q->host);
+		free(q->path);
+		free(q->url);
+		strbuf_free(&q->body);
+		return r;
+	}
+	q->busy = true;
+	return 0;
+}
+
+void aws_call_cancel(struct aws_call *q)
+{
+	if (!q->busy)
+		return;
+	if (q->transfer)
+		http_cancel(&q->c->http, q->transfer);
+	if (q->timer)
+		http_timer_cancel(&q->c->http, q->timer);
+	credentials_fetch_cancel(&q->creds_fetch);
+	http_response_free(&q->resp);
+	free(q->host);
+	free(q->path);
+	free(q->url);
+	q->host = q->path = q->url = NULL;
+	strbuf_free(&q->body);
+	q->busy = false;
+}
+
+bool aws_call_busy(const struct aws_call *q)
+{
+	return q->busy;
+}
+
+struct sync_call {
+	bool done;
+	int r;
+};
+
+static void sync_done(void *ctx, int r, struct aws_response *out)
+{
+	struct sync_call *s = ctx;
+
+	(void)out;
+	s->done = true;
+	s->r = r;
 }
 
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
               const struct strbuf *params, struct aws_response *out)
 {
-	_cleanup_free_ char *host = NULL, *path = NULL, *url = NULL;
-	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
-	int r, taken = 0;
+	struct sync_call s = {false, 0};
+	struct aws_call q;
+	int r = aws_query_start(&q, c, svc, action, params, out, sync_done, &s);
 
-	memset(out, 0, sizeof(*out));
-	r = split_url(c->endpoint[svc], &host, &path);
 	if (r < 0)
 		return r;
-	url = strdup(c->endpoint[svc]);
-	if (!url)
-		return -ENOMEM;
-	aws_form_add(&body, "Action", action);
-	aws_form_add(&body, "Version", services[svc].version);
-	if (params && params->len) {
-		strbuf_append_char(&body, '&');
-		strbuf_append_len(&body, params->data, params->len);
-	}
-	if ((r = strbuf_error(&body)) < 0)
+	/* Credentials may come from IMDS meanwhile. */
+	struct http_client *clients[] = {&c->http, c->creds->imds ? &c->creds->imds->http : NULL};
+	r = http_wait(clients, clients[1] ? 2 : 1, &s.done);
+	if (r < 0) {
+		aws_call_cancel(&q);
 		return r;
-
-	for (int n = 1;; n++) {
-		struct http_response resp;
-		enum retry_class cls;
-		long skew;
-		int cost;
-
-		out->attempts = n;
-		out->code[0] = out->message[0] = '\0';
-		r = attempt(c, svc, host, path, url, &body, &resp, out, &skew);
-		if (r == -ENOKEY || r == -ENOMEM) {
-			http_response_free(&resp);
-			return r;
-		}
-		if (r < 0) {
-			format_into(out->message, sizeof(out->message), "%s: %s", url,
-			            resp.error[0] ? resp.error : strerror(-r));
-			out->status = 0;
-		} else {
-			out->status = resp.status;
-			format_into(out->request_id, sizeof(out->request_id), "%s",
-			            resp.request_id);
-			if (resp.status >= 200 && resp.status < 300) {
-				int x = xml_parse(strbuf_str(&resp.body), resp.body.len, &out->xml);
-				http_response_free(&resp);
-				if (x < 0) {
-					format_into(out->message, sizeof(out->message),
-					            "unparsable XML response from %s", url);
-					return x;
-				}
-				retry_quota_release(&c->quota, taken);
-				return 0;
-			}
-			aws_parse_error(strbuf_str(&resp.body), resp.body.len, out);
-			if (!out->code[0])
-				format_into(out->code, sizeof(out->code), "HTTP%ld", resp.status);
-		}
-		http_response_free(&resp);
-
-		if (!strcmp(out->code, "ExpiredToken") ||
-		    !strcmp(out->code, "ExpiredTokenException"))
-			credentials_expire(c->creds);
-		cls = retry_classify(r, out->status, out->code, labs(skew) > AWS_SKEW_THRESHOLD_S);
-		if (r == -EINTR)
-			return r;
-		if (cls == RETRY_NONE || n >= c->max_attempts)
-			return r < 0 ? r : -EREMOTEIO;
-		cost = retry_quota_acquire(&c->quota, cls);
-		if (cost < 0)
-			return r < 0 ? r : -EREMOTEIO; /* quota empty: fail fast */
-		taken += cost;
-		if (cls == RETRY_CLOCK_SKEW) {
-			/* Sign the retry with AWS's clock; a deterministic fix
-			 * needs no backoff. */
-			c->clock_offset_s += skew;
-			log_notice("%s: AWS's clock differs from ours by %ld s (%s); signing with "
-			           "AWS's time from now on",
-			           action, skew, out->code);
-			continue;
-		}
-		uint64_t delay = retry_backoff_ms((unsigned)(n - 1), random_unit());
-		log_debug("%s: retrying after %s (attempt %d of %d) in %llu ms", action,
-		          out->code[0] ? out->code : out->message, n + 1, c->max_attempts,
-		          (unsigned long long)delay);
-		if (watchdog_sleep_ms(delay) < 0)
-			return -EINTR;
 	}
+	return s.r;
 }

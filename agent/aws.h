@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "credentials.h"
 #include "http.h"
 #include "retry.h"
 #include "strbuf.h"
@@ -82,11 +83,47 @@ void aws_form_addf(struct strbuf *form, const char *name, const char *fmt, ...)
 /* Calls Action=action with the given extra form parameters (as built by
  * aws_form_add; may be NULL).  Returns 0 on a 2xx with out->xml set;
  * -EREMOTEIO when AWS answered with an error (out->code/message set);
- * -ENOKEY without credentials; -EINTR when a stop was requested; or the
- * transport error of the last attempt.  out must be freed either way. */
+ * -ENOKEY without credentials; -EINTR when interrupted in a backoff
+ * (http_client_interrupt); or the transport error of the last attempt.
+ * out must be freed either way.  Blocking: for the one-shot commands. */
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
               const struct strbuf *params, struct aws_response *out);
 void aws_response_free(struct aws_response *r);
+
+/* A call in flight (aws_query_start), owned by its caller, kept in place
+ * until done is called or aws_call_cancel(). */
+typedef void (*aws_done_fn)(void *ctx, int r, struct aws_response *out);
+
+struct aws_call {
+	struct aws_client *c;     /* not owned */
+	struct aws_response *out; /* not owned: the caller's */
+	aws_done_fn done;
+	void *ctx;
+	bool busy;
+	enum aws_service svc;
+	char action[64];
+	char *host, *path, *url; /* owned */
+	struct strbuf body;      /* owned: the form */
+	int attempt;
+	int taken; /* retry quota this call took */
+	time_t signed_at;
+	struct credentials_fetch creds_fetch;
+	struct sigv4_credentials creds; /* pointers into the provider */
+	struct http_response resp;      /* owned while a transfer runs */
+	struct http_transfer *transfer; /* in flight, or NULL */
+	struct http_timer *timer;       /* a backoff, or NULL */
+};
+
+/* aws_query() without waiting: done(ctx, r, out) is called from the
+ * loop's http_client_dispatch() (on c->http, and on the IMDS client's
+ * while credentials are fetched) with aws_query()'s result, never from
+ * here.  Returns 0, or -errno (no callback then).  done is the one place
+ * every AWS call of the daemon ends. */
+int aws_query_start(struct aws_call *q, struct aws_client *c, enum aws_service svc,
+                    const char *action, const struct strbuf *params, struct aws_response *out,
+                    aws_done_fn done, void *ctx);
+void aws_call_cancel(struct aws_call *q);
+bool aws_call_busy(const struct aws_call *q);
 /* Fills out->code, message and request_id from an error body (Query:
  * ErrorResponse/Error, EC2 style: Response/Errors/Error); leaves them as
  * they are when the body is not XML.  Pure, so it can be fuzzed. */

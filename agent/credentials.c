@@ -146,13 +146,10 @@ static int from_environment(struct credentials *c)
 	return 0;
 }
 
-static int fetch_instance_profile(struct credentials_provider *p, struct credentials *out)
+/* The role's name from iam/security-credentials/ (first line). */
+static int parse_role(struct credentials_provider *p, int r, const struct strbuf *sb, char *role,
+                      size_t len)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT_SECRET;
-	char role[128], path[256];
-	int r;
-
-	r = imds_get(p->imds, "iam/security-credentials/", &sb);
 	if (r == -ENOENT) {
 		format_into(p->last_error, sizeof(p->last_error),
 		            "no instance profile attached (IMDS iam/security-credentials/ is 404)");
@@ -163,21 +160,26 @@ static int fetch_instance_profile(struct credentials_provider *p, struct credent
 		return r;
 	}
 	/* One role per instance profile: the first line names it. */
-	size_t n = strcspn(strbuf_str(&sb), "\r\n");
-	if (n == 0 || n >= sizeof(role)) {
+	size_t n = strcspn(strbuf_str(sb), "\r\n");
+	if (n == 0 || n >= len) {
 		format_into(p->last_error, sizeof(p->last_error),
 		            "IMDS iam/security-credentials/ returned no role name");
 		return -EBADMSG;
 	}
-	memcpy(role, strbuf_str(&sb), n);
+	memcpy(role, strbuf_str(sb), n);
 	role[n] = '\0';
-	snprintf(path, sizeof(path), "iam/security-credentials/%s", role);
-	r = imds_get(p->imds, path, &sb);
+	return 0;
+}
+
+/* The role's credentials document, as read from IMDS with result r. */
+static int parse_role_credentials(struct credentials_provider *p, int r, const struct strbuf *sb,
+                                  const char *role, struct credentials *out)
+{
 	if (r < 0) {
 		format_into(p->last_error, sizeof(p->last_error), "%s", p->imds->last_error);
 		return r;
 	}
-	r = credentials_parse_imds(strbuf_str(&sb), sb.len, out);
+	r = credentials_parse_imds(strbuf_str(sb), sb->len, out);
 	if (r < 0) {
 		format_into(p->last_error, sizeof(p->last_error),
 		            "IMDS credentials for role %s unusable: %s", role,
@@ -210,20 +212,27 @@ static void schedule(struct credentials_provider *p, time_t now)
 		p->refresh_at = now + CREDENTIALS_MAX_CACHE_S;
 }
 
-static int refresh(struct credentials_provider *p, time_t now)
+/* The part of a refresh before IMDS is asked: 1 when it must be asked,
+ * else the result (after a recent failure, the current ones as long as
+ * they are usable). */
+static int refresh_needed(const struct credentials_provider *p, time_t now)
 {
-	struct credentials fresh;
-	bool have = p->current.access_key_id != NULL;
-	int r;
-
-	if (have && now < p->retry_after)
+	if (p->current.access_key_id && now < p->retry_after)
 		return now < p->usable_until ? 0 : -EKEYEXPIRED;
-	r = fetch_instance_profile(p, &fresh);
+	return 1;
+}
+
+/* The part after IMDS answered: r and fresh are the fetch's outcome. */
+static int refresh_done(struct credentials_provider *p, time_t now, int r,
+                        struct credentials *fresh)
+{
+	bool have = p->current.access_key_id != NULL;
+
 	if (r == 0) {
 		char exp[32];
 
 		credentials_clear(&p->current);
-		p->current = fresh;
+		p->current = *fresh;
 		schedule(p, now);
 		format_iso8601(p->current.expiration, exp, sizeof(exp));
 		/* The key id is not a secret (it shows in CloudTrail); it tells
@@ -259,30 +268,133 @@ static int refresh(struct credentials_provider *p, time_t now)
 	return now < p->usable_until ? 0 : -EKEYEXPIRED;
 }
 
-int credentials_get(struct credentials_provider *p, struct sigv4_credentials *out)
+/* The decision of credentials_get(): 0 when p->current may be used now,
+ * 1 when IMDS must be asked first, or -errno. */
+static int prepare(struct credentials_provider *p, time_t now)
 {
-	time_t now = provider_now(p);
-	int r;
-
 	if (p->current.source == CREDENTIALS_NONE && from_environment(&p->current) == 0)
 		p->last_error[0] = '\0';
-	if (p->current.source != CREDENTIALS_ENVIRONMENT) {
-		if (!p->imds || p->imds->disabled) {
-			format_into(p->last_error, sizeof(p->last_error),
-			            "no credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset "
-			            "and IMDS disabled");
-			return -ENOKEY;
-		}
-		if (!p->current.access_key_id || now >= p->refresh_at) {
-			r = refresh(p, now);
-			if (r < 0)
-				return r;
-		}
+	if (p->current.source == CREDENTIALS_ENVIRONMENT)
+		return 0;
+	if (!p->imds || p->imds->disabled) {
+		format_into(p->last_error, sizeof(p->last_error),
+		            "no credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY unset "
+		            "and IMDS disabled");
+		return -ENOKEY;
 	}
+	if (!p->current.access_key_id || now >= p->refresh_at)
+		return refresh_needed(p, now);
+	return 0;
+}
+
+static void current(const struct credentials_provider *p, struct sigv4_credentials *out)
+{
 	out->access_key_id = p->current.access_key_id;
 	out->secret_access_key = p->current.secret_access_key;
 	out->session_token = p->current.session_token;
-	return 0;
+}
+
+/* ---- the IMDS fetch: the role's name, then its credentials ---- */
+
+static void fetch_finish(struct credentials_fetch *f, int r, struct credentials *fresh)
+{
+	f->busy = false;
+	strbuf_free(&f->sb);
+	r = refresh_done(f->p, f->now, r, fresh);
+	if (r == 0)
+		current(f->p, f->out);
+	f->done(f->ctx, r);
+}
+
+static void on_role_credentials(void *ctx, int r)
+{
+	struct credentials_fetch *f = ctx;
+	struct credentials fresh;
+
+	r = parse_role_credentials(f->p, r, &f->sb, f->role, &fresh);
+	fetch_finish(f, r, &fresh);
+}
+
+static void on_role(void *ctx, int r)
+{
+	struct credentials_fetch *f = ctx;
+	char path[256];
+
+	r = parse_role(f->p, r, &f->sb, f->role, sizeof(f->role));
+	if (r == 0) {
+		snprintf(path, sizeof(path), "iam/security-credentials/%s", f->role);
+		r = imds_get_start(&f->rd, f->p->imds, path, &f->sb, on_role_credentials, f);
+	}
+	if (r < 0)
+		fetch_finish(f, r, NULL);
+}
+
+int credentials_get_start(struct credentials_fetch *f, struct credentials_provider *p,
+                          struct sigv4_credentials *out, credentials_done_fn done, void *ctx)
+{
+	time_t now = provider_now(p);
+	int r = prepare(p, now);
+
+	if (r <= 0) {
+		if (r == 0)
+			current(p, out);
+		return r;
+	}
+	memset(f, 0, sizeof(*f));
+	f->p = p;
+	f->out = out;
+	f->done = done;
+	f->ctx = ctx;
+	f->now = now;
+	f->sb.secret = true;
+	r = imds_get_start(&f->rd, p->imds, "iam/security-credentials/", &f->sb, on_role, f);
+	if (r < 0) {
+		r = refresh_done(p, now, r, NULL);
+		if (r == 0)
+			current(p, out);
+		return r;
+	}
+	f->busy = true;
+	return 1;
+}
+
+void credentials_fetch_cancel(struct credentials_fetch *f)
+{
+	if (!f->busy)
+		return;
+	imds_read_cancel(&f->rd);
+	strbuf_free(&f->sb);
+	f->busy = false;
+}
+
+struct sync_get {
+	bool done;
+	int r;
+};
+
+static void sync_done(void *ctx, int r)
+{
+	struct sync_get *s = ctx;
+
+	s->done = true;
+	s->r = r;
+}
+
+int credentials_get(struct credentials_provider *p, struct sigv4_credentials *out)
+{
+	struct credentials_fetch f;
+	struct sync_get s = {false, 0};
+	int r = credentials_get_start(&f, p, out, sync_done, &s);
+
+	if (r <= 0)
+		return r;
+	struct http_client *clients[] = {&p->imds->http};
+	r = http_wait(clients, 1, &s.done);
+	if (r < 0) {
+		credentials_fetch_cancel(&f);
+		return r;
+	}
+	return s.r;
 }
 
 void credentials_expire(struct credentials_provider *p)

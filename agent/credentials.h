@@ -15,9 +15,8 @@
 #include <stdbool.h>
 #include <time.h>
 
+#include "imds.h"
 #include "sigv4.h"
-
-struct imds_client;
 
 #define CREDENTIALS_ADVISORY_REFRESH_S     (15 * 60)
 #define CREDENTIALS_MANDATORY_REFRESH_S    (10 * 60)
@@ -65,6 +64,28 @@ void credentials_provider_free(struct credentials_provider *p);
  * Returns 0, -ENOKEY when no provider has any, or another -errno; the
  * reason is in p->last_error. */
 int credentials_get(struct credentials_provider *p, struct sigv4_credentials *out);
+/* The same without waiting for IMDS: 0 with out filled or -errno at once
+ * (no callback), or 1 when instance-profile credentials are being fetched:
+ * done(ctx, r) is called from the loop with credentials_get()'s result,
+ * out filled when r is 0.  f is the caller's, kept in place until then or
+ * credentials_fetch_cancel(). */
+typedef void (*credentials_done_fn)(void *ctx, int r);
+
+struct credentials_fetch {
+	struct credentials_provider *p; /* not owned */
+	struct sigv4_credentials *out;  /* not owned */
+	credentials_done_fn done;
+	void *ctx;
+	bool busy;
+	time_t now; /* the provider's clock when the refresh began */
+	struct imds_read rd;
+	struct strbuf sb; /* owned, secret: IMDS's answers */
+	char role[128];
+};
+
+int credentials_get_start(struct credentials_fetch *f, struct credentials_provider *p,
+                          struct sigv4_credentials *out, credentials_done_fn done, void *ctx);
+void credentials_fetch_cancel(struct credentials_fetch *f);
 /* AWS said the token expired (ExpiredToken): fetch new ones next time. */
 void credentials_expire(struct credentials_provider *p);
 const char *credentials_source_name(enum credentials_source s);

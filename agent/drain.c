@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +21,6 @@
 #include "log.h"
 #include "strbuf.h"
 #include "timeutil.h"
-#include "watchdog.h"
 
 /* run-parts(8)'s default name filter (the LSB namespaces): a name with a
  * dot, such as foo.dpkg-old or foo.sh~, is not run. */
@@ -222,14 +222,19 @@ int drain_d_check(const char *dir, const char *name, char *why, size_t len)
 	return 0;
 }
 
-int drain_d_run(const char *dir, const char *name, const char *const *env, long long timeout_ms)
+int drain_d_start(struct drain_run *dr, const char *dir, const char *name, const char *const *env,
+                  long long timeout_ms, void (*done)(void *ctx, int r), void *ctx)
 {
 	_cleanup_free_ char *path = NULL;
-	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
-	int p[2], status = 0;
-	uint64_t end = now_mono_ms() + (uint64_t)timeout_ms;
-	bool open_pipe = true;
+	int p[2];
 	pid_t pid;
+
+	memset(dr, 0, sizeof(*dr));
+	dr->pipe_fd = dr->pid_fd = -1;
+	dr->done = done;
+	dr->ctx = ctx;
+	dr->end_ms = now_mono_ms() + (uint64_t)timeout_ms;
+	format_into(dr->name, sizeof(dr->name), "%s", name);
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
 		return -ENOMEM;
@@ -264,50 +269,164 @@ int drain_d_run(const char *dir, const char *name, const char *const *env, long 
 	}
 	setpgid(pid, pid);
 	close(p[1]);
-	for (;;) {
-		uint64_t now = now_mono_ms();
-		pid_t w;
-
-		if (open_pipe) {
-			struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-			if (poll(&pfd, 1, 100) > 0) {
-				char buf[4096];
-				ssize_t n = read(p[0], buf, sizeof(buf));
-				if (n > 0) {
-					strbuf_append_len(&out, buf, (size_t)n);
-					log_lines(name, &out, out.len > 8192);
-				} else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-					open_pipe = false;
-				}
-			}
-		} else {
-			sleep_ms(50);
-		}
-		watchdog_idle();
-		w = waitpid(pid, &status, WNOHANG);
-		if (w == pid && !open_pipe)
-			break;
-		if (w == pid) {
-			/* Exited; a grandchild may hold the pipe: read what is
-			 * there and stop. */
-			open_pipe = false;
-			char buf[4096];
-			ssize_t n;
-			fcntl(p[0], F_SETFL, O_NONBLOCK);
-			while ((n = read(p[0], buf, sizeof(buf))) > 0)
-				strbuf_append_len(&out, buf, (size_t)n);
-			break;
-		}
-		if (now >= end) {
-			close(p[0]);
-			log_lines(name, &out, true);
-			kill_group(pid);
-			return -ETIME;
-		}
+	dr->pid = pid;
+	dr->pipe_fd = p[0];
+	fcntl(dr->pipe_fd, F_SETFL, O_NONBLOCK);
+	/* Readable once the child has exited: the loop waits on it. */
+	dr->pid_fd = pidfd_open(pid, 0);
+	if (dr->pid_fd < 0) {
+		int r = -errno;
+		kill_group(pid);
+		close(dr->pipe_fd);
+		return r;
 	}
-	close(p[0]);
-	log_lines(name, &out, true);
+	dr->busy = true;
+	return 0;
+}
+
+static void run_finish(struct drain_run *dr, int r)
+{
+	if (dr->pipe_fd >= 0)
+		close(dr->pipe_fd);
+	if (dr->pid_fd >= 0)
+		close(dr->pid_fd);
+	dr->pipe_fd = dr->pid_fd = -1;
+	log_lines(dr->name, &dr->out, true);
+	strbuf_free(&dr->out);
+	dr->busy = false;
+	dr->done(dr->ctx, r);
+}
+
+/* Reads what the pipe has; false at its end. */
+static bool read_output(struct drain_run *dr)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(dr->pipe_fd, buf, sizeof(buf))) > 0) {
+		strbuf_append_len(&dr->out, buf, (size_t)n);
+		log_lines(dr->name, &dr->out, dr->out.len > 8192);
+	}
+	return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+size_t drain_run_fill_poll(const struct drain_run *dr, struct pollfd *pfd, size_t max)
+{
+	size_t n = 0;
+
+	if (!dr->busy)
+		return 0;
+	if (dr->pipe_fd >= 0 && n < max)
+		pfd[n++] = (struct pollfd){.fd = dr->pipe_fd, .events = POLLIN};
+	if (n < max)
+		pfd[n++] = (struct pollfd){.fd = dr->pid_fd, .events = POLLIN};
+	return n;
+}
+
+int drain_run_timeout_ms(const struct drain_run *dr)
+{
+	uint64_t now = now_mono_ms(), due;
+
+	if (!dr->busy)
+		return -1;
+	due = dr->killing ? dr->kill_at_ms : dr->end_ms;
+	return due <= now ? 0 : due - now > 60000 ? 60000 : (int)(due - now);
+}
+
+static int exit_result(int status)
+{
 	if (WIFEXITED(status))
 		return WEXITSTATUS(status);
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+void drain_run_dispatch(struct drain_run *dr, const struct pollfd *pfd, size_t n)
+{
+	bool exited = false;
+	int status = 0;
+
+	if (!dr->busy)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (!pfd[i].revents)
+			continue;
+		if (pfd[i].fd == dr->pipe_fd && !read_output(dr)) {
+			close(dr->pipe_fd);
+			dr->pipe_fd = -1;
+		}
+		if (pfd[i].fd == dr->pid_fd)
+			exited = true;
+	}
+	if (dr->killing) {
+		/* SIGTERM was sent: SIGKILL once it exited or a second passed,
+		 * to the whole group (its children too). */
+		if (exited || now_mono_ms() >= dr->kill_at_ms) {
+			kill(-dr->pid, SIGKILL);
+			while (waitpid(dr->pid, &status, 0) < 0 && errno == EINTR)
+				;
+			run_finish(dr, -ETIME);
+		}
+		return;
+	}
+	if (exited && waitpid(dr->pid, &status, WNOHANG) == dr->pid) {
+		/* A grandchild may hold the pipe: read what is there and stop. */
+		if (dr->pipe_fd >= 0)
+			read_output(dr);
+		run_finish(dr, exit_result(status));
+		return;
+	}
+	if (now_mono_ms() >= dr->end_ms) {
+		close(dr->pipe_fd);
+		dr->pipe_fd = -1;
+		log_lines(dr->name, &dr->out, true);
+		kill(-dr->pid, SIGTERM);
+		dr->killing = true;
+		dr->kill_at_ms = now_mono_ms() + 1000;
+	}
+}
+
+void drain_run_cancel(struct drain_run *dr)
+{
+	if (!dr->busy)
+		return;
+	kill_group(dr->pid);
+	if (dr->pipe_fd >= 0)
+		close(dr->pipe_fd);
+	if (dr->pid_fd >= 0)
+		close(dr->pid_fd);
+	dr->pipe_fd = dr->pid_fd = -1;
+	strbuf_free(&dr->out);
+	dr->busy = false;
+}
+
+struct sync_run {
+	bool done;
+	int r;
+};
+
+static void sync_done(void *ctx, int r)
+{
+	struct sync_run *s = ctx;
+
+	s->done = true;
+	s->r = r;
+}
+
+int drain_d_run(const char *dir, const char *name, const char *const *env, long long timeout_ms)
+{
+	struct sync_run s = {false, 0};
+	struct drain_run dr;
+	int r = drain_d_start(&dr, dir, name, env, timeout_ms, sync_done, &s);
+
+	if (r < 0)
+		return r;
+	while (!s.done) {
+		struct pollfd pfd[2];
+		size_t n = drain_run_fill_poll(&dr, pfd, ARRAY_SIZE(pfd));
+
+		if (poll(pfd, n, drain_run_timeout_ms(&dr)) < 0 && errno != EINTR)
+			return -errno;
+		drain_run_dispatch(&dr, pfd, n);
+	}
+	return s.r;
 }

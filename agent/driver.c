@@ -1,9 +1,13 @@
 /* The lifecycle's I/O (agent/lifecycle*.c are the pure engine): executes
  * what lifecycle_step() asks (IMDS, AWS calls, asg-health, drain.d,
  * metrics, sd_notify, the state file, logs) and feeds each answer back as
- * an event.  The calls still block (each one notices a stop through
- * watchdog.c); the engine does not care. */
+ * an event.  The calls run on the agent's loop and never block it: one
+ * call (a->lc_op) is under way at a time, the step's next action waits
+ * for its end, and its answer is queued for the engine, one per turn of
+ * the loop, so status requests, SIGTERM and metric publishing go on
+ * meanwhile.  A SIGTERM is fed once the step under way has executed. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +19,12 @@
 #include "agent.h"
 #include "autoscaling.h"
 #include "elbv2.h"
+#include "watch.h"
 #include "identity.h"
 #include "cleanup.h"
+#include "control-protocol.h"
 #include "drain.h"
+#include "health-client.h"
 #include "lifecycle-state.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -154,104 +161,189 @@ static enum lc_result call_result(struct agent *a, const char *what, int r,
 	return LC_RESULT_ERROR;
 }
 
-static void discover(struct agent *a, struct lc_event *ev)
+/* ---- the calls: each one an operation on the loop (a->lc_op) that
+ * ends in op_done() with its answer in the queue ---- */
+
+static struct lc_event *op_event(struct agent *a)
+{
+	return &a->lc_queue[a->lc_queued];
+}
+
+static void op_done(struct agent *a)
+{
+	a->lc_queued++;
+	a->lc_op.busy = false;
+	a->lc_kick = true;
+}
+
+/* Starts an AWS call of the operation; its failure to start ends the
+ * operation as a call error. */
+static bool op_started(struct agent *a, const char *what, int r)
+{
+	if (r == 0)
+		return true;
+	op_event(a)->result = call_result(a, what, r, &a->lc_op.resp);
+	op_done(a);
+	return false;
+}
+
+/* DISCOVER: the group (identity.c), then its hooks, then its target
+ * groups, each asked only while unknown. */
+static void discover_tgs(struct agent *a);
+
+static void on_hooks(void *ctx, int r, struct aws_response *resp)
+{
+	struct agent *a = ctx;
+	struct lc_event *ev = op_event(a);
+	struct hook_set *hooks = &a->lc_found_hooks;
+
+	r = autoscaling_lifecycle_hooks_result(r, resp, hooks);
+	if (r == 0) {
+		ev->hooks_known = true;
+		for (int i = 0; i < hooks->n; i++)
+			log_info("lifecycle: %s hook %s (HeartbeatTimeout %d s, DefaultResult %s)",
+			         hooks->h[i].launching ? "launching" : "terminating",
+			         hooks->h[i].name, hooks->h[i].heartbeat_timeout_s,
+			         hooks->h[i].default_abandon ? "ABANDON" : "CONTINUE");
+		if (!hooks->n)
+			log_info("lifecycle: group %s has no lifecycle hooks", a->ident.asg_name);
+	} else {
+		ev->result = call_result(a, "DescribeLifecycleHooks", r, resp);
+	}
+	aws_response_free(resp);
+	discover_tgs(a);
+}
+
+static void on_tgs(void *ctx, int r, struct aws_response *resp)
+{
+	struct agent *a = ctx;
+	struct lc_event *ev = op_event(a);
+
+	r = autoscaling_target_groups_result(r, resp, a->lc_found_tgs, LIFECYCLE_MAX_TARGET_GROUPS,
+	                                     &ev->n_tgs);
+	if (r == 0) {
+		ev->tgs_known = true;
+		log_info("lifecycle: group %s has %d target group(s)", a->ident.asg_name,
+		         ev->n_tgs);
+	} else if (ev->result == LC_RESULT_OK) {
+		ev->result = call_result(a, "DescribeAutoScalingGroups", r, resp);
+	} else {
+		call_result(a, "DescribeAutoScalingGroups", r, resp);
+	}
+	aws_response_free(resp);
+	op_done(a);
+}
+
+static void discover_tgs(struct agent *a)
+{
+	if (a->lc.tgs_known) {
+		op_done(a);
+		return;
+	}
+	op_started(a, "DescribeAutoScalingGroups",
+	           autoscaling_describe_target_groups_start(
+	                   &a->lc_op.call, &a->aws, a->ident.asg_name, &a->lc_op.resp, on_tgs, a));
+}
+
+static void discover_hooks(struct agent *a)
+{
+	if (!a->aws_ready) {
+		op_done(a);
+		return;
+	}
+	if (a->lc.hooks_known) {
+		discover_tgs(a);
+		return;
+	}
+	memset(&a->lc_found_hooks, 0, sizeof(a->lc_found_hooks));
+	op_started(a, "DescribeLifecycleHooks",
+	           autoscaling_describe_lifecycle_hooks_start(&a->lc_op.call, &a->aws,
+	                                                      a->ident.asg_name, &a->lc_op.resp,
+	                                                      on_hooks, a));
+}
+
+static void on_discover_group(struct agent *a, int r)
 {
 	const struct lifecycle *lc = &a->lc;
-	struct hook_set *hooks = &a->lc_found_hooks;
-	struct aws_response resp;
+	struct lc_event *ev = op_event(a);
+
+	if (r == 0) {
+		discover_hooks(a);
+		return;
+	}
+	/* Restarted during a drain after the group had let the instance go
+	 * (the previous process was killed after AWS took its
+	 * CompleteLifecycleAction and before the state was saved): it is in
+	 * no group, so no hook and no target group is left to act on.  Seen
+	 * in tests/hostile/agent-kill.py; without this the drain waited for a
+	 * group forever. */
+	if (r == -ENOENT && lc->state == LC_DRAINING && a->aws_ready && a->ident.imds == IMDS_OK) {
+		memset(&a->lc_found_hooks, 0, sizeof(a->lc_found_hooks));
+		ev->hooks_known = !lc->hooks_known;
+		ev->tgs_known = !lc->tgs_known;
+		ev->n_tgs = 0;
+		log_notice("lifecycle: %s is in no Auto Scaling group any more; no hook is left to "
+		           "complete",
+		           a->ident.id.instance_id);
+	}
+	op_done(a);
+}
+
+static void discover(struct agent *a, struct lc_event *ev)
+{
 	int r;
 
 	ev->kind = LC_EV_DISCOVERED;
-	ev->hooks = hooks;
+	ev->hooks = &a->lc_found_hooks;
 	ev->tgs = (const char(*)[512])a->lc_found_tgs;
-	if (!a->ident.asg_source && (r = identity_find_asg(a)) < 0) {
-		/* Restarted during a drain after the group had let the instance
-		 * go (the previous process was killed after AWS took its
-		 * CompleteLifecycleAction and before the state was saved): it is
-		 * in no group, so no hook and no target group is left to act on.
-		 * Seen in tests/hostile/agent-kill.py; without this the drain
-		 * waited for a group forever. */
-		if (r == -ENOENT && lc->state == LC_DRAINING && a->aws_ready &&
-		    a->ident.imds == IMDS_OK) {
-			memset(hooks, 0, sizeof(*hooks));
-			ev->hooks_known = !lc->hooks_known;
-			ev->tgs_known = !lc->tgs_known;
-			ev->n_tgs = 0;
-			log_notice("lifecycle: %s is in no Auto Scaling group any more; no hook "
-			           "is left to complete",
-			           a->ident.id.instance_id);
-		}
+	if (a->ident.asg_source) {
+		discover_hooks(a);
 		return;
 	}
-	if (!a->aws_ready)
-		return;
-	if (!lc->hooks_known) {
-		memset(hooks, 0, sizeof(*hooks));
-		r = autoscaling_describe_lifecycle_hooks(&a->aws, a->ident.asg_name, hooks, &resp);
-		if (r == 0) {
-			ev->hooks_known = true;
-			for (int i = 0; i < hooks->n; i++)
-				log_info("lifecycle: %s hook %s (HeartbeatTimeout %d s, "
-				         "DefaultResult %s)",
-				         hooks->h[i].launching ? "launching" : "terminating",
-				         hooks->h[i].name, hooks->h[i].heartbeat_timeout_s,
-				         hooks->h[i].default_abandon ? "ABANDON" : "CONTINUE");
-			if (!hooks->n)
-				log_info("lifecycle: group %s has no lifecycle hooks",
-				         a->ident.asg_name);
-		} else {
-			ev->result = call_result(a, "DescribeLifecycleHooks", r, &resp);
-		}
-		aws_response_free(&resp);
-	}
-	if (!lc->tgs_known) {
-		r = autoscaling_describe_target_groups(&a->aws, a->ident.asg_name, a->lc_found_tgs,
-		                                       LIFECYCLE_MAX_TARGET_GROUPS, &ev->n_tgs,
-		                                       &resp);
-		if (r == 0) {
-			ev->tgs_known = true;
-			log_info("lifecycle: group %s has %d target group(s)", a->ident.asg_name,
-			         ev->n_tgs);
-		} else if (ev->result == LC_RESULT_OK) {
-			ev->result = call_result(a, "DescribeAutoScalingGroups", r, &resp);
-		} else {
-			call_result(a, "DescribeAutoScalingGroups", r, &resp);
-		}
-		aws_response_free(&resp);
-	}
+	/* -EBUSY: the identity is being read again (IMDS was absent): the
+	 * group is unknown for now, and asked again later. */
+	r = identity_find_asg_start(a, on_discover_group);
+	if (r != 1)
+		on_discover_group(a, r);
 }
 
-/* The instance's LifecycleState by DescribeAutoScalingInstances: -ENOENT
- * in no group, 0 with state, other -errno. */
-static int instance_state(struct agent *a, char *state, size_t len)
+/* DESCRIBE_INSTANCE, and the check after "No active Lifecycle Action":
+ * the instance's LifecycleState by DescribeAutoScalingInstances
+ * (-ENOENT: in no group). */
+static int instance_state(struct agent *a, int r, struct aws_response *resp, char *state,
+                          size_t len)
 {
-	struct aws_response resp;
 	char group[256];
-	int r;
 
 	state[0] = '\0';
-	r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, group, sizeof(group),
-	                                  state, len, &resp);
-	aws_response_free(&resp);
+	r = autoscaling_instance_result(r, resp, group, sizeof(group), state, len);
+	aws_response_free(resp);
 	if (r == 0)
 		log_info("lifecycle: instance %s is %s in %s", a->ident.id.instance_id, state,
 		         group);
 	return r;
 }
 
+static int describe_instance(struct agent *a, aws_done_fn done)
+{
+	return autoscaling_describe_instance_start(&a->lc_op.call, &a->aws, a->ident.id.instance_id,
+	                                           &a->lc_op.resp2, done, a);
+}
+
 /* Whether a launching hook may be pending: Pending(:Wait), or
  * Warmed:Pending(:Wait) on the way into the warm pool. */
-static bool launch_pending(struct agent *a)
+static void on_launch_state(void *ctx, int r, struct aws_response *resp)
 {
+	struct agent *a = ctx;
 	char state[64];
-	int r = instance_state(a, state, sizeof(state));
 
-	if (r == -ENOENT)
-		return false; /* in no group */
-	if (r < 0)
-		return true;
-	return !strcmp(state, "Pending:Wait") || !strcmp(state, "Pending") ||
-	       !strcmp(state, "Warmed:Pending:Wait") || !strcmp(state, "Warmed:Pending");
+	r = instance_state(a, r, resp, state, sizeof(state));
+	op_event(a)->flag = r == -ENOENT ? false /* in no group */
+	                    : r < 0      ? true
+	                            : !strcmp(state, "Pending:Wait") || !strcmp(state, "Pending") ||
+	                                      !strcmp(state, "Warmed:Pending:Wait") ||
+	                                      !strcmp(state, "Warmed:Pending");
+	op_done(a);
 }
 
 enum wait_phase { PHASE_UNKNOWN, PHASE_BEFORE_WAIT, PHASE_WAIT, PHASE_PAST };
@@ -259,14 +351,13 @@ enum wait_phase { PHASE_UNKNOWN, PHASE_BEFORE_WAIT, PHASE_WAIT, PHASE_PAST };
 /* Where the instance stands against a hook's wait state: before it
  * (Pending, Terminating, Warmed:Pending...: the action comes soon), in it
  * (Pending:Wait, Terminating:Wait...), past it, or unknown. */
-static enum wait_phase wait_phase(struct agent *a)
+static enum wait_phase wait_phase(int r, const char *state)
 {
 	static const char *const before[] = {"Pending", "Terminating", "Warmed:Pending",
 	                                     "Warmed:Terminating"};
-	char state[64];
 	size_t len;
 
-	if (instance_state(a, state, sizeof(state)) != 0)
+	if (r != 0)
 		return PHASE_UNKNOWN;
 	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++)
 		if (!strcmp(state, before[i]))
@@ -277,113 +368,292 @@ static enum wait_phase wait_phase(struct agent *a)
 	return PHASE_PAST;
 }
 
-/* Completes every hook of the transition. */
-static enum lc_result complete_hooks(struct agent *a, bool launching, bool abandon)
+/* COMPLETE: every hook of the transition, one after the other. */
+static void complete_next(struct agent *a);
+static void on_complete(void *ctx, int r, struct aws_response *resp);
+
+static int complete_call(struct agent *a)
 {
-	struct lifecycle *lc = &a->lc;
-	uint64_t t0 = now_mono_ms();
+	const struct hook *h = &a->lc.hooks.h[a->lc_op.i];
 
-	for (int i = 0; i < lc->hooks.n; i++) {
-		const struct hook *h = &lc->hooks.h[i];
-		struct aws_response resp;
-		enum lc_result res = LC_RESULT_OK;
-		enum wait_phase phase = PHASE_UNKNOWN;
-		int r;
-
-		if (h->launching != launching)
-			continue;
-		/* A second call only when the instance reached its wait state
-		 * between the first one and the Describe: its action was
-		 * created in between (scale-in ends the deregistration delay
-		 * so). */
-		for (int attempt = 0;; attempt++) {
-			r = autoscaling_complete_lifecycle_action(&a->aws, a->ident.asg_name,
-			                                          h->name, a->ident.id.instance_id,
-			                                          abandon, &resp);
-			if (r != -ENOENT)
-				break;
-			phase = wait_phase(a);
-			if (phase != PHASE_WAIT || attempt > 0)
-				break;
-			aws_response_free(&resp);
-		}
-		if (r == 0) {
-			log_notice("lifecycle: CompleteLifecycleAction %s %s for %s in %.1f s "
-			           "(%d attempt(s))",
-			           h->name, abandon ? "ABANDON" : "CONTINUE",
-			           a->ident.id.instance_id, (double)(now_mono_ms() - t0) / 1000,
-			           resp.attempts);
-		} else if (r == -ENOENT && phase == PHASE_BEFORE_WAIT) {
-			log_info("lifecycle: hook %s: %s is not in its wait state yet; retrying",
-			         h->name, a->ident.id.instance_id);
-			res = LC_RESULT_NOT_YET;
-		} else if (r == -ENOENT) {
-			log_info("lifecycle: hook %s: no active lifecycle action for %s; nothing "
-			         "pending",
-			         h->name, a->ident.id.instance_id);
-		} else {
-			res = call_result(a, "CompleteLifecycleAction", r, &resp);
-		}
-		aws_response_free(&resp);
-		if (res != LC_RESULT_OK)
-			return res;
-	}
-	return LC_RESULT_OK;
+	return autoscaling_complete_lifecycle_action_start(
+	        &a->lc_op.call, &a->aws, a->ident.asg_name, h->name, a->ident.id.instance_id,
+	        a->lc_op.act.abandon, &a->lc_op.resp, on_complete, a);
 }
 
-static enum lc_result heartbeat(struct agent *a, bool launching)
+/* The answer of the hook's call (after the Describe, if any). */
+static void complete_hook_done(struct agent *a, int r)
 {
-	struct lifecycle *lc = &a->lc;
-	enum lc_result res = LC_RESULT_NO_ACTION;
+	struct lc_op *op = &a->lc_op;
+	const struct hook *h = &a->lc.hooks.h[op->i];
+	enum lc_result res = LC_RESULT_OK;
 
-	for (int i = 0; i < lc->hooks.n; i++) {
-		const struct hook *h = &lc->hooks.h[i];
-		struct aws_response resp;
-		int r;
-
-		if (h->launching != launching)
-			continue;
-		r = autoscaling_record_heartbeat(&a->aws, a->ident.asg_name, h->name,
-		                                 a->ident.id.instance_id, &resp);
-		if (r == 0) {
-			res = LC_RESULT_OK;
-			log_info("lifecycle: heartbeat for hook %s (%s for %.1f s)", h->name,
-			         lifecycle_phase(lc), (double)(wall_ms() - lc->since_ms) / 1000);
-		} else if (r != -ENOENT) {
-			enum lc_result e =
-			        call_result(a, "RecordLifecycleActionHeartbeat", r, &resp);
-			if (res != LC_RESULT_OK)
-				res = e;
-		}
-		aws_response_free(&resp);
+	if (r == 0) {
+		log_notice("lifecycle: CompleteLifecycleAction %s %s for %s in %.1f s (%d "
+		           "attempt(s))",
+		           h->name, op->act.abandon ? "ABANDON" : "CONTINUE",
+		           a->ident.id.instance_id, (double)(now_mono_ms() - op->t0) / 1000,
+		           op->resp.attempts);
+	} else if (r == -ENOENT && op->phase == PHASE_BEFORE_WAIT) {
+		log_info("lifecycle: hook %s: %s is not in its wait state yet; retrying", h->name,
+		         a->ident.id.instance_id);
+		res = LC_RESULT_NOT_YET;
+	} else if (r == -ENOENT) {
+		log_info("lifecycle: hook %s: no active lifecycle action for %s; nothing pending",
+		         h->name, a->ident.id.instance_id);
+	} else {
+		res = call_result(a, "CompleteLifecycleAction", r, &op->resp);
 	}
-	return res;
+	aws_response_free(&op->resp);
+	if (res != LC_RESULT_OK) {
+		op_event(a)->result = res;
+		op_done(a);
+		return;
+	}
+	op->i++;
+	complete_next(a);
 }
 
-static enum lc_result set_targets(struct agent *a, bool registered)
+static void on_complete_phase(void *ctx, int r, struct aws_response *resp)
 {
-	struct lifecycle *lc = &a->lc;
+	struct agent *a = ctx;
+	struct lc_op *op = &a->lc_op;
+	char state[64];
 
-	for (int i = 0; i < lc->n_tgs; i++) {
-		struct aws_response resp;
-		uint64_t t0 = now_mono_ms();
-		int r = elbv2_set_target(&a->aws, lc->tgs[i], a->ident.id.instance_id, registered,
-		                         &resp);
-		enum lc_result res = LC_RESULT_OK;
+	r = instance_state(a, r, resp, state, sizeof(state));
+	op->phase = wait_phase(r, state);
+	/* A second call only when the instance reached its wait state
+	 * between the first one and the Describe: its action was created in
+	 * between (scale-in ends the deregistration delay so). */
+	if (op->phase == PHASE_WAIT && op->attempt == 0) {
+		op->attempt++;
+		aws_response_free(&op->resp);
+		r = complete_call(a);
+		if (r < 0)
+			complete_hook_done(a, r);
+		return;
+	}
+	complete_hook_done(a, -ENOENT);
+}
 
+static void on_complete(void *ctx, int r, struct aws_response *resp)
+{
+	struct agent *a = ctx;
+
+	r = autoscaling_hook_call_result(r, resp);
+	if (r == -ENOENT) {
+		r = describe_instance(a, on_complete_phase);
+		if (r < 0) {
+			a->lc_op.phase = PHASE_UNKNOWN;
+			complete_hook_done(a, -ENOENT);
+		}
+		return;
+	}
+	complete_hook_done(a, r);
+}
+
+static void complete_next(struct agent *a)
+{
+	struct lc_op *op = &a->lc_op;
+	int r;
+
+	while (op->i < a->lc.hooks.n && a->lc.hooks.h[op->i].launching != op->act.launching)
+		op->i++;
+	if (op->i >= a->lc.hooks.n) {
+		op_event(a)->result = LC_RESULT_OK;
+		op_done(a);
+		return;
+	}
+	op->attempt = 0;
+	op->phase = PHASE_UNKNOWN;
+	r = complete_call(a);
+	if (r < 0)
+		complete_hook_done(a, r);
+}
+
+/* HEARTBEAT: every hook of the transition; OK when one took it. */
+static void heartbeat_next(struct agent *a);
+
+static void on_heartbeat(void *ctx, int r, struct aws_response *resp)
+{
+	struct agent *a = ctx;
+	struct lc_op *op = &a->lc_op;
+	const struct hook *h = &a->lc.hooks.h[op->i];
+
+	r = autoscaling_hook_call_result(r, resp);
+	if (r == 0) {
+		op->res = LC_RESULT_OK;
+		log_info("lifecycle: heartbeat for hook %s (%s for %.1f s)", h->name,
+		         lifecycle_phase(&a->lc), (double)(wall_ms() - a->lc.since_ms) / 1000);
+	} else if (r != -ENOENT) {
+		enum lc_result e = call_result(a, "RecordLifecycleActionHeartbeat", r, resp);
+		if (op->res != LC_RESULT_OK)
+			op->res = e;
+	}
+	aws_response_free(resp);
+	op->i++;
+	heartbeat_next(a);
+}
+
+static void heartbeat_next(struct agent *a)
+{
+	struct lc_op *op = &a->lc_op;
+	int r;
+
+	for (;;) {
+		while (op->i < a->lc.hooks.n && a->lc.hooks.h[op->i].launching != op->act.launching)
+			op->i++;
+		if (op->i >= a->lc.hooks.n) {
+			op_event(a)->result = op->res;
+			op_done(a);
+			return;
+		}
+		r = autoscaling_record_heartbeat_start(
+		        &op->call, &a->aws, a->ident.asg_name, a->lc.hooks.h[op->i].name,
+		        a->ident.id.instance_id, &op->resp, on_heartbeat, a);
 		if (r == 0)
-			log_notice("lifecycle: %s %s %s in %.1f s",
-			           registered ? "RegisterTargets" : "DeregisterTargets",
-			           a->ident.id.instance_id, lc->tgs[i],
-			           (double)(now_mono_ms() - t0) / 1000);
-		else
-			res = call_result(a, registered ? "RegisterTargets" : "DeregisterTargets",
-			                  r, &resp);
-		aws_response_free(&resp);
-		if (res != LC_RESULT_OK)
-			return res;
+			return;
+		enum lc_result e = call_result(a, "RecordLifecycleActionHeartbeat", r, &op->resp);
+		if (op->res != LC_RESULT_OK)
+			op->res = e;
+		op->i++;
 	}
-	return LC_RESULT_OK;
+}
+
+/* SET_TARGETS: every target group, until one fails. */
+static void targets_next(struct agent *a);
+
+static void on_target(void *ctx, int r, struct aws_response *resp)
+{
+	struct agent *a = ctx;
+	struct lc_op *op = &a->lc_op;
+	bool registered = op->act.flag;
+	enum lc_result res = LC_RESULT_OK;
+
+	if (r == 0)
+		log_notice("lifecycle: %s %s %s in %.1f s",
+		           registered ? "RegisterTargets" : "DeregisterTargets",
+		           a->ident.id.instance_id, a->lc.tgs[op->i],
+		           (double)(now_mono_ms() - op->t0) / 1000);
+	else
+		res = call_result(a, registered ? "RegisterTargets" : "DeregisterTargets", r, resp);
+	aws_response_free(resp);
+	if (res != LC_RESULT_OK) {
+		op_event(a)->result = res;
+		op_done(a);
+		return;
+	}
+	op->i++;
+	targets_next(a);
+}
+
+static void targets_next(struct agent *a)
+{
+	struct lc_op *op = &a->lc_op;
+	bool registered = op->act.flag;
+
+	if (op->i >= a->lc.n_tgs) {
+		op_event(a)->result = LC_RESULT_OK;
+		op_done(a);
+		return;
+	}
+	op->t0 = now_mono_ms();
+	op_started(a, registered ? "RegisterTargets" : "DeregisterTargets",
+	           elbv2_set_target_start(&op->call, &a->aws, a->lc.tgs[op->i],
+	                                  a->ident.id.instance_id, registered, &op->resp, on_target,
+	                                  a));
+}
+
+/* WATCH: the four IMDS items. */
+static void on_watch(void *ctx, int r)
+{
+	struct agent *a = ctx;
+	struct lc_event *e = op_event(a);
+
+	e->r = r;
+	format_into(e->error, sizeof(e->error), "%s", a->imds.last_error);
+	op_done(a);
+}
+
+/* READ_HEALTH and DRAIN_HEALTH: asg-health's control socket. */
+static void on_health(void *ctx, int r, long status, const struct strbuf *body)
+{
+	struct agent *a = ctx;
+	struct lc_event *e = op_event(a);
+
+	e->r = health_read_result(r, status, body, a->cfg->lc.launch_rise, &e->health);
+	op_done(a);
+}
+
+static void on_health_set(void *ctx, int r, long status, const struct strbuf *body)
+{
+	struct agent *a = ctx;
+
+	(void)body;
+	op_event(a)->r = health_set_drain_result(r, status);
+	op_done(a);
+}
+
+/* FLUSH_METRICS: after a publish under way, if any (one at a time: the
+ * queue's periods must go once). */
+static void on_flushed(void *ctx, int r)
+{
+	struct agent *a = ctx;
+
+	a->publishing = false;
+	if (r < 0)
+		agent_record_error(a, "%s", a->metrics.last_error);
+	op_done(a);
+}
+
+static void flush(struct agent *a)
+{
+	int r;
+
+	if (!a->aws_ready || !metrics_backlog(&a->metrics)) {
+		op_done(a);
+		return;
+	}
+	if (a->publishing) {
+		a->lc_op.waits_publish = true;
+		return;
+	}
+	a->publishing = true;
+	r = metrics_publish_start(&a->publish, &a->metrics, &a->aws, on_flushed, a);
+	if (r != 1)
+		on_flushed(a, r);
+}
+
+void lifecycle_publish_ended(struct agent *a)
+{
+	if (a->lc_op.busy && a->lc_op.waits_publish) {
+		a->lc_op.waits_publish = false;
+		flush(a);
+	}
+}
+
+/* RUN_DRAIN_D: the index-th executable; its result is only logged. */
+static void drain_d_result(struct agent *a, const char *name, int r)
+{
+	const char *dir = a->cfg->lc.drain_d;
+	double timeout = (double)a->lc_op.act.timeout_ms / 1000;
+	double took = (double)(now_mono_ms() - a->lc_op.t0) / 1000;
+
+	if (r == 0)
+		log_info("lifecycle: %s/%s done in %.1f s", dir, name, took);
+	else if (r == -ETIME)
+		log_warning("lifecycle: %s/%s timed out after %.1f s; killed", dir, name, timeout);
+	else
+		log_warning("lifecycle: %s/%s failed (%s %d) after %.1f s", dir, name,
+		            r < 0 ? "error" : "exit status", r < 0 ? -r : r, took);
+}
+
+static void on_drain_d(void *ctx, int r)
+{
+	struct agent *a = ctx;
+
+	drain_d_result(a, a->lc_op.drain.name, r);
+	op_done(a);
 }
 
 static void run_drain_d(struct agent *a, int index, long long timeout)
@@ -396,39 +666,34 @@ static void run_drain_d(struct agent *a, int index, long long timeout)
 	r = drain_d_list(c->drain_d, &names, &n);
 	if (r < 0)
 		log_warning("lifecycle: cannot read %s: %s", c->drain_d, strerror(-r));
-	if (index < n) {
-		const char *name = names[index];
-		char causes[160], deadline[64], inst[64], tmp[128], why[512];
-		const char *env[] = {causes, deadline, inst, NULL};
-		uint64_t t0 = now_mono_ms();
+	if (index >= n) {
+		drain_d_free(names, n);
+		op_done(a);
+		return;
+	}
+	const char *name = names[index];
+	char causes[160], deadline[64], inst[64], tmp[128], why[512];
+	const char *env[] = {causes, deadline, inst, NULL};
 
-		lifecycle_causes_text(lc->causes, tmp, sizeof(tmp));
-		format_into(causes, sizeof(causes), "ASG_AGENT_DRAIN_CAUSE=%s", tmp);
-		format_into(deadline, sizeof(deadline), "ASG_AGENT_DEADLINE=%lld",
-		            (long long)(lc->deadline_ms / 1000));
-		format_into(inst, sizeof(inst), "ASG_AGENT_INSTANCE_ID=%s",
-		            a->ident.id.instance_id);
-		/* Skipped, not fatal: the drain (and the hook's completion)
-		 * goes on, as run-parts skips what it must not run. */
-		if (drain_d_check(c->drain_d, name, why, sizeof(why)) < 0) {
-			agent_record_error(a, "drain.d: refusing %s: %s; skipped", name, why);
-			log_error("lifecycle: %s", a->last_error);
-			r = 0;
-		} else {
-			log_info("lifecycle: running %s/%s (timeout %.1f s)", c->drain_d, name,
-			         (double)timeout / 1000);
-			r = drain_d_run(c->drain_d, name, env, timeout);
-			if (r == 0)
-				log_info("lifecycle: %s/%s done in %.1f s", c->drain_d, name,
-				         (double)(now_mono_ms() - t0) / 1000);
+	lifecycle_causes_text(lc->causes, tmp, sizeof(tmp));
+	format_into(causes, sizeof(causes), "ASG_AGENT_DRAIN_CAUSE=%s", tmp);
+	format_into(deadline, sizeof(deadline), "ASG_AGENT_DEADLINE=%lld",
+	            (long long)(lc->deadline_ms / 1000));
+	format_into(inst, sizeof(inst), "ASG_AGENT_INSTANCE_ID=%s", a->ident.id.instance_id);
+	/* Skipped, not fatal: the drain (and the hook's completion) goes on,
+	 * as run-parts skips what it must not run. */
+	if (drain_d_check(c->drain_d, name, why, sizeof(why)) < 0) {
+		agent_record_error(a, "drain.d: refusing %s: %s; skipped", name, why);
+		log_error("lifecycle: %s", a->last_error);
+		op_done(a);
+	} else {
+		log_info("lifecycle: running %s/%s (timeout %.1f s)", c->drain_d, name,
+		         (double)timeout / 1000);
+		r = drain_d_start(&a->lc_op.drain, c->drain_d, name, env, timeout, on_drain_d, a);
+		if (r < 0) {
+			drain_d_result(a, name, r);
+			op_done(a);
 		}
-		if (r == -ETIME)
-			log_warning("lifecycle: %s/%s timed out after %.1f s; killed", c->drain_d,
-			            name, (double)timeout / 1000);
-		else if (r != 0)
-			log_warning("lifecycle: %s/%s failed (%s %d) after %.1f s", c->drain_d,
-			            name, r < 0 ? "error" : "exit status", r < 0 ? -r : r,
-			            (double)(now_mono_ms() - t0) / 1000);
 	}
 	drain_d_free(names, n);
 }
@@ -455,13 +720,16 @@ static void notify(struct agent *a, bool ready)
 		sd_notifyf(0, "STATUS=%s", s);
 }
 
-/* Executes one action; its answer, if any, waits in the queue. */
+/* Executes one action; its answer, if any, waits in the queue.  The
+ * calls end later (a->lc_op.busy until then). */
 static void execute(struct agent *a, const struct lc_action *act)
 {
 	struct lifecycle *lc = &a->lc;
+	struct lc_op *op = &a->lc_op;
 	struct lc_event *e;
 	const char *fields[] = {NULL, NULL};
 	char f[64];
+	int r;
 
 	if (a->lc_queued >= LIFECYCLE_QUEUE_MAX) {
 		/* The engine asks one call at a time, a few at most. */
@@ -473,57 +741,87 @@ static void execute(struct agent *a, const struct lc_action *act)
 	memset(e, 0, sizeof(*e));
 	switch (act->kind) {
 	case LC_ACT_WATCH:
+	case LC_ACT_READ_HEALTH:
+	case LC_ACT_DRAIN_HEALTH:
+	case LC_ACT_RUN_DRAIN_D:
+	case LC_ACT_DISCOVER:
+	case LC_ACT_DESCRIBE_INSTANCE:
+	case LC_ACT_COMPLETE:
+	case LC_ACT_HEARTBEAT:
+	case LC_ACT_SET_TARGETS:
+	case LC_ACT_FLUSH_METRICS:
+		memset(op, 0, sizeof(*op));
+		op->busy = true;
+		op->act = *act;
+		op->t0 = now_mono_ms();
+		break;
+	default:
+		break;
+	}
+	switch (act->kind) {
+	case LC_ACT_WATCH:
 		e->kind = LC_EV_IMDS;
 		e->imds = lc->ev; /* an item that cannot be read keeps its value */
-		e->r = watch_poll(&a->imds, &e->imds);
-		format_into(e->error, sizeof(e->error), "%s", a->imds.last_error);
-		break;
+		r = watch_poll_start(&op->watch, &a->imds, &e->imds, on_watch, a);
+		if (r < 0)
+			on_watch(a, r);
+		return;
 	case LC_ACT_READ_HEALTH:
 		e->kind = LC_EV_HEALTH;
-		e->r = health_read(a->cfg->health_socket, a->cfg->lc.launch_rise, &e->health);
-		break;
+		r = health_control_start(&op->health, &a->health_http, a->cfg->health_socket, "GET",
+		                         CONTROL_PATH_STATUS, on_health, a);
+		if (r < 0)
+			on_health(a, r, 0, NULL);
+		return;
 	case LC_ACT_DISCOVER:
 		discover(a, e);
-		break;
+		return;
 	case LC_ACT_DESCRIBE_INSTANCE:
 		e->kind = LC_EV_INSTANCE;
-		e->flag = launch_pending(a);
-		break;
+		r = describe_instance(a, on_launch_state);
+		if (r < 0) {
+			e->flag = true;
+			op_done(a);
+		}
+		return;
 	case LC_ACT_COMPLETE:
 		e->kind = LC_EV_COMPLETED;
 		e->launching = act->launching;
 		e->abandon = act->abandon;
 		e->flag = act->flag;
-		e->result = complete_hooks(a, act->launching, act->abandon);
-		break;
+		complete_next(a);
+		return;
 	case LC_ACT_HEARTBEAT:
 		e->kind = LC_EV_HEARTBEAT;
 		e->launching = act->launching;
-		e->result = heartbeat(a, act->launching);
-		break;
+		op->res = LC_RESULT_NO_ACTION;
+		heartbeat_next(a);
+		return;
 	case LC_ACT_SET_TARGETS:
 		e->kind = LC_EV_TARGETS;
 		e->flag = act->flag;
-		e->result = set_targets(a, act->flag);
-		break;
+		targets_next(a);
+		return;
 	case LC_ACT_DRAIN_HEALTH:
 		e->kind = LC_EV_HEALTH_SET;
 		e->flag = act->flag;
-		e->r = health_set_drain(a->cfg->health_socket, act->flag);
-		break;
+		r = health_control_start(
+		        &op->health, &a->health_http, a->cfg->health_socket, "POST",
+		        act->flag ? CONTROL_PATH_DRAIN : CONTROL_PATH_UNDRAIN, on_health_set, a);
+		if (r < 0)
+			on_health_set(a, r, 0, NULL);
+		return;
 	case LC_ACT_RUN_DRAIN_D:
 		e->kind = LC_EV_DRAIN_D_DONE;
 		run_drain_d(a, act->index, act->timeout_ms);
-		break;
+		return;
 	case LC_ACT_CLOSE_METRICS:
 		metrics_close_current(&a->metrics);
 		return;
 	case LC_ACT_FLUSH_METRICS:
 		e->kind = LC_EV_FLUSHED;
-		if (a->aws_ready && metrics_backlog(&a->metrics) &&
-		    metrics_publish(&a->metrics, &a->aws) < 0)
-			agent_record_error(a, "%s", a->metrics.last_error);
-		break;
+		flush(a);
+		return;
 	case LC_ACT_PUBLISHING:
 		metrics_set_publishing(&a->metrics, act->flag);
 		return;
@@ -545,32 +843,53 @@ static void execute(struct agent *a, const struct lc_action *act)
 		agent_record_error(a, "%s", act->text);
 		return;
 	case LC_ACT_EXIT:
+		a->lc_exit = true;
 		return;
 	}
 	a->lc_queued++;
 }
 
-static void feed(struct agent *a, const struct lc_event *ev)
+/* Executes the step's actions in order, each call after the previous
+ * one has ended. */
+static void pump(struct agent *a)
 {
-	/* The engine's answer is copied: executing an action feeds further
-	 * events, each with its own list. */
+	while (!a->lc_op.busy && a->lc_todo && a->lc_todo_next < a->lc_todo->n)
+		execute(a, &a->lc_todo->a[a->lc_todo_next++]);
+	if (!a->lc_op.busy && a->lc_todo && a->lc_todo_next >= a->lc_todo->n) {
+		free(a->lc_todo);
+		a->lc_todo = NULL;
+	}
+}
+
+static bool idle(const struct agent *a)
+{
+	return !a->lc_op.busy && !a->lc_todo;
+}
+
+/* Feeds ev to the engine and starts its actions; true when they include
+ * the exit. */
+static bool feed(struct agent *a, const struct lc_event *ev)
+{
+	/* The engine's answer is kept until executed: executing an action
+	 * feeds further events, each with its own list. */
 	struct lc_actions *out = malloc(sizeof(*out));
+	bool exits = false;
 
 	if (!out) {
 		log_error("lifecycle: out of memory");
-		return;
+		return false;
 	}
 	lifecycle_step(&a->lc, &a->cfg->lc, ev, wall_ms(), out);
 	if (out->overflow)
 		log_error("lifecycle: more than %d actions in one step (a bug); some dropped",
 		          LC_MAX_ACTIONS);
 	a->lc_wake_ms = out->wake_ms;
-	for (int i = 0; i < out->n; i++) {
-		if (out->a[i].kind == LC_ACT_EXIT)
-			a->lc_exit = true;
-		execute(a, &out->a[i]);
-	}
-	free(out);
+	for (int i = 0; i < out->n; i++)
+		exits |= out->a[i].kind == LC_ACT_EXIT;
+	a->lc_todo = out;
+	a->lc_todo_next = 0;
+	pump(a);
+	return exits;
 }
 
 /* Feeds the oldest queued answer; true when there was one. */
@@ -593,6 +912,20 @@ static bool feed_queued(struct agent *a)
 	return true;
 }
 
+/* SIGTERM, fed once the step under way has executed: its calls end
+ * first (a POST within its timeout, the rest interrupted at once). */
+static void feed_stop(struct agent *a)
+{
+	struct lc_event ev = {.kind = LC_EV_SIGTERM};
+
+	a->lc_stop_pending = false;
+	/* A drain under way is finished first, within systemd's stop
+	 * timeout. */
+	if (feed(a, &ev))
+		log_info("received %s; flushing the current period and exiting",
+		         strsignal(a->stop_signo ? a->stop_signo : SIGTERM));
+}
+
 void lifecycle_init(struct agent *a)
 {
 	struct lc_event ev = {.kind = LC_EV_RESTART};
@@ -611,31 +944,55 @@ uint64_t lifecycle_tick(struct agent *a)
 	struct lc_event ev = {.kind = LC_EV_TIMER};
 	int64_t left;
 
+	pump(a);
+	if (!idle(a))
+		return UINT64_MAX; /* the call's end ticks again (lc_kick) */
+	if (a->lc_stop_pending) {
+		feed_stop(a);
+		return idle(a) ? now_mono_ms() : UINT64_MAX;
+	}
 	/* Answers first, one per turn: the loop sees signals and status
 	 * requests between them. */
 	if (feed_queued(a))
-		return now_mono_ms();
+		return idle(a) ? now_mono_ms() : UINT64_MAX;
 	ev.imds_ok = a->ident.imds == IMDS_OK;
 	ev.aws_ready = a->aws_ready;
 	ev.asg_known = a->ident.asg_source != NULL;
 	ev.drain_d_count = drain_d_count(a);
 	ev.boot_wall_ms = boot_wall_ms();
 	feed(a, &ev);
+	if (!idle(a))
+		return UINT64_MAX;
 	if (a->lc_queued)
 		return now_mono_ms();
 	left = a->lc_wake_ms - wall_ms();
 	return now_mono_ms() + (uint64_t)(left > 0 ? left : 0);
 }
 
-bool lifecycle_stop(struct agent *a)
+void lifecycle_stop(struct agent *a)
 {
-	struct lc_event ev = {.kind = LC_EV_SIGTERM};
-
-	feed(a, &ev);
-	return a->lc_exit;
+	a->lc_stop_pending = true;
 }
 
 bool lifecycle_may_exit(const struct agent *a)
 {
-	return a->lc_exit;
+	return a->lc_exit && idle(a);
+}
+
+void lifecycle_free(struct agent *a)
+{
+	struct lc_op *op = &a->lc_op;
+
+	if (op->busy) {
+		watch_poll_cancel(&op->watch);
+		health_call_cancel(&op->health);
+		drain_run_cancel(&op->drain);
+		if (a->aws_ready)
+			aws_call_cancel(&op->call);
+		aws_response_free(&op->resp);
+		aws_response_free(&op->resp2);
+		op->busy = false;
+	}
+	free(a->lc_todo);
+	a->lc_todo = NULL;
 }

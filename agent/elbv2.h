@@ -7,12 +7,15 @@
 
 #include <stdbool.h>
 
-struct aws_client;
-struct aws_response;
+#include "aws.h"
 
 /* DeregisterTargets / RegisterTargets of this instance (its Id only: the
  * group registers instances on the target group's port). */
 int elbv2_set_target(struct aws_client *aws, const char *arn, const char *instance_id,
                      bool registered, struct aws_response *resp);
+/* The same without waiting (aws_query_start). */
+int elbv2_set_target_start(struct aws_call *q, struct aws_client *aws, const char *arn,
+                           const char *instance_id, bool registered, struct aws_response *resp,
+                           aws_done_fn done, void *ctx);
 
 #endif

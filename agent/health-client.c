@@ -42,6 +42,65 @@ int health_control(const char *socket_path, const char *method, const char *path
 	return r;
 }
 
+static void on_answer(void *ctx, int r, struct http_response *resp)
+{
+	struct health_call *hc = ctx;
+
+	hc->busy = false;
+	hc->transfer = NULL;
+	hc->done(hc->ctx, r, r == 0 ? resp->status : 0, &resp->body);
+	http_response_free(resp);
+}
+
+int health_control_start(struct health_call *hc, struct http_client *http, const char *socket_path,
+                         const char *method, const char *path, health_done_fn done, void *ctx)
+{
+	int r;
+
+	memset(hc, 0, sizeof(*hc));
+	hc->http = http;
+	hc->done = done;
+	hc->ctx = ctx;
+	format_into(hc->url, sizeof(hc->url), "http://localhost%s", path);
+	struct http_request req = {.method = method,
+	                           .url = hc->url,
+	                           .unix_socket = socket_path,
+	                           .connect_timeout_ms = 2000,
+	                           .timeout_ms = 5000,
+	                           .no_proxy = true};
+	r = http_start(http, &req, &hc->resp, on_answer, hc, &hc->transfer);
+	if (r == 0)
+		hc->busy = true;
+	return r;
+}
+
+void health_call_cancel(struct health_call *hc)
+{
+	if (!hc->busy)
+		return;
+	http_cancel(hc->http, hc->transfer);
+	http_response_free(&hc->resp);
+	hc->busy = false;
+}
+
+int health_read_result(int r, long status, const struct strbuf *body, int rise,
+                       struct health_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (r < 0)
+		return r;
+	if (status != 200)
+		return -EPROTO;
+	return health_view_parse(strbuf_str(body), body->len, rise, v);
+}
+
+int health_set_drain_result(int r, long status)
+{
+	if (r < 0)
+		return r;
+	return status >= 200 && status < 300 ? 0 : -EPROTO;
+}
+
 static void add_failing(struct health_view *v, const char *name, const char *why)
 {
 	size_t len = strlen(v->failing);
@@ -58,11 +117,7 @@ int health_read(const char *socket_path, int rise, struct health_view *v)
 
 	memset(v, 0, sizeof(*v));
 	r = health_control(socket_path, "GET", CONTROL_PATH_STATUS, &status, &body);
-	if (r < 0)
-		return r;
-	if (status != 200)
-		return -EPROTO;
-	return health_view_parse(strbuf_str(&body), body.len, rise, v);
+	return health_read_result(r, status, &body, rise, v);
 }
 
 int health_view_parse(const char *json, size_t len, int rise, struct health_view *v)
@@ -120,7 +175,5 @@ int health_set_drain(const char *socket_path, bool drain)
 	int r = health_control(socket_path, "POST",
 	                       drain ? CONTROL_PATH_DRAIN : CONTROL_PATH_UNDRAIN, &status, &body);
 
-	if (r < 0)
-		return r;
-	return status >= 200 && status < 300 ? 0 : -EPROTO;
+	return health_set_drain_result(r, status);
 }

@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct strbuf;
+#include "http.h"
+#include "strbuf.h"
 
 /* asg-health's GET /status, as the lifecycle needs it. */
 struct health_view {
@@ -37,5 +38,28 @@ int health_set_drain(const char *socket_path, bool drain);
  * to *body), or -errno when asg-health cannot be reached. */
 int health_control(const char *socket_path, const char *method, const char *path, long *status,
                    struct strbuf *body);
+
+/* One request without waiting, on the daemon's client http: done(ctx,
+ * r, status, body) from the loop, never from here.  hc is the caller's,
+ * kept in place until then or health_call_cancel(). */
+typedef void (*health_done_fn)(void *ctx, int r, long status, const struct strbuf *body);
+
+struct health_call {
+	struct http_client *http; /* not owned */
+	health_done_fn done;
+	void *ctx;
+	bool busy;
+	char url[256];
+	struct http_response resp;
+	struct http_transfer *transfer;
+};
+
+int health_control_start(struct health_call *hc, struct http_client *http, const char *socket_path,
+                         const char *method, const char *path, health_done_fn done, void *ctx);
+void health_call_cancel(struct health_call *hc);
+/* What health_read() and health_set_drain() make of an answer. */
+int health_read_result(int r, long status, const struct strbuf *body, int rise,
+                       struct health_view *v);
+int health_set_drain_result(int r, long status);
 
 #endif

@@ -77,40 +77,73 @@ static void settle_region(struct agent *a)
 	format_into(a->ident.region, sizeof(a->ident.region), "%s", v);
 }
 
-int identity_discover(struct agent *a)
+/* What the identity read's result r means: IMDS ok or absent, and the
+ * region. */
+static void discovered(struct agent *a, int r)
 {
 	enum imds_state before = a->ident.imds;
-	int r;
 
-	if (a->imds.disabled) {
-		a->ident.imds = IMDS_DISABLED;
+	if (r == 0) {
+		a->ident.imds = IMDS_OK;
+		log_info("instance %s (%s, %s, %s) in %s", a->ident.id.instance_id,
+		         a->ident.id.instance_type,
+		         a->ident.id.life_cycle[0] ? a->ident.id.life_cycle : "unknown life cycle",
+		         a->ident.id.availability_zone, a->ident.id.region);
 	} else {
-		r = imds_read_identity(&a->imds, &a->ident.id);
-		if (r == -EINTR)
-			return r;
-		if (r == 0) {
-			a->ident.imds = IMDS_OK;
-			log_info("instance %s (%s, %s, %s) in %s", a->ident.id.instance_id,
-			         a->ident.id.instance_type,
-			         a->ident.id.life_cycle[0] ? a->ident.id.life_cycle
-			                                   : "unknown life cycle",
-			         a->ident.id.availability_zone, a->ident.id.region);
-		} else {
-			a->ident.imds = IMDS_ABSENT;
-			agent_record_error(a, "%s", a->imds.last_error);
-			/* Once: off EC2 this is the normal state, not news. */
-			if (before != IMDS_ABSENT)
-				log_warning(
-				        "instance metadata (IMDSv2) unavailable: %s; running "
-				        "without "
-				        "it (set region, credentials and auto_scaling_group_name "
-				        "another way); `asg-agent doctor` explains the usual "
-				        "causes",
-				        a->imds.last_error);
-		}
+		a->ident.imds = IMDS_ABSENT;
+		agent_record_error(a, "%s", a->imds.last_error);
+		/* Once: off EC2 this is the normal state, not news. */
+		if (before != IMDS_ABSENT)
+			log_warning("instance metadata (IMDSv2) unavailable: %s; running without "
+			            "it (set region, credentials and auto_scaling_group_name "
+			            "another way); `asg-agent doctor` explains the usual causes",
+			            a->imds.last_error);
 	}
 	settle_region(a);
-	return 0;
+}
+
+static void lookup_finish(struct agent *a, int r)
+{
+	struct identity_lookup *l = &a->lookup;
+	void (*done)(struct agent *, int) = l->done;
+	void (*also)(struct agent *, int) = l->also;
+
+	l->busy = false;
+	l->also = NULL;
+	strbuf_free(&l->tag);
+	done(a, r);
+	if (also)
+		also(a, r);
+}
+
+static void on_identity(void *ctx, int r)
+{
+	struct agent *a = ctx;
+
+	if (r != -EINTR)
+		discovered(a, r);
+	lookup_finish(a, r == -EINTR ? r : 0);
+}
+
+int identity_discover_start(struct agent *a, void (*done)(struct agent *a, int r))
+{
+	struct identity_lookup *l = &a->lookup;
+	int r;
+
+	if (l->busy)
+		return -EBUSY;
+	if (a->imds.disabled) {
+		a->ident.imds = IMDS_DISABLED;
+		settle_region(a);
+		return 0;
+	}
+	l->done = done;
+	l->finding_group = false;
+	r = imds_read_identity_start(&l->identity, &a->imds, &a->ident.id, on_identity, a);
+	if (r < 0)
+		return r;
+	l->busy = true;
+	return 1;
 }
 
 static void found(struct agent *a, const char *name, const char *source)
@@ -121,32 +154,12 @@ static void found(struct agent *a, const char *name, const char *source)
 	log_info("Auto Scaling group %s (from %s)", name, source);
 }
 
-int identity_find_asg(struct agent *a)
+static void on_describe_instance(void *ctx, int r, struct aws_response *resp)
 {
-	_cleanup_strbuf_ struct strbuf tag = STRBUF_INIT;
-	struct aws_response resp;
+	struct agent *a = ctx;
 	char name[256];
-	int r;
 
-	if (a->cfg->auto_scaling_group_name) {
-		found(a, a->cfg->auto_scaling_group_name, "config");
-		return 0;
-	}
-	if (a->ident.imds != IMDS_OK)
-		return -ENOENT;
-	/* The group tags its instances aws:autoscaling:groupName; IMDS shows
-	 * tags only with InstanceMetadataTags=enabled (404 otherwise). */
-	r = imds_get(&a->imds, "tags/instance/aws:autoscaling:groupName", &tag);
-	if (r == -EINTR)
-		return r;
-	if (r == 0 && tag.len && tag.len < sizeof(name) && !memchr(tag.data, '\n', tag.len)) {
-		found(a, strbuf_str(&tag), "imds-tag");
-		return 0;
-	}
-	if (!a->aws_ready)
-		return -ENOENT;
-	r = autoscaling_describe_instance(&a->aws, a->ident.id.instance_id, name, sizeof(name),
-	                                  NULL, 0, &resp);
+	r = autoscaling_instance_result(r, resp, name, sizeof(name), NULL, 0);
 	if (r == 0)
 		found(a, name, "DescribeAutoScalingInstances");
 	else if (r == -ENOENT)
@@ -155,8 +168,112 @@ int identity_find_asg(struct agent *a)
 		                   "(DescribeAutoScalingInstances); nothing to publish for",
 		                   a->ident.id.instance_id);
 	else
-		agent_record_error(a, "DescribeAutoScalingInstances failed: %s%s%s", resp.code,
-		                   resp.code[0] ? ": " : "", resp.message);
-	aws_response_free(&resp);
-	return r;
+		agent_record_error(a, "DescribeAutoScalingInstances failed: %s%s%s", resp->code,
+		                   resp->code[0] ? ": " : "", resp->message);
+	aws_response_free(resp);
+	lookup_finish(a, r);
+}
+
+static void on_tag(void *ctx, int r)
+{
+	struct agent *a = ctx;
+	struct identity_lookup *l = &a->lookup;
+
+	if (r == -EINTR) {
+		lookup_finish(a, r);
+		return;
+	}
+	if (r == 0 && l->tag.len && l->tag.len < sizeof(a->ident.asg_name) &&
+	    !memchr(l->tag.data, '\n', l->tag.len)) {
+		found(a, strbuf_str(&l->tag), "imds-tag");
+		lookup_finish(a, 0);
+		return;
+	}
+	if (!a->aws_ready) {
+		lookup_finish(a, -ENOENT);
+		return;
+	}
+	r = autoscaling_describe_instance_start(&l->call, &a->aws, a->ident.id.instance_id,
+	                                        &l->resp, on_describe_instance, a);
+	if (r < 0)
+		lookup_finish(a, r);
+}
+
+int identity_find_asg_start(struct agent *a, void (*done)(struct agent *a, int r))
+{
+	struct identity_lookup *l = &a->lookup;
+	int r;
+
+	if (a->cfg->auto_scaling_group_name) {
+		found(a, a->cfg->auto_scaling_group_name, "config");
+		return 0;
+	}
+	if (a->ident.imds != IMDS_OK)
+		return -ENOENT;
+	if (l->busy) {
+		/* The same lookup under way (the start's or a publish's): its
+		 * answer is this one's too. */
+		if (!l->finding_group || l->also)
+			return -EBUSY;
+		l->also = done;
+		return 1;
+	}
+	l->done = done;
+	l->finding_group = true;
+	/* The group tags its instances aws:autoscaling:groupName; IMDS shows
+	 * tags only with InstanceMetadataTags=enabled (404 otherwise). */
+	r = imds_get_start(&l->rd, &a->imds, "tags/instance/aws:autoscaling:groupName", &l->tag,
+	                   on_tag, a);
+	if (r < 0)
+		return r;
+	l->busy = true;
+	return 1;
+}
+
+void identity_lookup_cancel(struct agent *a)
+{
+	struct identity_lookup *l = &a->lookup;
+
+	if (!l->busy)
+		return;
+	imds_identity_read_cancel(&l->identity);
+	imds_read_cancel(&l->rd);
+	if (a->aws_ready)
+		aws_call_cancel(&l->call);
+	strbuf_free(&l->tag);
+	l->busy = false;
+	l->also = NULL;
+}
+
+/* ---- blocking, for `asg-agent doctor` ---- */
+
+static void sync_done(struct agent *a, int r)
+{
+	a->lookup.sync_done = true;
+	a->lookup.sync_r = r;
+}
+
+static int wait_lookup(struct agent *a, int r)
+{
+	struct http_client *clients[] = {&a->imds.http, a->aws_ready ? &a->aws.http : NULL};
+
+	if (r != 1)
+		return r;
+	a->lookup.sync_done = false;
+	r = http_wait(clients, a->aws_ready ? 2 : 1, &a->lookup.sync_done);
+	if (r < 0) {
+		identity_lookup_cancel(a);
+		return r;
+	}
+	return a->lookup.sync_r;
+}
+
+int identity_discover(struct agent *a)
+{
+	return wait_lookup(a, identity_discover_start(a, sync_done));
+}
+
+int identity_find_asg(struct agent *a)
+{
+	return wait_lookup(a, identity_find_asg_start(a, sync_done));
 }

@@ -1,5 +1,6 @@
 /* IMDSv2 client (see imds.h). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,6 @@
 #include "random.h"
 #include "secret.h"
 #include "timeutil.h"
-#include "watchdog.h"
 
 /* Backoff between IMDS attempts: full jitter over 100 ms doubling to at
  * most 1 s.  IMDS is local; long waits only delay boot. */
@@ -96,13 +96,14 @@ static bool token_valid(const struct imds_client *c)
 	return c->token[0] && now_mono_ms() + margin < c->token_expires_ms;
 }
 
-static int backoff(unsigned retry)
+/* Full jitter over 100 ms doubling to at most 1 s, as a timer. */
+static uint64_t backoff_ms(unsigned retry)
 {
 	uint64_t cap = IMDS_BACKOFF_BASE_MS << (retry < 4 ? retry : 4);
 
 	if (cap > IMDS_BACKOFF_MAX_MS)
 		cap = IMDS_BACKOFF_MAX_MS;
-	return watchdog_sleep_ms(random_below(cap + 1));
+	return random_below(cap + 1);
 }
 
 /* Every IMDS request: short timeouts, and never through a proxy from
@@ -119,151 +120,430 @@ static struct http_request imds_request(const struct imds_client *c, const char 
 	                             .secret = true};
 }
 
-static int fetch_token(struct imds_client *c)
+/* ---- one read as a small state machine: token PUT attempts, then GET
+ * attempts, each failure followed by a backoff timer ---- */
+
+static void send_get(struct imds_read *rd);
+static void send_put(struct imds_read *rd);
+
+/* The single completion point of a read. */
+static void finish(struct imds_read *rd, int r)
 {
-	char url[512], ttl[80];
-	const char *hdrs[] = {ttl, NULL};
-	int r = -EIO;
+	rd->busy = false;
+	rd->transfer = NULL;
+	rd->timer = NULL;
+	rd->done(rd->ctx, r);
+}
 
-	snprintf(url, sizeof(url), "%s/latest/api/token", c->endpoint);
-	snprintf(ttl, sizeof(ttl), "X-aws-ec2-metadata-token-ttl-seconds: %d", c->token_ttl_s);
-	secret_wipe(c->token, sizeof(c->token));
-	c->token_expires_ms = 0;
-	for (int n = 0; n < c->attempts; n++) {
-		struct http_response resp;
-		struct http_request req = imds_request(c, "PUT", url, hdrs);
+static void start_failed(struct imds_read *rd, int r)
+{
+	format_into(rd->c->last_error, sizeof(rd->c->last_error), "IMDS request %s: %s", rd->url,
+	            strerror(-r));
+	finish(rd, r);
+}
 
-		if (n && backoff((unsigned)n - 1) < 0)
-			return -EINTR;
-		r = http_perform(&c->http, &req, &resp);
-		if (r == -EINTR) {
-			http_response_free(&resp);
-			return r;
-		}
-		if (r < 0) {
-			format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: %s",
-			            url, resp.error[0] ? resp.error : strerror(-r));
-		} else if (resp.status == 200 && resp.body.len > 0 &&
-		           resp.body.len < sizeof(c->token)) {
-			memcpy(c->token, resp.body.data, resp.body.len);
-			c->token[resp.body.len] = '\0';
-			c->token_expires_ms = now_mono_ms() + (uint64_t)c->token_ttl_s * 1000;
-			note_ttl(c, resp.token_ttl);
-			c->tokens_fetched++;
-			http_response_free(&resp);
-			return 0;
-		} else {
-			format_into(c->last_error, sizeof(c->last_error),
-			            "IMDS token PUT %s: HTTP %ld", url, resp.status);
-			/* 403: IMDS is turned off for this instance (or the PUT
-			 * was forwarded); 400: our request is wrong.  Neither
-			 * improves with a retry, and we never fall back to v1. */
-			r = resp.status == 403 || resp.status == 404 || resp.status == 405 ? -EACCES
-			    : transient_status(resp.status)                                ? -EIO
-			                                    : -EPROTO;
-			if (!transient_status(resp.status)) {
-				http_response_free(&resp);
-				return r;
-			}
-		}
-		http_response_free(&resp);
+static void on_backoff(void *ctx, bool interrupted)
+{
+	struct imds_read *rd = ctx;
+
+	rd->timer = NULL;
+	if (interrupted)
+		finish(rd, -EINTR);
+	else if (rd->in_token)
+		send_put(rd);
+	else
+		send_get(rd);
+}
+
+static void backoff(struct imds_read *rd, unsigned retry)
+{
+	int r = http_timer_start(&rd->c->http, backoff_ms(retry), on_backoff, rd, &rd->timer);
+
+	if (r < 0)
+		finish(rd, r);
+}
+
+static void on_put_done(void *ctx, int r, struct http_response *resp)
+{
+	struct imds_read *rd = ctx;
+	struct imds_client *c = rd->c;
+
+	rd->transfer = NULL;
+	if (r == -EINTR) {
+		http_response_free(resp);
+		finish(rd, r);
+		return;
 	}
-	return r;
+	if (r < 0) {
+		format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: %s",
+		            rd->token_url, resp->error[0] ? resp->error : strerror(-r));
+	} else if (resp->status == 200 && resp->body.len > 0 && resp->body.len < sizeof(c->token)) {
+		memcpy(c->token, resp->body.data, resp->body.len);
+		c->token[resp->body.len] = '\0';
+		c->token_expires_ms = now_mono_ms() + (uint64_t)c->token_ttl_s * 1000;
+		note_ttl(c, resp->token_ttl);
+		c->tokens_fetched++;
+		http_response_free(resp);
+		rd->in_token = false;
+		if (rd->token_only)
+			finish(rd, 0);
+		else
+			send_get(rd);
+		return;
+	} else {
+		format_into(c->last_error, sizeof(c->last_error), "IMDS token PUT %s: HTTP %ld",
+		            rd->token_url, resp->status);
+		/* 403: IMDS is turned off for this instance (or the PUT was
+		 * forwarded); 400: our request is wrong.  Neither improves
+		 * with a retry, and we never fall back to v1. */
+		r = resp->status == 403 || resp->status == 404 || resp->status == 405 ? -EACCES
+		    : transient_status(resp->status)                                  ? -EIO
+		                                                                      : -EPROTO;
+		if (!transient_status(resp->status)) {
+			http_response_free(resp);
+			finish(rd, r);
+			return;
+		}
+	}
+	http_response_free(resp);
+	if (++rd->token_attempt >= c->attempts) {
+		finish(rd, r);
+		return;
+	}
+	backoff(rd, (unsigned)rd->token_attempt - 1);
+}
+
+static void send_put(struct imds_read *rd)
+{
+	struct imds_client *c = rd->c;
+	char ttl[80];
+	const char *hdrs[] = {ttl, NULL};
+	struct http_request req = imds_request(c, "PUT", rd->token_url, hdrs);
+	int r;
+
+	snprintf(ttl, sizeof(ttl), "X-aws-ec2-metadata-token-ttl-seconds: %d", c->token_ttl_s);
+	r = http_start(&c->http, &req, &rd->resp, on_put_done, rd, &rd->transfer);
+	if (r < 0)
+		start_failed(rd, r);
+}
+
+static void on_get_done(void *ctx, int r, struct http_response *resp)
+{
+	struct imds_read *rd = ctx;
+	struct imds_client *c = rd->c;
+
+	rd->transfer = NULL;
+	if (r == -EINTR) {
+		http_response_free(resp);
+		finish(rd, r);
+		return;
+	}
+	if (r == 0 && resp->status == 200) {
+		note_ttl(c, resp->token_ttl);
+		strbuf_append_len(rd->out, resp->body.data, resp->body.len);
+		http_response_free(resp);
+		finish(rd, strbuf_error(rd->out));
+		return;
+	}
+	if (r == 0 && resp->status == 401 && !rd->renewed) {
+		/* Expired or invalid token: drop it and retry at once with a
+		 * fresh one (Go SDK v2, NTH).  Not an attempt. */
+		http_response_free(resp);
+		secret_wipe(c->token, sizeof(c->token));
+		c->token_expires_ms = 0;
+		rd->renewed = true;
+		send_get(rd);
+		return;
+	}
+	if (r < 0) {
+		format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: %s", rd->url,
+		            resp->error[0] ? resp->error : strerror(-r));
+	} else {
+		format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: HTTP %ld", rd->url,
+		            resp->status);
+		r = resp->status == 404              ? -ENOENT
+		    : resp->status == 403            ? -EACCES
+		    : resp->status == 401            ? -EACCES
+		    : transient_status(resp->status) ? -EIO
+		                                     : -EPROTO;
+		if (!transient_status(resp->status)) {
+			http_response_free(resp);
+			finish(rd, r);
+			return;
+		}
+	}
+	http_response_free(resp);
+	if (++rd->attempt >= c->attempts) {
+		finish(rd, r);
+		return;
+	}
+	backoff(rd, (unsigned)rd->attempt - 1);
+}
+
+/* A GET attempt, after a token PUT when there is no valid token. */
+static void send_get(struct imds_read *rd)
+{
+	struct imds_client *c = rd->c;
+	const char *hdrs[] = {rd->token_header, NULL};
+	struct http_request req = imds_request(c, "GET", rd->url, hdrs);
+	int r;
+
+	if (c->disabled) {
+		format_into(c->last_error, sizeof(c->last_error),
+		            "IMDS disabled by AWS_EC2_METADATA_DISABLED");
+		finish(rd, -EHOSTDOWN);
+		return;
+	}
+	if (!token_valid(c)) {
+		secret_wipe(c->token, sizeof(c->token));
+		c->token_expires_ms = 0;
+		rd->in_token = true;
+		rd->token_attempt = 0;
+		send_put(rd);
+		return;
+	}
+	snprintf(rd->token_header, sizeof(rd->token_header), "X-aws-ec2-metadata-token: %s",
+	         c->token);
+	r = http_start(&c->http, &req, &rd->resp, on_get_done, rd, &rd->transfer);
+	secret_wipe(rd->token_header, sizeof(rd->token_header));
+	if (r < 0)
+		start_failed(rd, r);
+}
+
+static void start(struct imds_read *rd, struct imds_client *c, const char *path, struct strbuf *out,
+                  imds_done_fn done, void *ctx)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->c = c;
+	rd->out = out;
+	rd->done = done;
+	rd->ctx = ctx;
+	rd->busy = true;
+	snprintf(rd->token_url, sizeof(rd->token_url), "%s/latest/api/token", c->endpoint);
+	if (path)
+		snprintf(rd->url, sizeof(rd->url), "%s%s%s", c->endpoint,
+		         path[0] == '/' ? "" : "/latest/meta-data/", path);
+	if (out)
+		strbuf_reset(out);
+}
+
+/* The first step runs from a zero timer: done is never called from
+ * the start functions. */
+static void on_first_step(void *ctx, bool interrupted)
+{
+	struct imds_read *rd = ctx;
+
+	rd->timer = NULL;
+	if (interrupted)
+		finish(rd, -EINTR);
+	else
+		send_get(rd);
+}
+
+int imds_get_start(struct imds_read *rd, struct imds_client *c, const char *path,
+                   struct strbuf *out, imds_done_fn done, void *ctx)
+{
+	start(rd, c, path, out, done, ctx);
+	return http_timer_start(&c->http, 0, on_first_step, rd, &rd->timer);
+}
+
+void imds_read_cancel(struct imds_read *rd)
+{
+	if (!rd->busy)
+		return;
+	if (rd->transfer)
+		http_cancel(&rd->c->http, rd->transfer);
+	if (rd->timer)
+		http_timer_cancel(&rd->c->http, rd->timer);
+	http_response_free(&rd->resp);
+	rd->busy = false;
+	rd->transfer = NULL;
+	rd->timer = NULL;
+}
+
+struct sync_read {
+	bool done;
+	int r;
+};
+
+static void sync_done(void *ctx, int r)
+{
+	struct sync_read *s = ctx;
+
+	s->done = true;
+	s->r = r;
+}
+
+static int wait_read(struct imds_client *c, struct imds_read *rd, struct sync_read *s)
+{
+	struct http_client *clients[] = {&c->http};
+	int r = http_wait(clients, 1, &s->done);
+
+	if (r < 0) {
+		imds_read_cancel(rd);
+		return r;
+	}
+	return s->r;
 }
 
 int imds_ensure_token(struct imds_client *c)
 {
+	struct sync_read s = {false, 0};
+	struct imds_read rd;
+
 	if (c->disabled) {
 		format_into(c->last_error, sizeof(c->last_error),
 		            "IMDS disabled by AWS_EC2_METADATA_DISABLED");
 		return -EHOSTDOWN;
 	}
-	return token_valid(c) ? 0 : fetch_token(c);
-}
-
-/* The request header's copy of the token, wiped on every return. */
-static void wipe_header(char (*h)[600])
-{
-	secret_wipe(*h, sizeof(*h));
+	if (token_valid(c))
+		return 0;
+	start(&rd, c, NULL, NULL, sync_done, &s);
+	rd.token_only = true;
+	rd.in_token = true;
+	secret_wipe(c->token, sizeof(c->token));
+	c->token_expires_ms = 0;
+	send_put(&rd);
+	if (!rd.busy)
+		return s.r;
+	return wait_read(c, &rd, &s);
 }
 
 int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 {
-	char url[1024], tok[600] __attribute__((cleanup(wipe_header)));
-	const char *hdrs[] = {tok, NULL};
-	bool renewed = false;
-	int r = -EIO;
+	struct sync_read s = {false, 0};
+	struct imds_read rd;
+	int r = imds_get_start(&rd, c, path, out, sync_done, &s);
 
-	strbuf_reset(out);
-	snprintf(url, sizeof(url), "%s%s%s", c->endpoint,
-	         path[0] == '/' ? "" : "/latest/meta-data/", path);
-	for (int n = 0; n < c->attempts; n++) {
-		struct http_response resp;
-		struct http_request req = imds_request(c, "GET", url, hdrs);
-
-		r = imds_ensure_token(c);
-		if (r < 0)
-			return r;
-		snprintf(tok, sizeof(tok), "X-aws-ec2-metadata-token: %s", c->token);
-		r = http_perform(&c->http, &req, &resp);
-		if (r == -EINTR) {
-			http_response_free(&resp);
-			return r;
-		}
-		if (r == 0 && resp.status == 200) {
-			note_ttl(c, resp.token_ttl);
-			strbuf_append_len(out, resp.body.data, resp.body.len);
-			http_response_free(&resp);
-			return strbuf_error(out);
-		}
-		if (r == 0 && resp.status == 401 && !renewed) {
-			/* Expired or invalid token: drop it and retry at once
-			 * with a fresh one (Go SDK v2, NTH).  Not an attempt. */
-			http_response_free(&resp);
-			secret_wipe(c->token, sizeof(c->token));
-			c->token_expires_ms = 0;
-			renewed = true;
-			n--;
-			continue;
-		}
-		if (r < 0) {
-			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: %s", url,
-			            resp.error[0] ? resp.error : strerror(-r));
-		} else {
-			format_into(c->last_error, sizeof(c->last_error), "IMDS GET %s: HTTP %ld",
-			            url, resp.status);
-			r = resp.status == 404              ? -ENOENT
-			    : resp.status == 403            ? -EACCES
-			    : resp.status == 401            ? -EACCES
-			    : transient_status(resp.status) ? -EIO
-			                                    : -EPROTO;
-			if (!transient_status(resp.status)) {
-				http_response_free(&resp);
-				return r;
-			}
-		}
-		http_response_free(&resp);
-		if (n + 1 < c->attempts && backoff((unsigned)n) < 0)
-			return -EINTR;
-	}
-	return r;
+	if (r < 0)
+		return r;
+	return wait_read(c, &rd, &s);
 }
 
-static int get_into(struct imds_client *c, const char *path, char *buf, size_t len, bool optional)
+/* An item's answer into buf: one short line expected. */
+static int item_into(int r, const struct strbuf *sb, char *buf, size_t len, bool optional)
 {
-	_cleanup_strbuf_ struct strbuf sb = STRBUF_INIT;
-	int r = imds_get(c, path, &sb);
-
 	if (r == -ENOENT && optional) {
 		buf[0] = '\0';
 		return 0;
 	}
 	if (r < 0)
 		return r;
-	if (sb.len >= len || memchr(strbuf_str(&sb), '\n', sb.len))
-		return -EPROTO; /* one short line expected */
-	memcpy(buf, strbuf_str(&sb), sb.len + 1);
+	if (sb->len >= len || memchr(strbuf_str(sb), '\n', sb->len))
+		return -EPROTO;
+	memcpy(buf, strbuf_str(sb), sb->len + 1);
 	return 0;
+}
+
+/* The identity's items, read one after the other.  placement/region
+ * exists since 2020-08-24; never trim the AZ, a Local Zone AZ looks like
+ * us-west-2-lax-1a. */
+static const struct identity_item {
+	const char *path;
+	size_t offset, len;
+	bool optional;
+} identity_items[] = {
+        {"instance-id", offsetof(struct imds_identity, instance_id),
+         sizeof(((struct imds_identity *)0)->instance_id), false},
+        {"placement/region", offsetof(struct imds_identity, region),
+         sizeof(((struct imds_identity *)0)->region), true},
+        {"placement/availability-zone", offsetof(struct imds_identity, availability_zone),
+         sizeof(((struct imds_identity *)0)->availability_zone), true},
+        {"instance-type", offsetof(struct imds_identity, instance_type),
+         sizeof(((struct imds_identity *)0)->instance_type), true},
+        {"instance-life-cycle", offsetof(struct imds_identity, life_cycle),
+         sizeof(((struct imds_identity *)0)->life_cycle), true},
+};
+
+static void identity_finish(struct imds_identity_read *ir, int r)
+{
+	ir->busy = false;
+	strbuf_free(&ir->sb);
+	ir->done(ir->ctx, r);
+}
+
+/* The document's answer r: the last step. */
+static int identity_document(struct imds_identity_read *ir, int r)
+{
+	struct imds_identity *id = ir->id;
+
+	if (r == -ENOENT)
+		return id->region[0] ? 0 : -ENOENT;
+	if (r < 0)
+		return r;
+	if (imds_parse_identity_document(strbuf_str(&ir->sb), ir->sb.len, id) < 0) {
+		format_into(ir->c->last_error, sizeof(ir->c->last_error),
+		            "IMDS identity document is not a JSON object");
+		return -EPROTO;
+	}
+	return id->region[0] ? 0 : -ENOENT;
+}
+
+static void on_identity_item(void *ctx, int r)
+{
+	struct imds_identity_read *ir = ctx;
+	const char *path;
+
+	if (ir->step == ARRAY_SIZE(identity_items)) {
+		identity_finish(ir, identity_document(ir, r));
+		return;
+	}
+	const struct identity_item *it = &identity_items[ir->step];
+	r = item_into(r, &ir->sb, (char *)ir->id + it->offset, it->len, it->optional);
+	if (r < 0) {
+		identity_finish(ir, r);
+		return;
+	}
+	ir->step++;
+	path = ir->step < ARRAY_SIZE(identity_items) ? identity_items[ir->step].path
+	                                             : "/latest/dynamic/instance-identity/document";
+	r = imds_get_start(&ir->rd, ir->c, path, &ir->sb, on_identity_item, ir);
+	if (r < 0)
+		identity_finish(ir, r);
+}
+
+int imds_read_identity_start(struct imds_identity_read *ir, struct imds_client *c,
+                             struct imds_identity *id, imds_done_fn done, void *ctx)
+{
+	int r;
+
+	memset(ir, 0, sizeof(*ir));
+	memset(id, 0, sizeof(*id));
+	ir->c = c;
+	ir->id = id;
+	ir->done = done;
+	ir->ctx = ctx;
+	r = imds_get_start(&ir->rd, c, identity_items[0].path, &ir->sb, on_identity_item, ir);
+	if (r < 0)
+		return r;
+	ir->busy = true;
+	return 0;
+}
+
+void imds_identity_read_cancel(struct imds_identity_read *ir)
+{
+	if (!ir->busy)
+		return;
+	imds_read_cancel(&ir->rd);
+	strbuf_free(&ir->sb);
+	ir->busy = false;
+}
+
+int imds_read_identity(struct imds_client *c, struct imds_identity *id)
+{
+	struct sync_read s = {false, 0};
+	struct imds_identity_read ir;
+	struct http_client *clients[] = {&c->http};
+	int r = imds_read_identity_start(&ir, c, id, sync_done, &s);
+
+	if (r < 0)
+		return r;
+	r = http_wait(clients, 1, &s.done);
+	if (r < 0) {
+		imds_identity_read_cancel(&ir);
+		return r;
+	}
+	return s.r;
 }
 
 static void copy_json_string(json_t *doc, const char *key, char *buf, size_t len)
@@ -272,42 +552,6 @@ static void copy_json_string(json_t *doc, const char *key, char *buf, size_t len
 
 	if (v && !buf[0])
 		snprintf(buf, len, "%s", v);
-}
-
-int imds_read_identity(struct imds_client *c, struct imds_identity *id)
-{
-	_cleanup_strbuf_ struct strbuf doc_text = STRBUF_INIT;
-	int r;
-
-	memset(id, 0, sizeof(*id));
-	r = get_into(c, "instance-id", id->instance_id, sizeof(id->instance_id), false);
-	if (r < 0)
-		return r;
-	/* placement/region exists since 2020-08-24; never trim the AZ, a
-	 * Local Zone AZ looks like us-west-2-lax-1a. */
-	r = get_into(c, "placement/region", id->region, sizeof(id->region), true);
-	if (r >= 0)
-		r = get_into(c, "placement/availability-zone", id->availability_zone,
-		             sizeof(id->availability_zone), true);
-	if (r >= 0)
-		r = get_into(c, "instance-type", id->instance_type, sizeof(id->instance_type),
-		             true);
-	if (r >= 0)
-		r = get_into(c, "instance-life-cycle", id->life_cycle, sizeof(id->life_cycle),
-		             true);
-	if (r < 0)
-		return r;
-	r = imds_get(c, "/latest/dynamic/instance-identity/document", &doc_text);
-	if (r == -ENOENT)
-		return id->region[0] ? 0 : -ENOENT;
-	if (r < 0)
-		return r;
-	if (imds_parse_identity_document(strbuf_str(&doc_text), doc_text.len, id) < 0) {
-		format_into(c->last_error, sizeof(c->last_error),
-		            "IMDS identity document is not a JSON object");
-		return -EPROTO;
-	}
-	return id->region[0] ? 0 : -ENOENT;
 }
 
 int imds_parse_identity_document(const char *buf, size_t len, struct imds_identity *id)

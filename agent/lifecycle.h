@@ -251,11 +251,17 @@ void lifecycle_step(struct lifecycle *lc, const struct lifecycle_config *cfg,
 /* Sets up the state (resuming from state_dir when the file belongs to
  * this boot and instance). */
 void lifecycle_init(struct agent *a);
-/* Runs whatever is due; returns the monotonic time of the next call. */
+/* Runs whatever is due; returns the monotonic time of the next call,
+ * UINT64_MAX while a call is under way (its end sets a->lc_kick). */
 uint64_t lifecycle_tick(struct agent *a);
-/* SIGTERM/SIGINT: returns true when the agent may exit now, false when a
- * drain is under way (it then finishes within stop_timeout). */
-bool lifecycle_stop(struct agent *a);
+/* SIGTERM/SIGINT: fed to the engine at the next tick once the step under
+ * way has executed; lifecycle_may_exit() then says when to exit (a drain
+ * under way finishes within stop_timeout). */
+void lifecycle_stop(struct agent *a);
+/* The agent's publish ended: a flush waiting for it goes on. */
+void lifecycle_publish_ended(struct agent *a);
+/* Ends what is under way (no answer comes). */
+void lifecycle_free(struct agent *a);
 /* True once the agent may exit after a stop request. */
 bool lifecycle_may_exit(const struct agent *a);
 

@@ -266,58 +266,106 @@ static bool error_is_permanent(const char *code)
 	       !strcmp(code, "ValidationError");
 }
 
-int metrics_publish(struct metrics *m, struct aws_client *aws)
+/* What a PutMetricData's answer means for the queue: 0 to go on with the
+ * next call (accepted, or dropped as never acceptable), or the -errno that
+ * ends this publish with the periods kept. */
+static int put_result(struct metrics *m, int r, const struct aws_response *resp, size_t n)
 {
-	for (int calls = 0; calls < METRICS_CALLS_PER_PUBLISH && m->q_len; calls++) {
-		_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-		struct aws_response resp;
-		size_t n =
-		        m->q_len < METRICS_PERIODS_PER_CALL ? m->q_len : METRICS_PERIODS_PER_CALL;
-		int r = metrics_build_put(m, n, &form);
+	m->last_publish_result = r;
+	if (r == 0) {
+		pop(m, n);
+		m->overflowing = false;
+		m->last_error[0] = '\0';
+		return 0;
+	}
+	format_into(m->last_error, sizeof(m->last_error),
+	            "PutMetricData failed after %d attempt(s): %s%s%s", resp->attempts, resp->code,
+	            resp->code[0] ? ": " : "", resp->message);
+	if (r == -EREMOTEIO && error_is_permanent(resp->code)) {
+		log_error("%s; dropping %zu period(s) CloudWatch will never accept", m->last_error,
+		          n);
+		m->dropped += n;
+		m->q_head = (m->q_head + n) % m->q_cap;
+		m->q_len -= n;
+		return 0;
+	}
+	char code[160], backlog[48];
+	const char *fields[] = {code, backlog, "AWS_ACTION=PutMetricData", NULL};
 
-		if (r <= 0) {
-			if (r == 0)
-				format_into(
-				        m->last_error, sizeof(m->last_error),
-				        "not published: the Auto Scaling group is not known yet");
-			return r;
-		}
-		m->last_publish_at = time(NULL);
-		r = cloudwatch_put_metric_data(aws, &form, &resp);
-		m->last_publish_result = r;
-		if (r == 0) {
-			pop(m, n);
-			m->overflowing = false;
-			m->last_error[0] = '\0';
-			aws_response_free(&resp);
-			continue;
-		}
-		format_into(m->last_error, sizeof(m->last_error),
-		            "PutMetricData failed after %d attempt(s): %s%s%s", resp.attempts,
-		            resp.code, resp.code[0] ? ": " : "", resp.message);
-		if (r == -EREMOTEIO && error_is_permanent(resp.code)) {
-			log_error("%s; dropping %zu period(s) CloudWatch will never accept",
-			          m->last_error, n);
-			m->dropped += n;
-			m->q_head = (m->q_head + n) % m->q_cap;
-			m->q_len -= n;
-			aws_response_free(&resp);
-			continue;
-		}
-		{
-			char code[160], backlog[48];
-			const char *fields[] = {code, backlog, "AWS_ACTION=PutMetricData", NULL};
+	/* Journal fields, so `journalctl AWS_ERROR_CODE=Throttling` finds them. */
+	format_into(code, sizeof(code), "AWS_ERROR_CODE=%s",
+	            resp->code[0] ? resp->code : "transport");
+	format_into(backlog, sizeof(backlog), "METRICS_BACKLOG=%zu", m->q_len);
+	log_fields(LOG_WARNING, fields, "%s; keeping %zu period(s) to send later", m->last_error,
+	           m->q_len);
+	return r;
+}
 
-			/* Journal fields, so `journalctl AWS_ERROR_CODE=Throttling`
-			 * finds them. */
-			format_into(code, sizeof(code), "AWS_ERROR_CODE=%s",
-			            resp.code[0] ? resp.code : "transport");
-			format_into(backlog, sizeof(backlog), "METRICS_BACKLOG=%zu", m->q_len);
-			log_fields(LOG_WARNING, fields, "%s; keeping %zu period(s) to send later",
-			           m->last_error, m->q_len);
-		}
-		aws_response_free(&resp);
+static void on_put(void *ctx, int r, struct aws_response *resp);
+
+/* Starts the next PutMetricData: 1 when one is in flight, else the
+ * publish's result. */
+static int next_put(struct metrics_publish *p)
+{
+	struct metrics *m = p->m;
+	int r;
+
+	if (p->calls >= METRICS_CALLS_PER_PUBLISH || !m->q_len)
+		return 0;
+	p->calls++;
+	strbuf_free(&p->form);
+	p->n = m->q_len < METRICS_PERIODS_PER_CALL ? m->q_len : METRICS_PERIODS_PER_CALL;
+	r = metrics_build_put(m, p->n, &p->form);
+	if (r <= 0) {
+		if (r == 0)
+			format_into(m->last_error, sizeof(m->last_error),
+			            "not published: the Auto Scaling group is not known yet");
 		return r;
 	}
-	return 0;
+	m->last_publish_at = time(NULL);
+	r = cloudwatch_put_metric_data_start(&p->call, p->aws, &p->form, &p->resp, on_put, p);
+	return r < 0 ? r : 1;
+}
+
+static void on_put(void *ctx, int r, struct aws_response *resp)
+{
+	struct metrics_publish *p = ctx;
+
+	r = put_result(p->m, r, resp, p->n);
+	aws_response_free(resp);
+	if (r == 0)
+		r = next_put(p);
+	if (r == 1)
+		return;
+	p->busy = false;
+	strbuf_free(&p->form);
+	p->done(p->ctx, r);
+}
+
+int metrics_publish_start(struct metrics_publish *p, struct metrics *m, struct aws_client *aws,
+                          void (*done)(void *ctx, int r), void *ctx)
+{
+	int r;
+
+	memset(p, 0, sizeof(*p));
+	p->m = m;
+	p->aws = aws;
+	p->done = done;
+	p->ctx = ctx;
+	r = next_put(p);
+	if (r == 1)
+		p->busy = true;
+	else
+		strbuf_free(&p->form);
+	return r;
+}
+
+void metrics_publish_cancel(struct metrics_publish *p)
+{
+	if (!p->busy)
+		return;
+	aws_call_cancel(&p->call);
+	aws_response_free(&p->resp);
+	strbuf_free(&p->form);
+	p->busy = false;
 }

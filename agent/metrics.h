@@ -15,9 +15,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "aws.h"
 #include "strbuf.h"
-
-struct aws_client;
 
 enum metric_kind {
 	METRIC_CPU,
@@ -99,8 +98,26 @@ const struct metric_period *metrics_queued(const struct metrics *m, size_t i);
 int metrics_build_put(const struct metrics *m, size_t n, struct strbuf *form);
 /* Sends the backlog oldest first, several periods per call, until it is
  * empty or a call fails; a period is removed only once CloudWatch
- * accepted it.  Returns 0 or the failing call's -errno. */
-int metrics_publish(struct metrics *m, struct aws_client *aws);
+ * accepted it.  Returns 1 when calls are under way (done(ctx, r) comes
+ * from the loop), else the result at once: 0 or -errno.  The result is
+ * 0 or the failing call's -errno.  p is the caller's, kept in place
+ * until done or metrics_publish_cancel(). */
+struct metrics_publish {
+	struct metrics *m;      /* not owned */
+	struct aws_client *aws; /* not owned */
+	void (*done)(void *ctx, int r);
+	void *ctx;
+	bool busy;
+	int calls;
+	size_t n;           /* periods in the call in flight */
+	struct strbuf form; /* owned */
+	struct aws_call call;
+	struct aws_response resp;
+};
+
+int metrics_publish_start(struct metrics_publish *p, struct metrics *m, struct aws_client *aws,
+                          void (*done)(void *ctx, int r), void *ctx);
+void metrics_publish_cancel(struct metrics_publish *p);
 
 /* Formats a double in the shortest text that reads back to it. */
 void metrics_format_double(double v, char *buf, size_t len);

@@ -89,69 +89,106 @@ int watch_parse_scheduled(const char *json, char *code, size_t code_len, char *i
 	return found ? 0 : -ENOENT;
 }
 
-/* GET path: 1 with the body, 0 on 404, -errno otherwise. */
-static int get_item(struct imds_client *imds, const char *path, struct strbuf *out)
+/* The four items, in the order they are read. */
+static const char *const items[] = {
+        "autoscaling/target-lifecycle-state",
+        "spot/instance-action",
+        "events/recommendations/rebalance",
+        "events/maintenance/scheduled",
+};
+
+/* Item i's answer (1 with the body in b, 0 on 404, -errno) into ev. */
+static void apply(struct lc_events *ev, size_t i, int r, const struct strbuf *b)
+{
+	switch (i) {
+	case 0:
+		if (r < 0)
+			return;
+		ev->target_known = r == 1 && b->len && b->len < sizeof(ev->target_state);
+		format_into(ev->target_state, sizeof(ev->target_state), "%s",
+		            ev->target_known ? strbuf_str(b) : "");
+		/* Tolerate a trailing newline. */
+		ev->target_state[strcspn(ev->target_state, "\r\n")] = '\0';
+		return;
+	case 1:
+		if (r == 1)
+			ev->spot = watch_parse_spot(strbuf_str(b), ev->spot_action,
+			                            sizeof(ev->spot_action), &ev->spot_time) == 0;
+		else if (r == 0)
+			ev->spot = false;
+		return;
+	case 2:
+		if (r == 1)
+			ev->rebalance =
+			        watch_parse_rebalance(strbuf_str(b), &ev->rebalance_time) == 0;
+		else if (r == 0)
+			ev->rebalance = false;
+		return;
+	default:
+		if (r == 1)
+			ev->scheduled = watch_parse_scheduled(
+			                        strbuf_str(b), ev->scheduled_code,
+			                        sizeof(ev->scheduled_code), ev->scheduled_id,
+			                        sizeof(ev->scheduled_id), &ev->scheduled_time) == 0;
+		else if (r == 0)
+			ev->scheduled = false;
+		return;
+	}
+}
+
+static void watch_finish(struct watch_poll *w, int r)
+{
+	w->busy = false;
+	strbuf_free(&w->b);
+	w->done(w->ctx, r);
+}
+
+static void on_item(void *ctx, int r)
+{
+	struct watch_poll *w = ctx;
+
+	if (r == -EINTR) {
+		watch_finish(w, r);
+		return;
+	}
+	if (r == -ENOENT)
+		r = 0;
+	else if (r == 0)
+		r = strbuf_error(&w->b) < 0 ? -ENOMEM : 1;
+	apply(w->ev, w->item, r, &w->b);
+	if (r < 0 && !w->first)
+		w->first = r;
+	if (++w->item == ARRAY_SIZE(items)) {
+		watch_finish(w, w->first);
+		return;
+	}
+	r = imds_get_start(&w->rd, w->imds, items[w->item], &w->b, on_item, w);
+	if (r < 0)
+		watch_finish(w, r);
+}
+
+int watch_poll_start(struct watch_poll *w, struct imds_client *imds, struct lc_events *ev,
+                     void (*done)(void *ctx, int r), void *ctx)
 {
 	int r;
 
-	strbuf_reset(out);
-	r = imds_get(imds, path, out);
-	if (r == -ENOENT)
-		return 0;
+	memset(w, 0, sizeof(*w));
+	w->imds = imds;
+	w->ev = ev;
+	w->done = done;
+	w->ctx = ctx;
+	r = imds_get_start(&w->rd, imds, items[0], &w->b, on_item, w);
 	if (r < 0)
 		return r;
-	return strbuf_error(out) < 0 ? -ENOMEM : 1;
+	w->busy = true;
+	return 0;
 }
 
-int watch_poll(struct imds_client *imds, struct lc_events *ev)
+void watch_poll_cancel(struct watch_poll *w)
 {
-	_cleanup_strbuf_ struct strbuf b = STRBUF_INIT;
-	int r, first = 0;
-
-	r = get_item(imds, "autoscaling/target-lifecycle-state", &b);
-	if (r == -EINTR)
-		return r;
-	if (r >= 0) {
-		ev->target_known = r == 1 && b.len && b.len < sizeof(ev->target_state);
-		format_into(ev->target_state, sizeof(ev->target_state), "%s",
-		            ev->target_known ? strbuf_str(&b) : "");
-		/* Tolerate a trailing newline. */
-		ev->target_state[strcspn(ev->target_state, "\r\n")] = '\0';
-	} else
-		first = r;
-
-	r = get_item(imds, "spot/instance-action", &b);
-	if (r == -EINTR)
-		return r;
-	if (r == 1)
-		ev->spot = watch_parse_spot(strbuf_str(&b), ev->spot_action,
-		                            sizeof(ev->spot_action), &ev->spot_time) == 0;
-	else if (r == 0)
-		ev->spot = false;
-	else if (!first)
-		first = r;
-
-	r = get_item(imds, "events/recommendations/rebalance", &b);
-	if (r == -EINTR)
-		return r;
-	if (r == 1)
-		ev->rebalance = watch_parse_rebalance(strbuf_str(&b), &ev->rebalance_time) == 0;
-	else if (r == 0)
-		ev->rebalance = false;
-	else if (!first)
-		first = r;
-
-	r = get_item(imds, "events/maintenance/scheduled", &b);
-	if (r == -EINTR)
-		return r;
-	if (r == 1)
-		ev->scheduled =
-		        watch_parse_scheduled(strbuf_str(&b), ev->scheduled_code,
-		                              sizeof(ev->scheduled_code), ev->scheduled_id,
-		                              sizeof(ev->scheduled_id), &ev->scheduled_time) == 0;
-	else if (r == 0)
-		ev->scheduled = false;
-	else if (!first)
-		first = r;
-	return first;
+	if (!w->busy)
+		return;
+	imds_read_cancel(&w->rd);
+	strbuf_free(&w->b);
+	w->busy = false;
 }

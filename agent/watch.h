@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <time.h>
 
-struct imds_client;
+#include "imds.h"
 
 struct lc_events {
 	bool target_known;     /* target-lifecycle-state answered 200 */
@@ -29,11 +29,28 @@ struct lc_events {
 	time_t scheduled_time;   /* its NotBefore */
 };
 
-/* Reads all four items into ev.  An item that cannot be read for another
- * reason than 404 (IMDS down, 5xx) keeps its previous value in ev: a
- * transient failure must not cancel a drain.  Returns 0 when every item
- * was read, else the first error (-EINTR when a stop is pending). */
-int watch_poll(struct imds_client *imds, struct lc_events *ev);
+/* Reads all four items into ev, one after the other, on the loop.  An
+ * item that cannot be read for another reason than 404 (IMDS down, 5xx)
+ * keeps its previous value in ev: a transient failure must not cancel a
+ * drain.  done(ctx, r): 0 when every item was read, else the first error
+ * (-EINTR when interrupted).  w is the caller's, kept in place until
+ * then or watch_poll_cancel(); the start returns 0 or -errno (no
+ * callback then). */
+struct watch_poll {
+	struct imds_client *imds; /* not owned */
+	struct lc_events *ev;     /* not owned: the caller's */
+	void (*done)(void *ctx, int r);
+	void *ctx;
+	bool busy;
+	size_t item;
+	int first; /* the first error */
+	struct imds_read rd;
+	struct strbuf b; /* owned */
+};
+
+int watch_poll_start(struct watch_poll *w, struct imds_client *imds, struct lc_events *ev,
+                     void (*done)(void *ctx, int r), void *ctx);
+void watch_poll_cancel(struct watch_poll *w);
 
 /* Parsers, for the unit tests.  0 or -EINVAL. */
 int watch_parse_spot(const char *json, char *action, size_t action_len, time_t *when);

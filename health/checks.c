@@ -382,21 +382,22 @@ int checks_start(struct checks **out, const struct check_spec *specs, size_t n,
 	return 0;
 }
 
-void checks_stop(struct checks *c)
+int checks_stop(struct checks *c)
 {
 	uint64_t one = 1;
 
 	if (!c)
-		return;
+		return 0;
 	if (c->started) {
 		/* Wakes the thread from its wait, and makes a running tcp,
-		 * http or exec check return at once (killing an exec child). */
+		 * http or exec check return at once (killing an exec child).
+		 * Unwoken, it would never end: then it keeps c, unjoined. */
 		if (write(c->stop_fd, &one, sizeof(one)) < 0)
-			log_error("cannot signal the health check runner to stop: %s",
-			          strerror(errno));
+			return -errno;
 		pthread_join(c->thread, NULL);
 	}
 	checks_destroy(c);
+	return 0;
 }
 
 /* --- what the server reads -------------------------------------------- */

@@ -64,10 +64,11 @@ struct checks;
  * a reload does not flap /health.  Runs every check once at start.
  * previous may still be running; it is only read.  checks_stop() kills a
  * running exec check's process group, joins the thread and frees c (NULL
- * is a no-op). */
+ * is a no-op): 0, or -errno when the runner could not be woken (it is
+ * then left running, with c). */
 int checks_start(struct checks **out, const struct check_spec *specs, size_t n,
                  const struct checks *previous);
-void checks_stop(struct checks *c);
+int checks_stop(struct checks *c);
 
 /* Lock-free: true when every critical check is PASS (no checks: true). */
 bool checks_healthy(const struct checks *c);

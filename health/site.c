@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "site.h"
 
 int site_new(struct site **out, struct health_config *cfg, const struct site *previous, char *err,
@@ -54,7 +55,9 @@ void site_put(struct site *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	checks_stop(s->checks);
+	int r = checks_stop(s->checks);
+	if (r < 0)
+		log_error("cannot wake the health check runner to stop it: %s", strerror(-r));
 	cache_free(s->cache);
 	close(s->rootfd);
 	health_config_free(&s->cfg);

@@ -23,6 +23,13 @@ tests_unit_test_retry_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_retry_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-retry
 
+# http.c as the loop's event source: timers, interrupts, one completion.
+check_PROGRAMS += tests/unit/test-http-loop
+tests_unit_test_http_loop_SOURCES = tests/unit/test-http-loop.c
+tests_unit_test_http_loop_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_http_loop_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-http-loop
+
 check_PROGRAMS += tests/unit/test-aws-endpoint
 tests_unit_test_aws_endpoint_SOURCES = tests/unit/test-aws-endpoint.c
 tests_unit_test_aws_endpoint_CFLAGS = $(AGENT_TEST_CFLAGS)
@@ -66,7 +73,8 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-lifecycle-interrupt.py \
 	tests/integration/agent-drain-safety.py \
 	tests/integration/agent-claims.py \
-	tests/integration/agent-broken-deps.py
+	tests/integration/agent-broken-deps.py \
+	tests/integration/agent-loop.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py
