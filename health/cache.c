@@ -22,15 +22,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include <nettle/sha2.h>
 
+#include "beneath.h"
 #include "cache.h"
 #include "cleanup.h"
 #include "mime.h"
@@ -156,40 +155,31 @@ void cache_free(struct cache *c)
 int cache_open_file(struct cache *c, const char *relpath, enum variant v)
 {
 	char path[PATH_MAX];
-	/* RESOLVE_BENEATH makes the kernel refuse any resolution that leaves
-	 * the root, '..' and symlinks (absolute or relative) included; a
-	 * string check could never see where a symlink points. */
-	struct open_how how = {
-	        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-	int fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath[0] ? relpath : ".",
 	                     variant_suffix[v]) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
-	return fd < 0 ? -errno : fd;
+	/* Beneath the root: the kernel (or beneath.c's walk where openat2 is
+	 * missing) refuses any resolution that leaves it, '..' and symlinks
+	 * (absolute or relative) included; a string check could never see
+	 * where a symlink points. */
+	return beneath_open(c->rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
 int cache_stat_file(struct cache *c, const char *relpath, enum variant v, struct stat *st)
 {
 	char path[PATH_MAX];
-	/* O_PATH: nothing is opened for reading (a FIFO cannot block us), but
-	 * the resolution is the same RESOLVE_BENEATH one as for serving, so a
-	 * symlink out of the root is not even stat'ed. */
-	struct open_how how = {
-	        .flags = O_PATH | O_CLOEXEC,
-	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
 	int fd, r = 0;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s%s", relpath[0] ? relpath : ".",
 	                     variant_suffix[v]) >= sizeof(path))
 		return -ENAMETOOLONG;
-	fd = (int)syscall(SYS_openat2, c->rootfd, path, &how, sizeof(how));
+	/* O_PATH: nothing is opened for reading (a FIFO cannot block us), but
+	 * the resolution is the same one as for serving, so a symlink out of
+	 * the root is not even stat'ed. */
+	fd = beneath_open(c->rootfd, path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (fstat(fd, st) < 0)
 		r = -errno;
 	close(fd);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "beneath.h"
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
@@ -276,6 +277,10 @@ static int run(const struct options *o, struct health_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
+	if ((r = beneath_probe()) < 0)
+		log_warning("openat2 is not available (%s): files are opened beneath the site root "
+		            "one path component at a time instead",
+		            strerror(-r));
 	if ((r = open_listeners(cfg, &l)) < 0)
 		goto out;
 	if ((r = site_new(&site, cfg, NULL, err, sizeof(err))) < 0) {
