@@ -102,12 +102,12 @@ int beneath_open(int rootfd, const char *path, int flags)
 
 /* The state of one resolution. */
 struct walk {
-	int rootfd;               /* not owned */
-	int cur;                  /* the directory reached; owned unless rootfd */
-	char done[PATH_MAX];      /* its path from the root: "" or "a/b" */
-	char todo[PATH_MAX];      /* what is left to resolve */
-	size_t pos;               /* next character of todo */
-	unsigned links;           /* symlinks followed */
+	int rootfd;          /* not owned */
+	int cur;             /* the directory reached; owned unless rootfd */
+	char done[PATH_MAX]; /* its path from the root: "" or "a/b" */
+	char todo[PATH_MAX]; /* what is left to resolve */
+	size_t pos;          /* next character of todo */
+	unsigned links;      /* symlinks followed */
 };
 
 static void walk_set_cur(struct walk *w, int fd)
@@ -129,7 +129,8 @@ static int walk_reopen(struct walk *w)
 		int fd = openat(w->cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 
 		if (fd < 0) /* a rename since we came through here */
-			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? -EAGAIN : -errno;
+			return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? -EAGAIN
+			                                                             : -errno;
 		walk_set_cur(w, fd);
 	}
 	return 0;
@@ -186,6 +187,19 @@ static bool is_symlink_at(int dir, const char *name)
 	return readlinkat(dir, name, &c, 1) >= 0;
 }
 
+/* Adds name to the resolved prefix. */
+static int walk_append(struct walk *w, const char *name)
+{
+	size_t n = strlen(w->done), len = strlen(name);
+
+	if (n + 1 + len >= sizeof(w->done))
+		return -ENAMETOOLONG;
+	if (n)
+		w->done[n++] = '/';
+	memcpy(w->done + n, name, len + 1);
+	return 0;
+}
+
 /* Resolves one component: 0 to go on (*fd stays -1), 0 with the result
  * in *fd when it was the last one, or -errno. */
 static int walk_step(struct walk *w, const char *name, bool last, bool slash, int flags, int *fd)
@@ -229,24 +243,20 @@ static int walk_step(struct walk *w, const char *name, bool last, bool slash, in
 		return 0;
 	}
 	walk_set_cur(w, r);
-	if (strlen(w->done) + 1 + strlen(name) >= sizeof(w->done))
-		return -ENAMETOOLONG;
-	if (w->done[0])
-		strcat(w->done, "/");
-	strcat(w->done, name);
-	return 0;
+	return walk_append(w, name);
 }
 
 int beneath_open_walk(int rootfd, const char *path, int flags)
 {
 	struct walk w = {.rootfd = rootfd, .cur = rootfd};
 	int r = -ENOENT, fd = -1; /* -ENOENT: an empty path */
+	size_t plen = strlen(path);
 
 	if (path[0] == '/')
 		return -EXDEV;
-	if (strlen(path) >= sizeof(w.todo))
+	if (plen >= sizeof(w.todo))
 		return -ENAMETOOLONG;
-	strcpy(w.todo, path);
+	memcpy(w.todo, path, plen + 1);
 	while (fd < 0) {
 		char name[NAME_MAX + 1];
 		size_t len, end;

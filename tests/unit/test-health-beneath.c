@@ -26,7 +26,7 @@
 #include "cache.h"
 #include "config.h"
 
-static char dir[64];      /* holds root/ and outside/ */
+static char dir[64]; /* holds root/ and outside/ */
 static int rootfd = -1;
 
 static void put(const char *rel, const char *text)
@@ -73,13 +73,13 @@ static int setup(void **state)
 	mkdir_("root/dir/sub");
 	put("root/dir/file2", "file2");
 	put("root/dir/sub/deep", "deep");
-	link_("index.html", "root/in-link");               /* inside */
-	link_("../index.html", "root/dir/up-link");        /* inside, through '..' */
-	link_("sub/../../index.html", "root/dir/zigzag");  /* inside, '..' twice */
-	link_("../../outside/secret", "root/dir/escape");  /* out, relative */
-	link_("../outside/secret", "root/escape-top");     /* out, from the top */
-	link_("/etc/passwd", "root/abs");                  /* out, absolute */
-	link_(dir, "root/abs-dir");                        /* absolute, to our own tree */
+	link_("index.html", "root/in-link");              /* inside */
+	link_("../index.html", "root/dir/up-link");       /* inside, through '..' */
+	link_("sub/../../index.html", "root/dir/zigzag"); /* inside, '..' twice */
+	link_("../../outside/secret", "root/dir/escape"); /* out, relative */
+	link_("../outside/secret", "root/escape-top");    /* out, from the top */
+	link_("/etc/passwd", "root/abs");                 /* out, absolute */
+	link_(dir, "root/abs-dir");                       /* absolute, to our own tree */
 	link_("dir", "root/dirlink");
 	link_("dir/", "root/dirlink-slash");
 	link_("index.html/", "root/file-slash");
@@ -116,18 +116,72 @@ static int teardown(void **state)
 }
 
 static const char *const paths[] = {
-        "index.html", ".", "", "/", "/index.html", "/etc/passwd", "..", "../", "../root/index.html",
-        "../outside/secret", "dir/../index.html", "dir/../../outside/secret", "dir/sub/../../index.html",
-        "dir/sub/../..", "dir/sub/../../..", "dir/..", "dir/../", "./index.html", "dir/./file2",
-        "dir//file2", "dir/", "dir/file2/", "index.html/", "index.html/.", "index.html/..",
-        "missing", "missing/x", "dir/missing/..", "in-link", "in-link/", "dir/up-link",
-        "dir/zigzag", "dir/escape", "escape-top", "abs", "abs-dir", "abs-dir/root/index.html",
-        "dirlink", "dirlink/", "dirlink/file2", "dirlink/../index.html", "dirlink/sub/deep",
-        "dirlink/sub/../file2", "dirlink-slash", "dirlink-slash/file2", "file-slash", "loop1",
-        "loop1/x", "dangling", "dangling/", "dot", "dot/index.html", "dot/dot/dot/index.html",
-        "dotdot", "dotdot/root/index.html", "dir-dotdot", "dir-dotdot/index.html", "chained-dir",
-        "chained-dir/deep", "chained-dir/../up-link", "chain-2", "chain-1", "chain-0", "chain-30/..",
-        "dir/sub/deep/..", "dir/file2/..",
+        "index.html",
+        ".",
+        "",
+        "/",
+        "/index.html",
+        "/etc/passwd",
+        "..",
+        "../",
+        "../root/index.html",
+        "../outside/secret",
+        "dir/../index.html",
+        "dir/../../outside/secret",
+        "dir/sub/../../index.html",
+        "dir/sub/../..",
+        "dir/sub/../../..",
+        "dir/..",
+        "dir/../",
+        "./index.html",
+        "dir/./file2",
+        "dir//file2",
+        "dir/",
+        "dir/file2/",
+        "index.html/",
+        "index.html/.",
+        "index.html/..",
+        "missing",
+        "missing/x",
+        "dir/missing/..",
+        "in-link",
+        "in-link/",
+        "dir/up-link",
+        "dir/zigzag",
+        "dir/escape",
+        "escape-top",
+        "abs",
+        "abs-dir",
+        "abs-dir/root/index.html",
+        "dirlink",
+        "dirlink/",
+        "dirlink/file2",
+        "dirlink/../index.html",
+        "dirlink/sub/deep",
+        "dirlink/sub/../file2",
+        "dirlink-slash",
+        "dirlink-slash/file2",
+        "file-slash",
+        "loop1",
+        "loop1/x",
+        "dangling",
+        "dangling/",
+        "dot",
+        "dot/index.html",
+        "dot/dot/dot/index.html",
+        "dotdot",
+        "dotdot/root/index.html",
+        "dir-dotdot",
+        "dir-dotdot/index.html",
+        "chained-dir",
+        "chained-dir/deep",
+        "chained-dir/../up-link",
+        "chain-2",
+        "chain-1",
+        "chain-0",
+        "chain-30/..",
+        "dir/sub/deep/..",
+        "dir/file2/..",
 };
 
 /* What a resolution gave: an errno, or the file's identity. */
@@ -183,12 +237,15 @@ static void walk_matches_openat2(void **state)
 	for (size_t f = 0; f < sizeof(flag_sets) / sizeof(flag_sets[0]); f++) {
 		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 			struct outcome k = outcome_of(kernel_open(paths[i], flag_sets[f]));
-			struct outcome w = outcome_of(beneath_open_walk(rootfd, paths[i], flag_sets[f]));
+			struct outcome w =
+			        outcome_of(beneath_open_walk(rootfd, paths[i], flag_sets[f]));
 
 			if (k.err != w.err || k.dev != w.dev || k.ino != w.ino)
-				fail_msg("\"%s\" (flags %#x): openat2 %s (ino %llu), walk %s (ino %llu)",
-				         paths[i], flag_sets[f], strerror(k.err), (unsigned long long)k.ino,
-				         strerror(w.err), (unsigned long long)w.ino);
+				fail_msg("\"%s\" (flags %#x): openat2 %s (ino %llu), walk %s (ino "
+				         "%llu)",
+				         paths[i], flag_sets[f], strerror(k.err),
+				         (unsigned long long)k.ino, strerror(w.err),
+				         (unsigned long long)w.ino);
 		}
 	}
 }
@@ -295,8 +352,9 @@ static void cache_on_fallback(void **state)
 	assert_int_equal(st.st_ino, ino_of("root/dir/file2"));
 	assert_int_equal(cache_open_file(c, "dir/escape", VARIANT_IDENTITY), -EXDEV);
 	assert_int_equal(cache_stat_file(c, "abs", VARIANT_IDENTITY, &st), -EXDEV);
-	assert_int_equal(cache_status_from_errno(cache_open_file(c, "escape-top", VARIANT_IDENTITY)),
-	                 -ENOENT);
+	assert_int_equal(
+	        cache_status_from_errno(cache_open_file(c, "escape-top", VARIANT_IDENTITY)),
+	        -ENOENT);
 	/* the probe's answer stands: openat2 is not asked again */
 	assert_int_equal(enosys_calls, 1);
 
