@@ -330,23 +330,27 @@ static int hash_large(int fd, const struct stat *st, unsigned char *digest)
 int file_entry_add_headers(const struct file_entry *e, struct MHD_Response *r, bool close_conn,
                            bool validators)
 {
-	int ok = MHD_YES;
+	bool ok = true;
 
 	if (e->variant != VARIANT_ERROR_PAGE && validators) {
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag);
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified);
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, e->etag) == MHD_YES;
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_LAST_MODIFIED, e->last_modified) ==
+		      MHD_YES;
 	}
 	if (e->cache_control && e->cache_control[0] && e->variant != VARIANT_ERROR_PAGE)
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control);
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, e->cache_control) ==
+		      MHD_YES;
 	if (e->vary)
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding") ==
+		      MHD_YES;
 	if (e->variant == VARIANT_GZIP)
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip") ==
+		      MHD_YES;
 	else if (e->variant == VARIANT_BR)
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "br");
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "br") == MHD_YES;
 	if (close_conn)
-		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	return ok == MHD_YES ? 0 : -ENOMEM;
+		ok &= MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") == MHD_YES;
+	return ok ? 0 : -ENOMEM;
 }
 
 static int build_responses(struct file_entry *e)

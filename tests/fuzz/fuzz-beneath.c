@@ -49,13 +49,26 @@ static void make(const char *rel, const char *link_target)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char *const tree[][2] = {
-	        {"root", NULL},          {"outside", NULL},       {"outside/s", ""},
-	        {"root/a", NULL},        {"root/a/b", NULL},      {"root/f", ""},
-	        {"root/a/g", ""},        {"root/a/b/h", ""},      {"root/l", "f"},
-	        {"root/a/up", "../f"},   {"root/a/out", "../../outside/s"},
-	        {"root/abs", "/tmp"},    {"root/d", "a"},         {"root/ds", "a/"},
-	        {"root/fs", "f/"},       {"root/x", "y"},         {"root/y", "x"},
-	        {"root/n", "missing"},   {"root/dot", "."},       {"root/dd", ".."},
+	        {"root", NULL},
+	        {"outside", NULL},
+	        {"outside/s", ""},
+	        {"root/a", NULL},
+	        {"root/a/b", NULL},
+	        {"root/f", ""},
+	        {"root/a/g", ""},
+	        {"root/a/b/h", ""},
+	        {"root/l", "f"},
+	        {"root/a/up", "../f"},
+	        {"root/a/out", "../../outside/s"},
+	        {"root/abs", "/tmp"},
+	        {"root/d", "a"},
+	        {"root/ds", "a/"},
+	        {"root/fs", "f/"},
+	        {"root/x", "y"},
+	        {"root/y", "x"},
+	        {"root/n", "missing"},
+	        {"root/dot", "."},
+	        {"root/dd", ".."},
 	        {"root/a/b/z", "../../a/b/../up"},
 	};
 	struct stat st;

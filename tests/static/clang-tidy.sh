@@ -5,7 +5,7 @@
 set -u
 cd "${top_srcdir:-$(dirname "$0")/../..}" || exit 1
 command -v clang-tidy >/dev/null || { echo "clang-tidy is not installed (scripts/deps test)" >&2; exit 1; }
-flags=(-std=gnu11 -Icommon -Ihealth -Iagent -DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"'
+flags=(-std=gnu11 -D_GNU_SOURCE -Icommon -Ihealth -Iagent -DSYSCONFDIR='"/etc"' -DLOCALSTATEDIR='"/var"'
        -DPACKAGE_VERSION='"0"' $(pkg-config --cflags jansson libsystemd libmicrohttpd libcurl))
 TIDY_FLAGS=$(printf '%s\n' "${flags[@]}")
 export TIDY_FLAGS
