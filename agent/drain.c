@@ -290,7 +290,6 @@ int drain_d_run(const char *dir, const char *name, const char *const *env, long 
 		if (w == pid) {
 			/* Exited; a grandchild may hold the pipe: read what is
 			 * there and stop. */
-			open_pipe = false;
 			char buf[4096];
 			ssize_t n;
 			fcntl(p[0], F_SETFL, O_NONBLOCK);
