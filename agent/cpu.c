@@ -19,6 +19,8 @@ int cpu_read_times(const char *path, struct cpu_times *out)
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "cpu ", 4))
 			continue;
+		/* the kernel's /proc/stat: decimal counters that fit */
+		/* NOLINTNEXTLINE(cert-err34-c) */
 		n = sscanf(line + 4,
 		           "%" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64
 		           " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,

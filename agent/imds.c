@@ -39,12 +39,22 @@ int imds_client_init(struct imds_client *c, const char *endpoint, int token_ttl_
 	        token_ttl_s > 0 && token_ttl_s <= 21600 ? token_ttl_s : IMDS_DEFAULT_TOKEN_TTL_S;
 	c->timeout_ms = IMDS_DEFAULT_TIMEOUT_MS;
 	c->attempts = IMDS_DEFAULT_ATTEMPTS;
-	if (timeout && atof(timeout) > 0)
-		c->timeout_ms = (long)(atof(timeout) * 1000);
+	/* Whole numbers only ("2.5x" is not 2.5 s) and in range: atof("1e400")
+	 * is inf, and inf * 1000 converted to long is undefined. */
+	if (timeout && *timeout) {
+		char *end;
+		double v = strtod(timeout, &end);
+		if (!*end && v > 0 && v <= 3600)
+			c->timeout_ms = (long)(v * 1000);
+	}
 	/* The SDKs default to 1 attempt; we keep 3 unless told, since an
 	 * agent that gives up on boot has nothing else to do. */
-	if (attempts && atoi(attempts) > 0 && atoi(attempts) <= 10)
-		c->attempts = atoi(attempts);
+	if (attempts && *attempts) {
+		char *end;
+		long v = strtol(attempts, &end, 10);
+		if (!*end && v > 0 && v <= 10)
+			c->attempts = (int)v;
+	}
 	if (env && *env)
 		endpoint = env; /* the explicit endpoint wins over the mode */
 	else if (!endpoint || !*endpoint)

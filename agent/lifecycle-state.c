@@ -126,6 +126,8 @@ static int get_enum(const json_t *doc, const char *field, const char *(*name)(in
 	if (r < 0)
 		return r;
 	for (int i = 0; i < count; i++)
+		/* get_string() sets s when it returns 0 */
+		/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
 		if (!strcmp(name(i), s)) {
 			*out = i;
 			return 0;
@@ -171,6 +173,8 @@ int lifecycle_state_from_json(const json_t *doc, struct lifecycle *lc, struct lc
 	    (r = get_bool(doc, "deregistered", &v.deregistered, why, why_len)) < 0 ||
 	    (r = get_integer(doc, "drain_d_next", 0, DRAIN_D_MAX, &next, why, why_len)) < 0)
 		return r;
+	/* get_string() set id: it returned 0 */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference) */
 	if (!*id)
 		return bad(why, why_len, "instance_id", "empty");
 	if ((causes & ~(json_int_t)LC_CAUSE_ALL) != 0)

@@ -52,7 +52,7 @@ int state_file_save(const char *dir, json_t *doc)
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	if (fchmod(fd, 0644) < 0 || (r = write_all(fd, text, strlen(text))) < 0 || fsync(fd) < 0 ||
+	if (fchmod(fd, 0644) < 0 || write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0 ||
 	    rename(tmp, path) < 0) {
 		r = errno ? -errno : -EIO;
 		unlink(tmp);

@@ -66,6 +66,9 @@ int conf_doc_parse(struct conf_doc *doc, const char *path, const char *text)
 
 	memset(doc, 0, sizeof(*doc));
 	doc->path = strdup(path);
+	/* text is NULL only when read_file() failed, and the caller returned (the analyzer thinks
+	 * errno may be 0) */
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 	doc->text = strdup(text);
 	if (!doc->path || !doc->text)
 		return -ENOMEM;

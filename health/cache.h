@@ -70,7 +70,7 @@ struct file_entry *cache_get(struct cache *c, const char *relpath, enum variant 
 void file_entry_put(struct file_entry *e);
 
 void blob_put(struct blob *b);
-/* Opens relpath beneath the root (RESOLVE_BENEATH: no '..' or symlink may
+/* Opens relpath beneath the root (beneath.h: no '..' or symlink may
  * leave it) for the variant; -errno on failure. */
 int cache_open_file(struct cache *c, const char *relpath, enum variant v);
 /* fstat of relpath beneath the root, the same way; -errno on failure. */

@@ -162,7 +162,7 @@ static void exec_first_line(struct exec_child *ch, char *buf, size_t len)
 
 	ch->out[ch->out_len] = '\0';
 	for (const char *p = ch->out; *p && *p != '\n' && n + 1 < len && n < 200; p++)
-		buf[n++] = (*p >= 0x20 && *p < 0x7f) || *p == '\t' ? *p : '?';
+		buf[n++] = (char)((*p >= 0x20 && *p < 0x7f) || *p == '\t' ? *p : '?');
 	while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '\r'))
 		n--;
 	buf[n] = '\0';

@@ -19,9 +19,12 @@ static int meminfo_read(const char *path, double *total, double *available)
 		return -errno;
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long kb;
+		/* the kernel's /proc/meminfo: decimal kB that fit */
+		/* NOLINTNEXTLINE(cert-err34-c) */
 		if (sscanf(line, "MemTotal: %llu kB", &kb) == 1) {
 			*total = (double)kb * 1024.0;
 			have_total = true;
+			/* NOLINTNEXTLINE(cert-err34-c) */
 		} else if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
 			*available = (double)kb * 1024.0;
 			have_avail = true;

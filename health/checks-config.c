@@ -183,6 +183,8 @@ static int parse_name(struct conf_doc *doc, json_t *obj, const char *path,
 		return conf_fail(doc, p, "\"%s\" has characters other than A-Z a-z 0-9 _ . -",
 		                 name);
 	for (size_t i = 0; i < n_earlier; i++)
+		/* every earlier spec has a name: a check without one fails the parse */
+		/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
 		if (!strcmp(earlier[i].name, name))
 			return conf_fail(doc, p, "duplicate check name \"%s\"", name);
 	return dup_string(&s->name, name);

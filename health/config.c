@@ -2,6 +2,7 @@
  * Every key is optional; unknown keys are errors so a typo cannot silently
  * fall back to a default. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -225,6 +226,10 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 		return conf_fail(doc, "health_path", "must be a path starting with '/'");
 	if (!cfg->index[0] || strchr(cfg->index, '/'))
 		return conf_fail(doc, "index", "must be a file name without '/'");
+	/* A file name (NAME_MAX); static.c reserves its length in a PATH_MAX
+	 * buffer for the request's path, which a longer one overflowed. */
+	if (strlen(cfg->index) > NAME_MAX)
+		return conf_fail(doc, "index", "longer than %d bytes", NAME_MAX);
 	if (cfg->control[0] && cfg->control[0] != '/')
 		return conf_fail(doc, "control_socket", "must be an absolute path or \"\"");
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||

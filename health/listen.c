@@ -60,7 +60,10 @@ static int split_addr(const char *spec, char *host, size_t hlen, char *port, siz
 		snprintf(host, hlen, "%.*s", (int)(colon - spec), spec);
 		snprintf(port, plen, "%s", colon + 1);
 	}
-	if (!port[0] || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535)
+	/* Digits only, at most five of them, so strtoul() cannot wrap:
+	 * atoi("4294967377") was 81, and getaddrinfo() took it so too. */
+	if (!port[0] || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    strtoul(port, NULL, 10) > 65535)
 		return -EINVAL;
 	return 0;
 }

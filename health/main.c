@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "beneath.h"
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
@@ -178,7 +179,7 @@ static int open_listeners(const struct health_config *cfg, struct listeners *l)
 		return -EINVAL;
 	}
 	if (l->control < 0 && cfg->control[0]) {
-		if ((r = listen_unix(cfg->control, &l->control, err, sizeof(err))) < 0) {
+		if (listen_unix(cfg->control, &l->control, err, sizeof(err)) < 0) {
 			/* The site must come up even if the control path is
 			 * unusable: the agent then cannot drain, and says so. */
 			log_warning("%s; serving without a control socket", err);
@@ -276,9 +277,13 @@ static int run(const struct options *o, struct health_config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	if ((r = open_listeners(cfg, &l)) < 0)
+	if ((r = beneath_probe()) < 0)
+		log_warning("openat2 is not available (%s): files are opened beneath the site root "
+		            "one path component at a time instead",
+		            strerror(-r));
+	if (open_listeners(cfg, &l) < 0)
 		goto out;
-	if ((r = site_new(&site, cfg, NULL, err, sizeof(err))) < 0) {
+	if (site_new(&site, cfg, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -367,8 +372,10 @@ int main(int argc, char **argv)
 	int code;
 
 	log_init("asg-health");
-	if (parse_options(argc, argv, &o) < 0)
+	if (parse_options(argc, argv, &o) < 0) {
+		free(o.listen);
 		return EXIT_USAGE;
+	}
 	if (load_config(&o, &cfg, err, sizeof(err)) < 0) {
 		if (o.check_config)
 			fprintf(stderr, "asg-health: %s\n", err);

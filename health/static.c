@@ -261,6 +261,7 @@ enum MHD_Result static_serve(const struct responses *s, struct site *site,
 	struct file_entry *e;
 	enum MHD_Result ret;
 	int flags, r, err;
+	size_t n;
 
 	r = path_normalize(url, rel, sizeof(rel) - 1 - strlen(site->cfg.index), &flags);
 	if (r == -ENAMETOOLONG)
@@ -277,9 +278,11 @@ enum MHD_Result static_serve(const struct responses *s, struct site *site,
 		file_entry_put(e);
 		if (!(flags & PATH_TRAILING_SLASH))
 			return redirect_to_directory(s, conn, rel, close_conn);
-		if (rel[0])
-			strcat(rel, "/");
-		strcat(rel, site->cfg.index);
+		/* room reserved by path_normalize's size; index <= NAME_MAX */
+		n = strlen(rel);
+		if (n)
+			rel[n++] = '/';
+		memcpy(rel + n, site->cfg.index, strlen(site->cfg.index) + 1);
 		e = cache_get(site->cache, rel, VARIANT_IDENTITY, &err);
 		if (!e)
 			return responses_queue_error(s, conn, 500, true);

@@ -78,7 +78,23 @@ def one_drain(tmp, rng, kills):
                 "attempts": len(s.aws.calls(action="CompleteLifecycleAction")),
                 "periods": len(stamps), "drain_d_runs": names.count("10-stop-app")}
     finally:
-        s.close()
+        try:
+            s.close()
+        finally:
+            stop_all(s)
+
+
+def stop_all(s):
+    """Whatever s.close() left running when it raised (the agent not
+    exiting on SIGTERM, a wrapper error, a stand-in that would not stop):
+    every process of the Setup killed by its PID and reaped, so a failed
+    run leaves no asg-health, agent or stand-in behind."""
+    procs = [getattr(x, "proc", None) for x in (s.agent, s.health, s.aws, s.imds) if x]
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()  # SIGKILL to p.pid
+            p.wait()
+    s.proc_stat.stop()
 
 
 def main(tmp):

@@ -81,6 +81,26 @@ static void test_imds_settings(void **state)
 	assert_int_equal(imds_ensure_token(&c), -EHOSTDOWN);
 	imds_client_free(&c);
 	clear_env();
+
+	/* Values that are not numbers, or only start like one, or do not fit
+	 * (atof gave inf for "1e400", and inf * 1000 converted to long is
+	 * undefined behaviour): the defaults, as when unset. */
+	static const char *const bad_timeouts[] = {"1e400", "2.5x", "x",   "-1",
+	                                           "0",     "inf",  "nan", ""};
+	static const char *const bad_attempts[] = {"2x", "11", "0", "-3", "99999999999999999999",
+	                                           ""};
+	for (size_t i = 0; i < sizeof(bad_timeouts) / sizeof(bad_timeouts[0]); i++) {
+		setenv("AWS_METADATA_SERVICE_TIMEOUT", bad_timeouts[i], 1);
+		setenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS",
+		       bad_attempts[i % (sizeof(bad_attempts) / sizeof(bad_attempts[0]))], 1);
+		assert_int_equal(imds_client_init(&c, NULL, 0), 0);
+		if (c.timeout_ms != IMDS_DEFAULT_TIMEOUT_MS || c.attempts != IMDS_DEFAULT_ATTEMPTS)
+			fail_msg("timeout \"%s\": %ld ms, attempts \"%s\": %d", bad_timeouts[i],
+			         (long)c.timeout_ms, getenv("AWS_METADATA_SERVICE_NUM_ATTEMPTS"),
+			         (int)c.attempts);
+		imds_client_free(&c);
+	}
+	clear_env();
 }
 
 static void test_environment_first(void **state)

@@ -177,6 +177,12 @@ static void test_fds_closed_without_close_range(void **state)
 	FILE *f;
 
 	(void)state;
+	/* Under valgrind (./scripts/check --valgrind sets ASG_TEST_WRAPPER)
+	 * the seccomp filter applies to valgrind's own system calls and the
+	 * child holds valgrind's descriptors: the hook fails for reasons that
+	 * are not the agent's (exit 13). */
+	if (getenv("ASG_TEST_WRAPPER") && *getenv("ASG_TEST_WRAPPER"))
+		skip();
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(chmod(dir, 0755), 0);
 	snprintf(out, sizeof(out), "%s/fds", dir);

@@ -103,6 +103,16 @@ static void test_errors(void **state)
 	expect_error("{\"cache_control\": [{\"extension\": \"css\", \"value\": \"a\\rb\"}]}",
 	             "health.json:1:20: cache_control[0]: value: a header value must not contain");
 	expect_error("{\"health_path\": \"health\"}", "health_path: must be a path");
+	/* static.c appends the index to the request's path in a PATH_MAX
+	 * buffer, reserving strlen(index): a longer index made that reserve
+	 * wrap and strcat() overflow the stack (clang-tidy's strcat finding) */
+	{
+		char text[6000];
+		snprintf(text, sizeof(text), "{\"index\": \"%0256d\"}", 0);
+		expect_error(text, "index: longer than 255 bytes");
+		snprintf(text, sizeof(text), "{\"index\": \"%05000d\"}", 0);
+		expect_error(text, "index: longer than 255 bytes");
+	}
 	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}",
 	             "max_uri_length: 10 is out of range");
 }

@@ -113,11 +113,37 @@ static void test_never_replaces_a_file(void **state)
 	assert_int_equal(st.st_size, 8);
 }
 
+/* A port past 65535 is refused, however many digits: atoi() wrapped
+ * "4294967377" to 81 and "4294967296" to 0 (a random port), and the
+ * daemon listened there (clang-tidy cert-err34-c). */
+static void test_port_out_of_range(void **state)
+{
+	static const char *const bad[] = {"127.0.0.1:65536",      "127.0.0.1:4294967296",
+	                                  "127.0.0.1:4294967377", "127.0.0.1:18446744073709551697",
+	                                  "[::1]:4294967376",     "127.0.0.1:",
+	                                  "127.0.0.1:8x",         "127.0.0.1:-1"};
+	char err[256];
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		fd = -1;
+		if (listen_tcp(bad[i], &fd, err, sizeof(err)) >= 0)
+			fail_msg("%s accepted (fd %d)", bad[i], fd);
+		assert_int_equal(fd, -1);
+	}
+	fd = -1;
+	assert_true(listen_tcp("127.0.0.1:0", &fd, err, sizeof(err)) >= 0);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_socket_born_0660, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_never_replaces_a_file, setup, teardown),
+	        cmocka_unit_test(test_port_out_of_range),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
