@@ -64,6 +64,10 @@
 #define CONTROL_FIELD_VERSION "version"
 /* string: the site root served.  For operators. */
 #define CONTROL_FIELD_ROOT "root"
+/* integer >= 1: the server threads serving the public listeners (the
+ * "threads" key; 0 there is one per CPU this process may run on).  For
+ * operators. */
+#define CONTROL_FIELD_THREADS "threads"
 /* array of strings: the names of the critical checks failing now. */
 #define CONTROL_FIELD_FAILING "failing"
 

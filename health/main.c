@@ -304,8 +304,9 @@ static int run(const struct options *o, struct health_config *cfg)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	{
 		struct site *cur = server_get_site(server);
-		log_info("serving %s (%s); health at %s", cur->cfg.root,
-		         l.activated ? "socket activation" : "own sockets", cur->cfg.health_path);
+		log_info("serving %s (%s, %u threads); health at %s", cur->cfg.root,
+		         l.activated ? "socket activation" : "own sockets", server_threads(server),
+		         cur->cfg.health_path);
 		site_put(cur);
 	}
 

@@ -16,6 +16,7 @@
  *   while draining is a second prebuilt variant, not a header added late. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct server {
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
 	uint64_t started_ms;
+	unsigned threads; /* MHD's thread pool, fixed at start */
 	struct probes *probes;       /* owned */
 	struct responses *responses; /* owned */
 	pthread_mutex_t health_lock;
@@ -376,6 +378,7 @@ json_t *server_status_json(struct server *s)
 	json_object_set_new(o, CONTROL_FIELD_UPTIME,
 	                    json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
 	json_object_set_new(o, CONTROL_FIELD_ROOT, json_string(site->cfg.root));
+	json_object_set_new(o, CONTROL_FIELD_THREADS, json_integer(s->threads));
 	json_object_set_new(o, CONTROL_FIELD_CHECKS, checks_status_json(site->checks));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, true));
 	json_object_set_new(o, CONTROL_FIELD_LOAD_BALANCER,
@@ -426,17 +429,44 @@ int server_new(struct server **out, struct site *site)
 	return 0;
 }
 
+/* The CPUs this process may run on: taskset, systemd's CPUAffinity= and
+ * a cgroup cpuset all narrow it, while sysconf(_SC_NPROCESSORS_ONLN)
+ * counts the whole machine, and more threads than CPUs only contend.
+ * The set is sized for the kernel's CPU count, which may exceed the
+ * 1024 of a plain cpu_set_t.  0 when it cannot be read. */
+static unsigned allowed_cpus(void)
+{
+	long configured = sysconf(_SC_NPROCESSORS_CONF);
+	size_t ncpus = configured > 1024 ? (size_t)configured : 1024;
+	cpu_set_t *set = CPU_ALLOC(ncpus);
+	size_t size = CPU_ALLOC_SIZE(ncpus);
+	int n = 0;
+
+	if (!set)
+		return 0;
+	CPU_ZERO_S(size, set);
+	if (sched_getaffinity(0, size, set) == 0)
+		n = CPU_COUNT_S(size, set);
+	CPU_FREE(set);
+	return n > 0 ? (unsigned)n : 0;
+}
+
 static unsigned thread_count(const struct health_config *cfg)
 {
-	long n = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->threads > 0 ? (unsigned)cfg->threads : allowed_cpus();
+	long online;
 
-	return n > 0 ? (unsigned)n : 1;
+	if (n == 0) {
+		online = sysconf(_SC_NPROCESSORS_ONLN);
+		n = online > 0 ? (unsigned)online : 1;
+	}
+	return n;
 }
 
 int server_start(struct server *s, const int *http_fds, size_t n_http)
 {
 	const struct health_config *cfg = &s->site->cfg;
-	unsigned threads = thread_count(cfg);
+	unsigned threads = s->threads = thread_count(cfg);
 	/* MHD's per-connection pool holds the request head and our response
 	 * headers; size it so that a head just under max_header_size still
 	 * fits and our own 431 check answers, not MHD's allocator.  The 8 KiB
@@ -500,6 +530,10 @@ uint64_t server_in_flight(struct server *s)
 uint64_t server_connections(struct server *s)
 {
 	return atomic_load(&s->connections);
+}
+unsigned server_threads(struct server *s)
+{
+	return s->threads;
 }
 
 void server_status_line(struct server *s, char *buf, size_t len)

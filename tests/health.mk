@@ -38,7 +38,8 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-cache.py \
 	tests/integration/health-verbose.py \
 	tests/integration/health-claims.py \
-	tests/integration/health-shutdown.py
+	tests/integration/health-shutdown.py \
+	tests/integration/health-threads.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
 
 # The control protocol (common/control-protocol.h) from both sides: a real
