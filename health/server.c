@@ -53,7 +53,7 @@ struct server {
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
 	uint64_t started_ms;
-	unsigned threads; /* MHD's thread pool, fixed at start */
+	unsigned threads;            /* MHD's thread pool, fixed at start */
 	struct probes *probes;       /* owned */
 	struct responses *responses; /* owned */
 	pthread_mutex_t health_lock;
