@@ -11,6 +11,7 @@ health_libasghealth_a_SOURCES = \
 	health/connections.c health/connections.h \
 	health/control.c health/control.h \
 	health/curl-loader.c health/curl-loader.h \
+	health/forwarded.c health/forwarded.h \
 	health/listen.c health/listen.h \
 	health/mime.c health/mime.h \
 	health/path.c health/path.h \
