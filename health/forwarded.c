@@ -50,7 +50,8 @@ int ip_addr_parse(const char *s, size_t len, struct ip_addr *out)
 		len = (size_t)(close - s);
 		if (len == 0 || !memchr(s, ':', len))
 			return -EINVAL;
-	} else if ((colon = memchr(s, ':', len)) && !memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
+	} else if ((colon = memchr(s, ':', len)) &&
+	           !memchr(colon + 1, ':', len - (size_t)(colon + 1 - s))) {
 		/* one colon: "a.b.c.d:port" */
 		if (!all_digits(colon + 1, len - (size_t)(colon + 1 - s)))
 			return -EINVAL;

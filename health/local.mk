@@ -6,6 +6,7 @@ noinst_LIBRARIES += health/libasghealth.a
 
 # Everything but main() is a library, so unit tests link the same code.
 health_libasghealth_a_SOURCES = \
+	health/access-log.c health/access-log.h \
 	health/cache.c health/cache.h \
 	health/config.c health/config.h \
 	health/connections.c health/connections.h \

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access-log.h"
 #include "cleanup.h"
 #include "connections.h"
 #include "control-protocol.h"
@@ -42,6 +43,7 @@ struct health_cache {
 	uint64_t generation;
 	enum health_verdict verdict;
 	struct MHD_Response *resp; /* owned */
+	uint64_t body_bytes;       /* resp's */
 };
 
 struct server {
@@ -53,15 +55,13 @@ struct server {
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
 	uint64_t started_ms;
-	unsigned threads;            /* MHD's thread pool, fixed at start */
-	struct probes *probes;       /* owned */
-	struct responses *responses; /* owned */
+	unsigned threads;              /* MHD's thread pool, fixed at start */
+	struct probes *probes;         /* owned */
+	struct access_log *access_log; /* not owned; NULL: none */
+	struct responses *responses;   /* owned */
 	pthread_mutex_t health_lock;
 	struct health_cache health[2]; /* owned; [close] */
 };
-
-/* The marker stored in *req_cls between the two handler calls. */
-static int request_marker;
 
 struct site *server_get_site(struct server *s)
 {
@@ -152,7 +152,7 @@ static bool has_query_key(struct MHD_Connection *conn, const char *key)
 }
 
 static enum MHD_Result serve_health(struct server *s, struct site *site,
-                                    struct MHD_Connection *conn, bool close_conn)
+                                    struct MHD_Connection *conn, bool close_conn, bool *probe)
 {
 	const char *ua =
 	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
@@ -168,8 +168,9 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	 * User-Agent through the ALB, but the ALB adds X-Forwarded-For to
 	 * every request it proxies (its default "append" mode), never to its
 	 * own health checks: a probe with one is a client pretending. */
-	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
-	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
+	*probe = probes_is_probe(
+	        ua, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For") != NULL);
+	if (*probe) {
 		const union MHD_ConnectionInfo *ci =
 		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());
@@ -177,10 +178,11 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 
 	if (verbose) {
 		_cleanup_json_ json_t *doc = server_health_json(s, site, true, false, &status);
-		struct MHD_Response *r = doc ? responses_json(doc, close_conn) : NULL;
+		uint64_t len = 0;
+		struct MHD_Response *r = doc ? responses_json_sized(doc, close_conn, &len) : NULL;
 		if (!r)
 			return responses_queue_error(s->responses, conn, 500, true);
-		ret = MHD_queue_response(conn, status, r);
+		ret = responses_queue(conn, status, r, len);
 		MHD_destroy_response(r);
 		return ret;
 	}
@@ -193,7 +195,8 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	pthread_mutex_lock(&s->health_lock);
 	if (!hc->resp || hc->generation != gen || hc->verdict != verdict) {
 		_cleanup_json_ json_t *doc = server_health_json(s, site, false, false, &status);
-		struct MHD_Response *r = doc ? responses_json(doc, close_conn) : NULL;
+		uint64_t len = 0;
+		struct MHD_Response *r = doc ? responses_json_sized(doc, close_conn, &len) : NULL;
 		if (!r) {
 			pthread_mutex_unlock(&s->health_lock);
 			return responses_queue_error(s->responses, conn, 500, true);
@@ -201,10 +204,12 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 		if (hc->resp)
 			MHD_destroy_response(hc->resp);
 		hc->resp = r;
+		hc->body_bytes = len;
 		hc->generation = gen;
 		hc->verdict = verdict;
 	}
-	ret = MHD_queue_response(conn, verdict == VERDICT_HEALTHY ? 200 : 503, hc->resp);
+	ret = responses_queue(conn, verdict == VERDICT_HEALTHY ? 200 : 503, hc->resp,
+	                      hc->body_bytes);
 	pthread_mutex_unlock(&s->health_lock);
 	return ret;
 }
@@ -276,22 +281,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **req_cls)
 {
 	struct server *s = cls;
+	struct access_request *req = *req_cls;
 	struct site *site;
 	enum MHD_Result ret;
 	bool close_conn;
 	size_t hlen;
 
-	if (!*req_cls) {
+	if (!req) {
 		unsigned verdict;
+		struct timespec mono;
 
-		*req_cls = &request_marker;
+		if (!(*req_cls = req = calloc(1, sizeof(*req))))
+			return MHD_NO;
+		clock_gettime(CLOCK_REALTIME, &req->started);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		req->started_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+		req->method = method;
+		req->url = url;
+		req->version = version;
 		atomic_fetch_add(&s->in_flight, 1);
 		site = server_get_site(s);
 		verdict = first_call_verdict(s, site, conn, url, method);
 		site_put(site);
 		connections_head_done(conn, verdict != 0);
-		if (verdict)
-			return responses_queue_error(s->responses, conn, verdict, true);
+		if (verdict) {
+			ret = responses_queue_error(s->responses, conn, verdict, true);
+			req->body_bytes = responses_take_queued_body();
+			return ret;
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -304,12 +321,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	site = server_get_site(s);
 	hlen = strlen(site->cfg.health_path);
 	if (!strncmp(url, site->cfg.health_path, hlen) && url[hlen] == '\0')
-		ret = serve_health(s, site, conn, close_conn);
+		ret = serve_health(s, site, conn, close_conn, &req->probe);
 	else if (!strncmp(url, site->cfg.health_path, hlen) && !strcmp(url + hlen, "/live"))
-		ret = MHD_queue_response(conn, 200, responses_live(s->responses));
+		ret = responses_queue_live(s->responses, conn);
 	else
 		ret = static_serve(s->responses, site, conn, url, close_conn);
 	site_put(site);
+	req->body_bytes = responses_take_queued_body();
 	return ret;
 }
 
@@ -317,8 +335,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct server *s = cls;
+	struct access_request *req = *req_cls;
 
-	if (*req_cls) {
+	if (req) {
+		access_log_request(s->access_log, conn, req, toe);
+		free(req);
 		atomic_fetch_sub(&s->in_flight, 1);
 		*req_cls = NULL;
 		connections_request_done(conn);
@@ -379,6 +400,7 @@ json_t *server_status_json(struct server *s)
 	                    json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
 	json_object_set_new(o, CONTROL_FIELD_ROOT, json_string(site->cfg.root));
 	json_object_set_new(o, CONTROL_FIELD_THREADS, json_integer(s->threads));
+	json_object_set_new(o, CONTROL_FIELD_ACCESS_LOG, access_log_status(s->access_log));
 	json_object_set_new(o, CONTROL_FIELD_CHECKS, checks_status_json(site->checks));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, true));
 	json_object_set_new(o, CONTROL_FIELD_LOAD_BALANCER,
@@ -531,6 +553,11 @@ uint64_t server_connections(struct server *s)
 {
 	return atomic_load(&s->connections);
 }
+void server_set_access_log(struct server *s, struct access_log *al)
+{
+	s->access_log = al;
+}
+
 unsigned server_threads(struct server *s)
 {
 	return s->threads;
