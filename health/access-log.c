@@ -25,9 +25,9 @@
 #define OUT_BYTES (64u * 1024)
 
 static const size_t field_max[AF_COUNT] = {
-        [AF_METHOD] = ACCESS_METHOD_MAX,       [AF_URL] = ACCESS_URL_MAX,
-        [AF_VERSION] = ACCESS_VERSION_MAX,     [AF_REFERER] = ACCESS_HEADER_MAX,
-        [AF_USER_AGENT] = ACCESS_HEADER_MAX,   [AF_FORWARDED_FOR] = ACCESS_HEADER_MAX,
+        [AF_METHOD] = ACCESS_METHOD_MAX,     [AF_URL] = ACCESS_URL_MAX,
+        [AF_VERSION] = ACCESS_VERSION_MAX,   [AF_REFERER] = ACCESS_HEADER_MAX,
+        [AF_USER_AGENT] = ACCESS_HEADER_MAX, [AF_FORWARDED_FOR] = ACCESS_HEADER_MAX,
         [AF_TRACE_ID] = ACCESS_TRACE_MAX,
 };
 
@@ -89,8 +89,8 @@ static void format_time(time_t t, char *buf, size_t len)
 		snprintf(buf, len, "[-]");
 }
 
-size_t access_format_line(const struct access_entry *e, const struct ip_addr *client,
-                          char *out, size_t outlen)
+size_t access_format_line(const struct access_entry *e, const struct ip_addr *client, char *out,
+                          size_t outlen)
 {
 	char addr[INET6_ADDRSTRLEN], when[64], bytes[24];
 	size_t o = 0;
@@ -111,8 +111,7 @@ size_t access_format_line(const struct access_entry *e, const struct ip_addr *cl
 	                   out + o, ROOM);
 	if (o < outlen - 1)
 		out[o++] = ' ';
-	o += access_escape(e->field[AF_URL], e->field[AF_URL] ? e->len[AF_URL] : 0, out + o,
-	                   ROOM);
+	o += access_escape(e->field[AF_URL], e->field[AF_URL] ? e->len[AF_URL] : 0, out + o, ROOM);
 	if (o < outlen - 1)
 		out[o++] = ' ';
 	o += access_escape(e->field[AF_VERSION], e->field[AF_VERSION] ? e->len[AF_VERSION] : 0,
@@ -124,8 +123,7 @@ size_t access_format_line(const struct access_entry *e, const struct ip_addr *cl
 	if (o < outlen - 1)
 		out[o++] = ' ';
 	o += put_quoted(out + o, ROOM, e->field[AF_USER_AGENT], e->len[AF_USER_AGENT]);
-	n = snprintf(out + o, ROOM, " %llu.%03llu ",
-	             (unsigned long long)(e->duration_us / 1000000),
+	n = snprintf(out + o, ROOM, " %llu.%03llu ", (unsigned long long)(e->duration_us / 1000000),
 	             (unsigned long long)(e->duration_us / 1000 % 1000));
 	o += n > 0 ? (size_t)n : 0;
 	o += put_quoted(out + o, ROOM, e->field[AF_TRACE_ID], e->len[AF_TRACE_ID]);
@@ -157,9 +155,9 @@ enum dest_kind { DEST_NONE, DEST_FILE, DEST_JOURNAL };
  * access_log_configure, owned by the writer once handed over. */
 struct settings {
 	enum dest_kind kind;
-	char *path;                   /* owned; DEST_FILE */
-	int fd;                       /* owned; DEST_FILE */
-	struct cidr *trusted;         /* owned */
+	char *path;           /* owned; DEST_FILE */
+	int fd;               /* owned; DEST_FILE */
+	struct cidr *trusted; /* owned */
 	size_t n_trusted;
 };
 
@@ -172,7 +170,7 @@ struct access_log {
 	size_t fill;         /* bytes in buf[active], under lock */
 	uint64_t queued;     /* lines in buf[active], under lock */
 	bool writer_idle, stop, reopen, finished; /* under lock */
-	struct settings *next; /* owned; for the writer to take, under lock */
+	struct settings *next;                    /* owned; for the writer to take, under lock */
 	pthread_t thread;
 	bool started;
 	/* What completions read without the lock. */
@@ -251,7 +249,8 @@ void access_log_add(struct access_log *al, const struct access_entry *e)
 	}
 	/* Wake the writer when it sleeps with nothing to do, or early when a
 	 * quarter is full; otherwise it comes by itself within FLUSH_MS. */
-	wake = al->writer_idle || (al->fill < BUFFER_BYTES / 4 && al->fill + size >= BUFFER_BYTES / 4);
+	wake = al->writer_idle ||
+	       (al->fill < BUFFER_BYTES / 4 && al->fill + size >= BUFFER_BYTES / 4);
 	al->fill += size;
 	al->queued++;
 	if (wake) {
@@ -282,7 +281,8 @@ static enum MHD_Result gather_header(void *cls, enum MHD_ValueKind kind, const c
 		/* Several headers are one list, in order (RFC 9110 5.3); keep
 		 * the last ones, the right end is what counts. */
 		if (g->n_xff == MAX_FORWARDED_HEADERS) {
-			memmove(g->xff, g->xff + 1, sizeof(g->xff[0]) * (MAX_FORWARDED_HEADERS - 1));
+			memmove(g->xff, g->xff + 1,
+			        sizeof(g->xff[0]) * (MAX_FORWARDED_HEADERS - 1));
 			g->n_xff--;
 		}
 		g->xff[g->n_xff++] = value;
@@ -337,6 +337,30 @@ static void set_field(struct access_entry *e, enum access_field f, const char *s
 	e->len[f] = s ? strlen(s) : 0;
 }
 
+struct access_request *access_request_new(struct access_log *al, const char *uri)
+{
+	struct access_request *req = calloc(1, sizeof(*req));
+	struct timespec mono;
+
+	if (!req)
+		return NULL;
+	clock_gettime(CLOCK_REALTIME, &req->started);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	req->started_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+	req->body_bytes = UINT64_MAX;
+	if (access_log_wants(al, false) && uri)
+		req->target = strndup(uri, ACCESS_URL_MAX); /* NULL: logged as "-" */
+	return req;
+}
+
+void access_request_free(struct access_request *req)
+{
+	if (!req)
+		return;
+	free(req->target);
+	free(req);
+}
+
 void access_log_request(struct access_log *al, struct MHD_Connection *conn,
                         const struct access_request *req, enum MHD_RequestTerminationCode toe)
 {
@@ -352,9 +376,9 @@ void access_log_request(struct access_log *al, struct MHD_Connection *conn,
 	memset(&g, 0, sizeof(g));
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	e.started = req->started;
-	e.duration_us = ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec -
-	                 req->started_ns) /
-	                1000;
+	e.duration_us =
+	        ((uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec - req->started_ns) /
+	        1000;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
 	e.status = ci ? ci->http_status : 0;
 	/* What was sent in full: nothing for HEAD (MHD sends no body), the
@@ -372,7 +396,7 @@ void access_log_request(struct access_log *al, struct MHD_Connection *conn,
 		memset(&e.peer, 0, sizeof(e.peer));
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, gather_header, &g);
 	set_field(&e, AF_METHOD, req->method);
-	set_field(&e, AF_URL, req->url);
+	set_field(&e, AF_URL, req->target);
 	set_field(&e, AF_VERSION, req->version);
 	set_field(&e, AF_REFERER, g.referer);
 	set_field(&e, AF_USER_AGENT, g.user_agent);
@@ -389,7 +413,8 @@ static int open_file(const char *path)
 	/* O_NONBLOCK only for the open: a FIFO without a reader fails at once
 	 * (ENXIO) instead of holding up start-up; writes then block, in the
 	 * writer thread only. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
+	int fd =
+	        open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
 	int flags;
 
 	if (fd < 0)

@@ -21,14 +21,17 @@
 #include "config.h"
 #include "forwarded.h"
 
-/* What a request carries from its head to its completion. */
+/* What a request carries from its request line to its completion. */
 struct access_request {
-	struct timespec started;    /* CLOCK_REALTIME: the line's time */
-	uint64_t started_ns;        /* CLOCK_MONOTONIC: for the request time */
-	const char *method, *url;   /* MHD's, valid until completion */
-	const char *version;        /* MHD's */
-	uint64_t body_bytes;        /* of the queued response; UINT64_MAX: none */
-	bool probe;                 /* a load balancer probe (probes.h) */
+	struct timespec started; /* CLOCK_REALTIME: the line's time */
+	uint64_t started_ns;     /* CLOCK_MONOTONIC: for the request time */
+	char *target;            /* owned; the request target, query included,
+	                          * cut at ACCESS_URL_MAX; NULL: log off */
+	const char *method;      /* MHD's, valid until completion */
+	const char *version;     /* MHD's */
+	uint64_t body_bytes;     /* of the queued response; UINT64_MAX: none */
+	bool probe;              /* a load balancer probe (probes.h) */
+	bool head_done;          /* the handler has seen the head */
 };
 
 /* One line's fields, unescaped; the strings are cut at the sizes below. */
@@ -67,8 +70,8 @@ size_t access_escape(const char *s, size_t len, char *out, size_t outlen);
 /* The line (with its '\n') for e, with the client already worked out;
  * returns its length.  The line is bounded: ACCESS_LINE_MAX. */
 #define ACCESS_LINE_MAX 20480
-size_t access_format_line(const struct access_entry *e, const struct ip_addr *client,
-                          char *out, size_t outlen);
+size_t access_format_line(const struct access_entry *e, const struct ip_addr *client, char *out,
+                          size_t outlen);
 
 struct access_log;
 
@@ -87,6 +90,12 @@ bool access_log_wants(struct access_log *al, bool probe);
 /* Queues e's line (copied; never blocks on I/O).  A full buffer drops it
  * and counts the drop. */
 void access_log_add(struct access_log *al, const struct access_entry *e);
+/* A request line arrived (MHD_OPTION_URI_LOG_CALLBACK, which sees the
+ * target before libmicrohttpd cuts the query off): a new request, with
+ * the time and, when the log is on, a copy of the target.  NULL when out of
+ * memory.  Freed by access_request_free. */
+struct access_request *access_request_new(struct access_log *al, const char *uri);
+void access_request_free(struct access_request *req);
 /* The completion of a request on conn: gathers its fields and queues its
  * line, unless the log does not want it. */
 void access_log_request(struct access_log *al, struct MHD_Connection *conn,

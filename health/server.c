@@ -287,17 +287,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	bool close_conn;
 	size_t hlen;
 
-	if (!req) {
+	if (!req) /* on_uri was out of memory */
+		return MHD_NO;
+	if (!req->head_done) {
 		unsigned verdict;
-		struct timespec mono;
 
-		if (!(*req_cls = req = calloc(1, sizeof(*req))))
-			return MHD_NO;
-		clock_gettime(CLOCK_REALTIME, &req->started);
-		clock_gettime(CLOCK_MONOTONIC, &mono);
-		req->started_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
+		req->head_done = true;
 		req->method = method;
-		req->url = url;
 		req->version = version;
 		atomic_fetch_add(&s->in_flight, 1);
 		site = server_get_site(s);
@@ -337,13 +333,17 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *s = cls;
 	struct access_request *req = *req_cls;
 
-	if (req) {
-		access_log_request(s->access_log, conn, req, toe);
-		free(req);
+	if (!req)
+		return;
+	access_log_request(s->access_log, conn, req, toe);
+	*req_cls = NULL;
+	/* Without head_done, libmicrohttpd refused the head itself (a 431
+	 * for a head over its pool): logged, never in flight. */
+	if (req->head_done) {
 		atomic_fetch_sub(&s->in_flight, 1);
-		*req_cls = NULL;
 		connections_request_done(conn);
 	}
+	access_request_free(req);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -358,6 +358,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		atomic_fetch_sub(&s->connections, 1);
 		connections_closed(s->conns, socket_context);
 	}
+}
+
+/* A request line: the request's state, kept in *req_cls from here on.
+ * This is the only place that sees the target with its query string. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct server *s = cls;
+
+	return access_request_new(s->access_log, uri);
 }
 
 /* No unescaping here: path.c decodes exactly once (see top comment). */
@@ -526,8 +535,8 @@ int server_start(struct server *s, const int *http_fds, size_t n_http)
 	         * of the path. */
 	        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
-	        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-	        MHD_OPTION_END);
+	        keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
 	if ((r = connections_start(s->conns, s->daemon)) < 0)
