@@ -34,7 +34,8 @@ FUZZ_REPLAY = \
 	tests/fuzz/replay-aws-error \
 	tests/fuzz/replay-health-status \
 	tests/fuzz/replay-sigv4 \
-	tests/fuzz/replay-state-file
+	tests/fuzz/replay-state-file \
+	tests/fuzz/replay-forwarded
 FUZZ_HARNESSES = \
 	tests/fuzz/fuzz-path \
 	tests/fuzz/fuzz-range \
@@ -54,7 +55,8 @@ FUZZ_HARNESSES = \
 	tests/fuzz/fuzz-aws-error \
 	tests/fuzz/fuzz-health-status \
 	tests/fuzz/fuzz-sigv4 \
-	tests/fuzz/fuzz-state-file
+	tests/fuzz/fuzz-state-file \
+	tests/fuzz/fuzz-forwarded
 check_PROGRAMS += $(FUZZ_REPLAY)
 TESTS += $(FUZZ_REPLAY)
 EXTRA_PROGRAMS = $(FUZZ_HARNESSES)
@@ -215,3 +217,10 @@ tests_fuzz_fuzz_state_file_SOURCES = tests/fuzz/fuzz-state-file.c tests/fuzz/fuz
 tests_fuzz_fuzz_state_file_CFLAGS = $(FUZZ_AGENT_CFLAGS)
 tests_fuzz_fuzz_state_file_LDFLAGS = $(FUZZ_LIBFUZZER)
 tests_fuzz_fuzz_state_file_LDADD = $(AGENT_LIBS)
+tests_fuzz_replay_forwarded_SOURCES = tests/fuzz/fuzz-forwarded.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_forwarded_CFLAGS = $(FUZZ_HEALTH_CFLAGS)
+tests_fuzz_replay_forwarded_LDADD = $(HEALTH_LIBS)
+tests_fuzz_fuzz_forwarded_SOURCES = tests/fuzz/fuzz-forwarded.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_forwarded_CFLAGS = $(FUZZ_HEALTH_CFLAGS)
+tests_fuzz_fuzz_forwarded_LDFLAGS = $(FUZZ_LIBFUZZER)
+tests_fuzz_fuzz_forwarded_LDADD = $(HEALTH_LIBS)
