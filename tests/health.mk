@@ -43,7 +43,8 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-claims.py \
 	tests/integration/health-shutdown.py \
 	tests/integration/health-threads.py \
-	tests/integration/health-access-log.py
+	tests/integration/health-access-log.py \
+	tests/integration/health-access-journal.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
 
 # The control protocol (common/control-protocol.h) from both sides: a real
