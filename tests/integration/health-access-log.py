@@ -10,13 +10,15 @@ SIGTERM flushes; a bad value on reload keeps the running log."""
 import datetime
 import os
 import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 import unittest
 
-from asgtest import Health, wait_for, write
+from asgtest import TOP_SRCDIR, Health, wait_for, write
 
 
 
@@ -56,7 +58,9 @@ class LogTest(unittest.TestCase):
 
     def start(self, **config):
         self.h = Health(start=False)
-        self.log = os.path.join(self.h.tmp, "access.log")
+        logs = os.path.join(self.h.tmp, "logs")  # nothing else in it: logrotate's *.log
+        os.makedirs(logs)
+        self.log = os.path.join(logs, "access.log")
         cfg = {"access_log": self.log}
         cfg.update(config)
         self.h.write_config(cfg)
@@ -261,6 +265,36 @@ class RotateTest(LogTest):
         self.assertEqual([l["url"] for l in parse(read(self.log + ".1"))],
                          ["/before", "/between"])
         self.assertIn("reopened", h.logs())
+
+    def test_the_packaged_logrotate_file(self):
+        """debian/asg-agent.asg-health.logrotate run by logrotate itself,
+        with its path moved into the test's directory and its postrotate's
+        systemctl replaced by the same signal to this asg-health."""
+        if not shutil.which("logrotate"):
+            self.skipTest("logrotate is not installed (scripts/deps test)")
+        h = self.start()
+        src = os.path.join(TOP_SRCDIR, "debian", "asg-agent.asg-health.logrotate")
+        with open(src) as f:
+            conf = f.read()
+        self.assertIn("/var/log/asg-health/*.log {", conf)
+        self.assertIn("systemctl kill --signal=USR1 --kill-whom=main asg-health.service", conf)
+        conf = conf.replace("/var/log/asg-health/*.log", os.path.join(h.tmp, "logs", "*.log"))
+        conf = re.sub(r"postrotate.*endscript",
+                      "postrotate\n\t\tkill -USR1 %d\n\tendscript" % h.proc.pid, conf,
+                      flags=re.S)
+        path = os.path.join(h.tmp, "logrotate.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        h.get("/day-1")
+        self.lines(1)
+        state = os.path.join(h.tmp, "logrotate.state")
+        r = subprocess.run(["logrotate", "-f", "-s", state, path], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        wait_for(lambda: os.path.exists(self.log), what="the reopened file")
+        h.get("/day-2")
+        self.assertEqual([l["url"] for l in self.lines(1)], ["/day-2"])
+        # delaycompress: yesterday's file stays plain until the next run
+        self.assertEqual([l["url"] for l in parse(read(self.log + ".1"))], ["/day-1"])
 
     def test_sigterm_writes_every_line(self):
         h = self.start()
