@@ -31,8 +31,8 @@ static bool same(const struct ip_addr *a, const struct ip_addr *b)
 }
 
 /* The expected client, walking the entries from the right (the spec). */
-static struct ip_addr expected(const char *xff, const struct ip_addr *peer,
-                               const struct cidr *nets, size_t n)
+static struct ip_addr expected(const char *xff, const struct ip_addr *peer, const struct cidr *nets,
+                               size_t n)
 {
 	struct ip_addr client = *peer;
 	char *copy = xff ? strdup(xff) : NULL, *end;

@@ -33,9 +33,9 @@ static const char *text(const struct ip_addr *a)
 
 static void test_addresses(void **state)
 {
-	static const char *const bad[] = {"",       "1.2.3",         "1.2.3.4:",    "1.2.3.4:x",
-	                                  "[::1",   "[::1]x",        "[1.2.3.4]",   "fe80::1%eth0",
-	                                  "unknown", "1.2.3.4:123456", "::1]", "1.2.3.4 5"};
+	static const char *const bad[] = {"",        "1.2.3",          "1.2.3.4:",  "1.2.3.4:x",
+	                                  "[::1",    "[::1]x",         "[1.2.3.4]", "fe80::1%eth0",
+	                                  "unknown", "1.2.3.4:123456", "::1]",      "1.2.3.4 5"};
 	struct ip_addr a;
 
 	assert_string_equal(text(&(struct ip_addr){0}), "-");
@@ -59,9 +59,10 @@ static void test_addresses(void **state)
 
 static void test_networks(void **state)
 {
-	static const char *const bad[] = {"10.0.0.0/33", "10.1.2.3/8", "::/129", "10.0.0.0/",
-	                                  "10.0.0.0/-1", "[::1]/128",  "1.2.3.4:80", "::ffff:1.2.3.0/120",
-	                                  "x/8",         "10.0.0.0/8/8"};
+	static const char *const bad[] = {"10.0.0.0/33", "10.1.2.3/8",         "::/129",
+	                                  "10.0.0.0/",   "10.0.0.0/-1",        "[::1]/128",
+	                                  "1.2.3.4:80",  "::ffff:1.2.3.0/120", "x/8",
+	                                  "10.0.0.0/8/8"};
 	struct cidr c;
 	struct ip_addr a;
 	const char *why = NULL;
@@ -139,8 +140,7 @@ static void test_forwarded_client(void **state)
 	/* not an address: the last trusted hop stands */
 	assert_string_equal(client_of("6.6.6.6, unknown, 130.176.3.4", "10.0.1.5", cloudfront),
 	                    "130.176.3.4");
-	assert_string_equal(client_of("203.0.113.9, unknown", "10.0.1.5", cloudfront),
-	                    "10.0.1.5");
+	assert_string_equal(client_of("203.0.113.9, unknown", "10.0.1.5", cloudfront), "10.0.1.5");
 	/* IPv6 peer, mapped IPv4 peer */
 	assert_string_equal(client_of("2001:db8::9", "2001:db8::1", NULL), "2001:db8::9");
 	assert_string_equal(client_of(NULL, "::ffff:10.0.1.5", NULL), "10.0.1.5");
@@ -200,9 +200,9 @@ static void test_line(void **state)
 	for (int f = 0; f < AF_COUNT; f++) {
 		e.field[f] = big;
 		e.len[f] = f == AF_URL ? ACCESS_URL_MAX
-		                        : (f == AF_METHOD ? ACCESS_METHOD_MAX
-		                                          : (f == AF_VERSION ? ACCESS_VERSION_MAX
-		                                                             : ACCESS_HEADER_MAX));
+		                       : (f == AF_METHOD ? ACCESS_METHOD_MAX
+		                                         : (f == AF_VERSION ? ACCESS_VERSION_MAX
+		                                                            : ACCESS_HEADER_MAX));
 	}
 	e.len[AF_TRACE_ID] = ACCESS_TRACE_MAX;
 	n = access_format_line(&e, &client, line, sizeof(line));
@@ -246,22 +246,25 @@ static void test_config(void **state)
 	                 -EINVAL);
 	assert_string_equal(err, "h.json:3:5: trusted_proxies[1]: 10.0.0.0/40: the prefix length "
 	                         "must be 0 to 32");
-	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"trusted_proxies\": [8]}", err,
-	                                     sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	        health_config_parse(&cfg, "h.json", "{\"trusted_proxies\": [8]}", err, sizeof(err)),
+	        -EINVAL);
 	assert_non_null(strstr(err, "trusted_proxies[0]: expected a string"));
-	assert_int_equal(health_config_parse(&cfg, "h.json", "{\"log_probes\": \"yes\"}", err,
-	                                     sizeof(err)),
-	                 -EINVAL);
+	assert_int_equal(
+	        health_config_parse(&cfg, "h.json", "{\"log_probes\": \"yes\"}", err, sizeof(err)),
+	        -EINVAL);
 	assert_non_null(strstr(err, "log_probes"));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_addresses),  cmocka_unit_test(test_networks),
-	        cmocka_unit_test(test_forwarded_client), cmocka_unit_test(test_escape),
-	        cmocka_unit_test(test_line),       cmocka_unit_test(test_config),
+	        cmocka_unit_test(test_addresses),
+	        cmocka_unit_test(test_networks),
+	        cmocka_unit_test(test_forwarded_client),
+	        cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_line),
+	        cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
