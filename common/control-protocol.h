@@ -69,8 +69,9 @@
  * operators. */
 #define CONTROL_FIELD_THREADS "threads"
 /* object: the access log (asg-health's "access_log" key):
- * "destination" (string: "" for none, "journal" or the file), "lines"
- * (integer: lines written), "dropped" (integer: lines dropped because the
+ * "destination" (string: "" for none, "journal" or the file), "queued"
+ * (integer: lines taken into the buffer), "lines" (integer: lines
+ * written), "dropped" (integer: lines dropped because the
  * in-memory buffer was full: the writer could not keep up), "write_errors"
  * (integer: lines lost to failed writes), "buffered_bytes" (integer).  For
  * operators; the agent does not read it. */

@@ -80,13 +80,22 @@ static size_t put_quoted(char *out, size_t outlen, const char *s, size_t len)
 
 /* [10/Oct/2000:13:55:36 -0700], the local time of the request's head.
  * The C locale (asg-health never calls setlocale) spells the month in
- * English, as log parsers expect. */
+ * English, as log parsers expect.  Lines come in time order, many a
+ * second: the last second's text is kept (per thread: the writer's, and
+ * the unit tests'). */
 static void format_time(time_t t, char *buf, size_t len)
 {
+	static _Thread_local time_t last = -1;
+	static _Thread_local char text[64];
 	struct tm tm;
 
-	if (!localtime_r(&t, &tm) || !strftime(buf, len, "[%d/%b/%Y:%H:%M:%S %z]", &tm))
-		snprintf(buf, len, "[-]");
+	if (t != last) {
+		if (!localtime_r(&t, &tm) ||
+		    !strftime(text, sizeof(text), "[%d/%b/%Y:%H:%M:%S %z]", &tm))
+			snprintf(text, sizeof(text), "[-]");
+		last = t;
+	}
+	snprintf(buf, len, "%s", text);
 }
 
 size_t access_format_line(const struct access_entry *e, const struct ip_addr *client, char *out,
@@ -182,7 +191,7 @@ struct access_log {
 	struct settings *cur; /* owned */
 	char *out;            /* owned; OUT_BYTES */
 	uint64_t last_error_ms;
-	_Atomic uint64_t lines, dropped, write_errors;
+	_Atomic uint64_t queued_total, lines, dropped, write_errors;
 };
 
 static void settings_free(struct settings *st)
@@ -253,6 +262,7 @@ void access_log_add(struct access_log *al, const struct access_entry *e)
 	       (al->fill < BUFFER_BYTES / 4 && al->fill + size >= BUFFER_BYTES / 4);
 	al->fill += size;
 	al->queued++;
+	atomic_fetch_add(&al->queued_total, 1);
 	if (wake) {
 		al->writer_idle = false;
 		pthread_cond_signal(&al->wake);
@@ -339,25 +349,28 @@ static void set_field(struct access_entry *e, enum access_field f, const char *s
 
 struct access_request *access_request_new(struct access_log *al, const char *uri)
 {
-	struct access_request *req = calloc(1, sizeof(*req));
+	/* One allocation with the target's copy after the struct. */
+	size_t len = uri && access_log_wants(al, false) ? strnlen(uri, ACCESS_URL_MAX) : 0;
+	struct access_request *req = malloc(sizeof(*req) + (len ? len + 1 : 0));
 	struct timespec mono;
 
 	if (!req)
 		return NULL;
+	memset(req, 0, sizeof(*req));
 	clock_gettime(CLOCK_REALTIME, &req->started);
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	req->started_ns = (uint64_t)mono.tv_sec * 1000000000u + (uint64_t)mono.tv_nsec;
 	req->body_bytes = UINT64_MAX;
-	if (access_log_wants(al, false) && uri)
-		req->target = strndup(uri, ACCESS_URL_MAX); /* NULL: logged as "-" */
+	if (len) {
+		req->target = (char *)(req + 1);
+		memcpy(req->target, uri, len);
+		req->target[len] = '\0';
+	}
 	return req;
 }
 
 void access_request_free(struct access_request *req)
 {
-	if (!req)
-		return;
-	free(req->target);
 	free(req);
 }
 
@@ -524,6 +537,9 @@ static void write_batch(struct access_log *al, const char *batch, size_t n)
 	uint64_t lines = 0;
 
 	if (!st || st->kind == DEST_NONE) {
+		/* the log was turned off by a reload after these were queued */
+		for (; pos < n; pos += ((const struct record *)(batch + pos))->size)
+			atomic_fetch_add(&al->dropped, 1);
 		return;
 	}
 	while (pos < n) {
@@ -611,13 +627,16 @@ static void *writer_main(void *arg)
 		stop = al->stop;
 		pthread_mutex_unlock(&al->lock);
 
-		write_batch(al, batch, n);
+		/* New settings first: they were made before these lines were
+		 * written (at start, before any; on a reload, a few lines of
+		 * the moment may go to the new file). */
 		if (next) {
 			settings_free(al->cur);
 			al->cur = next;
 		}
 		if (reopen)
 			reopen_file(al);
+		write_batch(al, batch, n);
 
 		pthread_mutex_lock(&al->lock);
 		if (stop && !al->fill)
@@ -749,7 +768,8 @@ json_t *access_log_status(struct access_log *al)
 	fill = al->fill;
 	pthread_mutex_unlock(&al->lock);
 	pthread_mutex_lock(&al->dest_lock);
-	o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "destination", al->dest, "lines",
+	o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "destination", al->dest, "queued",
+	              (json_int_t)atomic_load(&al->queued_total), "lines",
 	              (json_int_t)atomic_load(&al->lines), "dropped",
 	              (json_int_t)atomic_load(&al->dropped), "write_errors",
 	              (json_int_t)atomic_load(&al->write_errors), "buffered_bytes",

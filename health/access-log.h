@@ -25,8 +25,9 @@
 struct access_request {
 	struct timespec started; /* CLOCK_REALTIME: the line's time */
 	uint64_t started_ns;     /* CLOCK_MONOTONIC: for the request time */
-	char *target;            /* owned; the request target, query included,
-	                          * cut at ACCESS_URL_MAX; NULL: log off */
+	char *target;            /* in req's own allocation: the request target,
+	                          * query included, cut at ACCESS_URL_MAX; NULL:
+	                          * log off */
 	const char *method;      /* MHD's, valid until completion */
 	const char *version;     /* MHD's */
 	uint64_t body_bytes;     /* of the queued response; UINT64_MAX: none */
@@ -100,8 +101,9 @@ void access_request_free(struct access_request *req);
  * line, unless the log does not want it. */
 void access_log_request(struct access_log *al, struct MHD_Connection *conn,
                         const struct access_request *req, enum MHD_RequestTerminationCode toe);
-/* {"destination", "lines", "dropped", "write_errors", "buffered_bytes"}
- * for GET /status. */
+/* {"destination", "queued", "lines", "dropped", "write_errors",
+ * "buffered_bytes"} for GET /status: lines taken into the buffer, written,
+ * dropped (buffer full) and lost to failed writes, since start. */
 json_t *access_log_status(struct access_log *al);
 /* Writes what is buffered, waiting at most timeout_ms for the writer (a
  * log on a stalled pipe must not hold up the exit), and frees everything.
