@@ -221,7 +221,8 @@ class ForwardedTest(LogTest):
     def test_without_trusted_proxies_the_edge_is_the_client(self):
         self.start()
         self.request_with(["6.6.6.6, 203.0.113.9, 130.176.1.2"], "edge")
-        self.assertEqual(self.marker("edge")[0]["client"], "130.176.1.2")
+        edge, = [l for l in self.marker("edge") if l["url"] == "/edge"]
+        self.assertEqual(edge["client"], "130.176.1.2")
 
     def test_ipv6_peer(self):
         try:
