@@ -64,6 +64,19 @@
 #define CONTROL_FIELD_VERSION "version"
 /* string: the site root served.  For operators. */
 #define CONTROL_FIELD_ROOT "root"
+/* integer >= 1: the server threads serving the public listeners (the
+ * "threads" key; 0 there is one per CPU this process may run on).  For
+ * operators. */
+#define CONTROL_FIELD_THREADS "threads"
+/* object: the access log (asg-health's "access_log" key):
+ * "destination" (string: "" for none, "journal" or the file), "queued"
+ * (integer: lines taken into the buffer), "lines" (integer: lines
+ * written), "dropped" (integer: lines dropped because the
+ * in-memory buffer was full: the writer could not keep up), "write_errors"
+ * (integer: lines lost to failed writes), "buffered_bytes" (integer).  For
+ * operators; the agent does not read it. */
+#define CONTROL_FIELD_ACCESS_LOG   "access_log"
+#define CONTROL_ACCESS_LOG_DROPPED "dropped"
 /* array of strings: the names of the critical checks failing now. */
 #define CONTROL_FIELD_FAILING "failing"
 

@@ -40,6 +40,9 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->shutdown_timeout_ms = 30 * 1000;
 	cfg->lb_unhealthy_threshold = 2;
 	cfg->lb_probe_window_ms = 90 * 1000;
+	cfg->access_log = strdup("");
+	if (!cfg->access_log)
+		return -ENOMEM;
 	if (!cfg->root || !cfg->listen || !cfg->listen[0] || !cfg->listen[1] || !cfg->control ||
 	    !cfg->health_path || !cfg->index || !cfg->not_found_page || !cfg->default_cache_control)
 		return -ENOMEM;
@@ -64,6 +67,8 @@ void health_config_free(struct health_config *cfg)
 	free(cfg->cache_rules);
 	free(cfg->default_cache_control);
 	check_specs_free(cfg->checks, cfg->n_checks);
+	free(cfg->access_log);
+	free(cfg->trusted_proxies);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -179,6 +184,42 @@ static int parse_cache_rules(struct conf_doc *doc, json_t *root, struct health_c
 	return 0;
 }
 
+/* The access log: off, the journal, or a file asg-health appends to (and
+ * reopens on SIGUSR1, after logrotate moved it). */
+static int parse_access_log(struct conf_doc *doc, json_t *root, struct health_config *cfg)
+{
+	json_t *arr = json_object_get(root, "trusted_proxies"), *v;
+	const char *why;
+	size_t i;
+	int r;
+
+	if ((r = take_string(doc, root, "", "access_log", &cfg->access_log)) < 0 ||
+	    (r = conf_get_bool(doc, root, "", "log_probes", &cfg->log_probes)) < 0)
+		return r;
+	if (cfg->access_log[0] && strcmp(cfg->access_log, "journal") && cfg->access_log[0] != '/')
+		return conf_fail(doc, "access_log",
+		                 "must be \"\" (none), \"journal\" or an absolute file path");
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return conf_fail(doc, "trusted_proxies",
+		                 "expected an array of networks, e.g. [\"10.0.0.0/8\"]");
+	cfg->trusted_proxies = calloc(json_array_size(arr) + 1, sizeof(*cfg->trusted_proxies));
+	if (!cfg->trusted_proxies)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v)
+	{
+		char p[64];
+		snprintf(p, sizeof(p), "trusted_proxies[%zu]", i);
+		if (!json_is_string(v))
+			return conf_fail(doc, p, "expected a string such as \"10.0.0.0/8\"");
+		if (cidr_parse(json_string_value(v), &cfg->trusted_proxies[i], &why) < 0)
+			return conf_fail(doc, p, "%s: %s", json_string_value(v), why);
+		cfg->n_trusted_proxies++;
+	}
+	return 0;
+}
+
 static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 {
 	static const char *const keys[] = {"root",
@@ -205,6 +246,9 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	                                   "lb_unhealthy_threshold",
 	                                   "lb_probe_window",
 	                                   "checks",
+	                                   "access_log",
+	                                   "trusted_proxies",
+	                                   "log_probes",
 	                                   NULL};
 	json_t *root = doc->root;
 	long long v;
@@ -237,7 +281,8 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
 	                       &cfg->public_verbose_health)) < 0)
 		return r;
-	if ((r = parse_listen(doc, root, cfg)) < 0 || (r = parse_cache_rules(doc, root, cfg)) < 0)
+	if ((r = parse_listen(doc, root, cfg)) < 0 || (r = parse_cache_rules(doc, root, cfg)) < 0 ||
+	    (r = parse_access_log(doc, root, cfg)) < 0)
 		return r;
 	if ((r = conf_get_size(doc, root, "", "cache_max_file_size", 0, 1LL << 30,
 	                       &cfg->cache_max_file_size)) < 0 ||
@@ -374,10 +419,16 @@ const char *health_config_cache_control(const struct health_config *cfg, const c
 char *health_config_dump(const struct health_config *cfg)
 {
 	_cleanup_json_ json_t *o = json_object(), *listen = json_array(), *rules = json_array(),
-	                      *checks = json_array();
+	                      *checks = json_array(), *proxies = json_array();
 
-	if (!o || !listen || !rules || !checks)
+	if (!o || !listen || !rules || !checks || !proxies)
 		return NULL;
+	for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+		const struct cidr *c = &cfg->trusted_proxies[i];
+		char addr[INET6_ADDRSTRLEN];
+		ip_addr_format(&c->net, addr, sizeof(addr));
+		json_array_append_new(proxies, json_sprintf("%s/%u", addr, c->prefix));
+	}
 	for (size_t i = 0; i < cfg->n_listen; i++)
 		json_array_append_new(listen, json_string(cfg->listen[i]));
 	for (size_t i = 0; i < cfg->n_cache_rules; i++) {
@@ -425,5 +476,8 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "lb_unhealthy_threshold", json_integer(cfg->lb_unhealthy_threshold));
 	json_object_set_new(o, "lb_probe_window", json_sprintf("%lldms", cfg->lb_probe_window_ms));
 	json_object_set(o, "checks", checks);
+	json_object_set_new(o, "access_log", json_string(cfg->access_log));
+	json_object_set(o, "trusted_proxies", proxies);
+	json_object_set_new(o, "log_probes", json_boolean(cfg->log_probes));
 	return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }

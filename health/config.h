@@ -9,6 +9,7 @@
 
 #include "checks.h"
 #include "control-protocol.h"
+#include "forwarded.h"
 
 #define HEALTH_DEFAULT_CONFIG  SYSCONFDIR "/asg-agent/health.json"
 #define HEALTH_DEFAULT_CONTROL CONTROL_DEFAULT_SOCKET
@@ -48,6 +49,10 @@ struct health_config {
 	long long lb_probe_window_ms;    /* a prober unseen this long is gone */
 	struct check_spec *checks;       /* owned */
 	size_t n_checks;
+	char *access_log;             /* owned; "" none, "journal" or an absolute path */
+	struct cidr *trusted_proxies; /* owned; X-Forwarded-For hops trusted */
+	size_t n_trusted_proxies;
+	bool log_probes; /* the load balancer's probes in the access log too */
 };
 
 /* Fills cfg with every default. */

@@ -7,11 +7,13 @@ noinst_LIBRARIES += health/libasghealth.a
 # Everything but main() is a library, so unit tests link the same code.
 health_libasghealth_a_SOURCES = \
 	health/beneath.c health/beneath.h \
+	health/access-log.c health/access-log.h \
 	health/cache.c health/cache.h \
 	health/config.c health/config.h \
 	health/connections.c health/connections.h \
 	health/control.c health/control.h \
 	health/curl-loader.c health/curl-loader.h \
+	health/forwarded.c health/forwarded.h \
 	health/listen.c health/listen.h \
 	health/mime.c health/mime.h \
 	health/path.c health/path.h \

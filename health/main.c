@@ -14,6 +14,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "beneath.h"
+#include "access-log.h"
 #include "cleanup.h"
 #include "config.h"
 #include "control.h"
@@ -51,7 +52,8 @@ static void usage(FILE *f)
 	        "      --version        print the version\n"
 	        "  -h, --help           this help\n\n"
 	        "Signals: SIGTERM/SIGINT drain in-flight requests and exit 0; SIGHUP reloads the\n"
-	        "configuration (a bad one is logged and the old one kept).\n",
+	        "configuration (a bad one is logged and the old one kept); SIGUSR1 reopens the\n"
+	        "access log.\n",
 	        HEALTH_DEFAULT_CONFIG);
 }
 
@@ -189,7 +191,7 @@ static int open_listeners(const struct health_config *cfg, struct listeners *l)
 	return 0;
 }
 
-static void reload(struct server *server, const struct options *o)
+static void reload(struct server *server, struct access_log *al, const struct options *o)
 {
 	struct health_config cfg;
 	struct site *old = server_get_site(server), *site;
@@ -206,9 +208,19 @@ static void reload(struct server *server, const struct options *o)
 	    cfg.header_timeout_ms != old->cfg.header_timeout_ms)
 		log_warning("reload: listen, control_socket, threads, max_connections, "
 		            "connection_timeout and header_timeout take effect only on restart");
+	/* The access log first: it opens a new file, which can fail, and
+	 * nothing has changed yet. */
+	if (access_log_configure(al, &cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s", err);
+		health_config_free(&cfg);
+		goto out;
+	}
 	if (site_new(&site, &cfg, old, err, sizeof(err)) < 0) {
 		log_error("reload failed, keeping the running configuration: %s", err);
 		health_config_free(&cfg);
+		/* back to the running site's log; its file was open a moment ago */
+		if (access_log_configure(al, &old->cfg, err, sizeof(err)) < 0)
+			log_error("access log: %s", err);
 		goto out;
 	}
 	server_set_site(server, site);
@@ -262,6 +274,7 @@ static int run(const struct options *o, struct health_config *cfg)
 	struct server *server = NULL;
 	struct control *control = NULL;
 	struct site *site = NULL;
+	struct access_log *al = NULL;
 	sigset_t sigs;
 	uint64_t watchdog_usec = 0, next_status = 0;
 	char err[1024], status[512];
@@ -271,6 +284,7 @@ static int run(const struct options *o, struct health_config *cfg)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	/* Blocked before any thread starts, so every thread inherits the mask
 	 * and only sigtimedwait() below ever sees them. */
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
@@ -283,6 +297,14 @@ static int run(const struct options *o, struct health_config *cfg)
 		            strerror(-r));
 	if (open_listeners(cfg, &l) < 0)
 		goto out;
+	if ((r = access_log_new(&al)) < 0) {
+		log_error("cannot start the access log: %s", strerror(-r));
+		goto out;
+	}
+	if ((r = access_log_configure(al, cfg, err, sizeof(err))) < 0) {
+		log_error("%s", err);
+		goto out;
+	}
 	if (site_new(&site, cfg, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
@@ -293,6 +315,7 @@ static int run(const struct options *o, struct health_config *cfg)
 		site_put(site);
 		goto out;
 	}
+	server_set_access_log(server, al);
 	r = server_start(server, l.http, l.n_http);
 	l.n_http = 0; /* the server owns them now, even on failure */
 	if (r >= 0 && l.control >= 0)
@@ -309,8 +332,9 @@ static int run(const struct options *o, struct health_config *cfg)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 	{
 		struct site *cur = server_get_site(server);
-		log_info("serving %s (%s); health at %s", cur->cfg.root,
-		         l.activated ? "socket activation" : "own sockets", cur->cfg.health_path);
+		log_info("serving %s (%s, %u threads); health at %s", cur->cfg.root,
+		         l.activated ? "socket activation" : "own sockets", server_threads(server),
+		         cur->cfg.health_path);
 		site_put(cur);
 	}
 
@@ -323,7 +347,9 @@ static int run(const struct options *o, struct health_config *cfg)
 			ts = (struct timespec){2, 0};
 		sig = sigtimedwait(&sigs, NULL, &ts);
 		if (sig == SIGHUP) {
-			reload(server, o);
+			reload(server, al, o);
+		} else if (sig == SIGUSR1) {
+			access_log_reopen(al);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			uint64_t left;
 			struct site *cur = server_get_site(server);
@@ -337,6 +363,12 @@ static int run(const struct options *o, struct health_config *cfg)
 			left = server_shutdown(server, timeout);
 			control_stop(control);
 			control = NULL;
+			/* Every request has completed or been cut off: the log's
+			 * last lines are in its buffer.  A writer stuck on a
+			 * stalled pipe is not waited for long. */
+			server_set_access_log(server, NULL);
+			access_log_close(al, 5000);
+			al = NULL;
 			if (left)
 				log_warning("shutdown timeout: %llu request(s) cut off; raise "
 				            "shutdown_timeout if downloads take longer",
@@ -361,6 +393,7 @@ out:
 		close(l.control);
 	control_stop(control);
 	server_free(server);
+	access_log_close(al, 5000);
 	return exit_code;
 }
 

@@ -60,6 +60,11 @@ static void addr_string(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "local");
 }
 
+bool probes_is_probe(const char *ua, bool forwarded)
+{
+	return ua && !strncmp(ua, "ELB-HealthChecker", 17) && !forwarded;
+}
+
 void probes_record(struct probes *p, const struct sockaddr *sa, unsigned status, uint64_t now_ms)
 {
 	char addr[INET6_ADDRSTRLEN];

@@ -14,6 +14,11 @@ struct probes;
 
 int probes_new(struct probes **out);
 void probes_free(struct probes *p);
+/* Is a request to the health path with this User-Agent one of the load
+ * balancer's probes?  forwarded: it has an X-Forwarded-For header, which
+ * the ALB adds to every request it proxies and never to its own checks, so
+ * a client sending the checker's User-Agent through it is not counted. */
+bool probes_is_probe(const char *user_agent, bool forwarded);
 /* Records one answered probe from addr with the HTTP status sent. */
 void probes_record(struct probes *p, const struct sockaddr *addr, unsigned status, uint64_t now_ms);
 /* Starts counting 503s afresh (on drain and undrain). */

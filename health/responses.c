@@ -31,8 +31,28 @@ static const char *const error_text[ERR_COUNT] = {"Bad Request",
 
 struct responses {
 	struct MHD_Response *errors[ERR_COUNT][2]; /* owned; [close] */
+	size_t error_len[ERR_COUNT];               /* their bodies' lengths */
 	struct MHD_Response *live;                 /* owned */
+	size_t live_len;
 };
+
+/* See responses_queue(). */
+static _Thread_local uint64_t queued_body = UINT64_MAX;
+
+enum MHD_Result responses_queue(struct MHD_Connection *conn, unsigned status,
+                                struct MHD_Response *r, uint64_t body_bytes)
+{
+	queued_body = body_bytes;
+	return MHD_queue_response(conn, status, r);
+}
+
+uint64_t responses_take_queued_body(void)
+{
+	uint64_t b = queued_body;
+
+	queued_body = UINT64_MAX;
+	return b;
+}
 
 static struct MHD_Response *text_response(const char *body, const char *type, bool close_conn)
 {
@@ -51,7 +71,8 @@ static int build(struct responses *s)
 	for (int i = 0; i < ERR_COUNT; i++)
 		for (int c = 0; c < 2; c++) {
 			char body[128];
-			snprintf(body, sizeof(body), "%u %s\n", error_status[i], error_text[i]);
+			s->error_len[i] = (size_t)snprintf(body, sizeof(body), "%u %s\n",
+			                                   error_status[i], error_text[i]);
 			s->errors[i][c] = text_response(body, "text/plain; charset=utf-8", c);
 			if (!s->errors[i][c])
 				return -ENOMEM;
@@ -65,6 +86,7 @@ static int build(struct responses *s)
 				                        MHD_HTTP_HEADER_RETRY_AFTER, "1");
 		}
 	s->live = text_response("{\"status\":\"alive\"}\n", "application/json", false);
+	s->live_len = strlen("{\"status\":\"alive\"}\n");
 	if (!s->live)
 		return -ENOMEM;
 	MHD_add_response_header(s->live, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
@@ -104,8 +126,9 @@ enum MHD_Result responses_queue_error(const struct responses *s, struct MHD_Conn
 {
 	for (int i = 0; i < ERR_COUNT; i++)
 		if (error_status[i] == status)
-			return MHD_queue_response(conn, status, s->errors[i][close_conn]);
-	return MHD_queue_response(conn, 500, s->errors[ERR_500][1]);
+			return responses_queue(conn, status, s->errors[i][close_conn],
+			                       s->error_len[i]);
+	return responses_queue(conn, 500, s->errors[ERR_500][1], s->error_len[ERR_500]);
 }
 
 struct MHD_Response *responses_live(const struct responses *s)
@@ -113,7 +136,19 @@ struct MHD_Response *responses_live(const struct responses *s)
 	return s->live;
 }
 
+enum MHD_Result responses_queue_live(const struct responses *s, struct MHD_Connection *conn)
+{
+	return responses_queue(conn, 200, s->live, s->live_len);
+}
+
 struct MHD_Response *responses_json(json_t *doc, bool close_conn)
+{
+	uint64_t len;
+
+	return responses_json_sized(doc, close_conn, &len);
+}
+
+struct MHD_Response *responses_json_sized(json_t *doc, bool close_conn, uint64_t *body_bytes)
 {
 	char *text = json_dumps(doc, JSON_COMPACT);
 	struct MHD_Response *r;
@@ -128,6 +163,7 @@ struct MHD_Response *responses_json(json_t *doc, bool close_conn)
 		free(text);
 		return NULL;
 	}
+	*body_bytes = len + 1;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (close_conn)

@@ -16,6 +16,7 @@
  *   while draining is a second prebuilt variant, not a header added late. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "access-log.h"
 #include "cleanup.h"
 #include "connections.h"
 #include "control-protocol.h"
@@ -41,6 +43,7 @@ struct health_cache {
 	uint64_t generation;
 	enum health_verdict verdict;
 	struct MHD_Response *resp; /* owned */
+	uint64_t body_bytes;       /* resp's */
 };
 
 struct server {
@@ -52,14 +55,13 @@ struct server {
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
 	uint64_t started_ms;
-	struct probes *probes;       /* owned */
-	struct responses *responses; /* owned */
+	unsigned threads;              /* MHD's thread pool, fixed at start */
+	struct probes *probes;         /* owned */
+	struct access_log *access_log; /* not owned; NULL: none */
+	struct responses *responses;   /* owned */
 	pthread_mutex_t health_lock;
 	struct health_cache health[2]; /* owned; [close] */
 };
-
-/* The marker stored in *req_cls between the two handler calls. */
-static int request_marker;
 
 struct site *server_get_site(struct server *s)
 {
@@ -150,7 +152,7 @@ static bool has_query_key(struct MHD_Connection *conn, const char *key)
 }
 
 static enum MHD_Result serve_health(struct server *s, struct site *site,
-                                    struct MHD_Connection *conn, bool close_conn)
+                                    struct MHD_Connection *conn, bool close_conn, bool *probe)
 {
 	const char *ua =
 	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_USER_AGENT);
@@ -166,8 +168,9 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	 * User-Agent through the ALB, but the ALB adds X-Forwarded-For to
 	 * every request it proxies (its default "append" mode), never to its
 	 * own health checks: a probe with one is a client pretending. */
-	if (ua && !strncmp(ua, "ELB-HealthChecker", 17) &&
-	    !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For")) {
+	*probe = probes_is_probe(
+	        ua, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For") != NULL);
+	if (*probe) {
 		const union MHD_ConnectionInfo *ci =
 		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 		probes_record(s->probes, ci ? ci->client_addr : NULL, status, now_mono_ms());
@@ -175,10 +178,11 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 
 	if (verbose) {
 		_cleanup_json_ json_t *doc = server_health_json(s, site, true, false, &status);
-		struct MHD_Response *r = doc ? responses_json(doc, close_conn) : NULL;
+		uint64_t len = 0;
+		struct MHD_Response *r = doc ? responses_json_sized(doc, close_conn, &len) : NULL;
 		if (!r)
 			return responses_queue_error(s->responses, conn, 500, true);
-		ret = MHD_queue_response(conn, status, r);
+		ret = responses_queue(conn, status, r, len);
 		MHD_destroy_response(r);
 		return ret;
 	}
@@ -191,7 +195,8 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 	pthread_mutex_lock(&s->health_lock);
 	if (!hc->resp || hc->generation != gen || hc->verdict != verdict) {
 		_cleanup_json_ json_t *doc = server_health_json(s, site, false, false, &status);
-		struct MHD_Response *r = doc ? responses_json(doc, close_conn) : NULL;
+		uint64_t len = 0;
+		struct MHD_Response *r = doc ? responses_json_sized(doc, close_conn, &len) : NULL;
 		if (!r) {
 			pthread_mutex_unlock(&s->health_lock);
 			return responses_queue_error(s->responses, conn, 500, true);
@@ -199,10 +204,12 @@ static enum MHD_Result serve_health(struct server *s, struct site *site,
 		if (hc->resp)
 			MHD_destroy_response(hc->resp);
 		hc->resp = r;
+		hc->body_bytes = len;
 		hc->generation = gen;
 		hc->verdict = verdict;
 	}
-	ret = MHD_queue_response(conn, verdict == VERDICT_HEALTHY ? 200 : 503, hc->resp);
+	ret = responses_queue(conn, verdict == VERDICT_HEALTHY ? 200 : 503, hc->resp,
+	                      hc->body_bytes);
 	pthread_mutex_unlock(&s->health_lock);
 	return ret;
 }
@@ -274,22 +281,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_data_size, void **req_cls)
 {
 	struct server *s = cls;
+	struct access_request *req = *req_cls;
 	struct site *site;
 	enum MHD_Result ret;
 	bool close_conn;
 	size_t hlen;
 
-	if (!*req_cls) {
+	if (!req) /* on_uri was out of memory */
+		return MHD_NO;
+	if (!req->head_done) {
 		unsigned verdict;
 
-		*req_cls = &request_marker;
+		req->head_done = true;
+		req->method = method;
+		req->version = version;
 		atomic_fetch_add(&s->in_flight, 1);
 		site = server_get_site(s);
 		verdict = first_call_verdict(s, site, conn, url, method);
 		site_put(site);
 		connections_head_done(conn, verdict != 0);
-		if (verdict)
-			return responses_queue_error(s->responses, conn, verdict, true);
+		if (verdict) {
+			ret = responses_queue_error(s->responses, conn, verdict, true);
+			req->body_bytes = responses_take_queued_body();
+			return ret;
+		}
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
@@ -302,12 +317,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	site = server_get_site(s);
 	hlen = strlen(site->cfg.health_path);
 	if (!strncmp(url, site->cfg.health_path, hlen) && url[hlen] == '\0')
-		ret = serve_health(s, site, conn, close_conn);
+		ret = serve_health(s, site, conn, close_conn, &req->probe);
 	else if (!strncmp(url, site->cfg.health_path, hlen) && !strcmp(url + hlen, "/live"))
-		ret = MHD_queue_response(conn, 200, responses_live(s->responses));
+		ret = responses_queue_live(s->responses, conn);
 	else
 		ret = static_serve(s->responses, site, conn, url, close_conn);
 	site_put(site);
+	req->body_bytes = responses_take_queued_body();
 	return ret;
 }
 
@@ -315,12 +331,19 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
 	struct server *s = cls;
+	struct access_request *req = *req_cls;
 
-	if (*req_cls) {
+	if (!req)
+		return;
+	access_log_request(s->access_log, conn, req, toe);
+	*req_cls = NULL;
+	/* Without head_done, libmicrohttpd refused the head itself (a 431
+	 * for a head over its pool): logged, never in flight. */
+	if (req->head_done) {
 		atomic_fetch_sub(&s->in_flight, 1);
-		*req_cls = NULL;
 		connections_request_done(conn);
 	}
+	access_request_free(req);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -335,6 +358,15 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		atomic_fetch_sub(&s->connections, 1);
 		connections_closed(s->conns, socket_context);
 	}
+}
+
+/* A request line: the request's state, kept in *req_cls from here on.
+ * This is the only place that sees the target with its query string. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct server *s = cls;
+
+	return access_request_new(s->access_log, uri);
 }
 
 /* No unescaping here: path.c decodes exactly once (see top comment). */
@@ -376,6 +408,8 @@ json_t *server_status_json(struct server *s)
 	json_object_set_new(o, CONTROL_FIELD_UPTIME,
 	                    json_integer((json_int_t)((now_mono_ms() - s->started_ms) / 1000)));
 	json_object_set_new(o, CONTROL_FIELD_ROOT, json_string(site->cfg.root));
+	json_object_set_new(o, CONTROL_FIELD_THREADS, json_integer(s->threads));
+	json_object_set_new(o, CONTROL_FIELD_ACCESS_LOG, access_log_status(s->access_log));
 	json_object_set_new(o, CONTROL_FIELD_CHECKS, checks_status_json(site->checks));
 	json_object_set_new(o, CONTROL_FIELD_FAILING, checks_failing_json(site->checks, true));
 	json_object_set_new(o, CONTROL_FIELD_LOAD_BALANCER,
@@ -426,17 +460,44 @@ int server_new(struct server **out, struct site *site)
 	return 0;
 }
 
+/* The CPUs this process may run on: taskset, systemd's CPUAffinity= and
+ * a cgroup cpuset all narrow it, while sysconf(_SC_NPROCESSORS_ONLN)
+ * counts the whole machine, and more threads than CPUs only contend.
+ * The set is sized for the kernel's CPU count, which may exceed the
+ * 1024 of a plain cpu_set_t.  0 when it cannot be read. */
+static unsigned allowed_cpus(void)
+{
+	long configured = sysconf(_SC_NPROCESSORS_CONF);
+	size_t ncpus = configured > 1024 ? (size_t)configured : 1024;
+	cpu_set_t *set = CPU_ALLOC(ncpus);
+	size_t size = CPU_ALLOC_SIZE(ncpus);
+	int n = 0;
+
+	if (!set)
+		return 0;
+	CPU_ZERO_S(size, set);
+	if (sched_getaffinity(0, size, set) == 0)
+		n = CPU_COUNT_S(size, set);
+	CPU_FREE(set);
+	return n > 0 ? (unsigned)n : 0;
+}
+
 static unsigned thread_count(const struct health_config *cfg)
 {
-	long n = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = cfg->threads > 0 ? (unsigned)cfg->threads : allowed_cpus();
+	long online;
 
-	return n > 0 ? (unsigned)n : 1;
+	if (n == 0) {
+		online = sysconf(_SC_NPROCESSORS_ONLN);
+		n = online > 0 ? (unsigned)online : 1;
+	}
+	return n;
 }
 
 int server_start(struct server *s, const int *http_fds, size_t n_http)
 {
 	const struct health_config *cfg = &s->site->cfg;
-	unsigned threads = thread_count(cfg);
+	unsigned threads = s->threads = thread_count(cfg);
 	/* MHD's per-connection pool holds the request head and our response
 	 * headers; size it so that a head just under max_header_size still
 	 * fits and our own 431 check answers, not MHD's allocator.  The 8 KiB
@@ -474,8 +535,8 @@ int server_start(struct server *s, const int *http_fds, size_t n_http)
 	         * of the path. */
 	        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 	        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_UNESCAPE_CALLBACK,
-	        keep_escaped, NULL, MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL,
-	        MHD_OPTION_END);
+	        keep_escaped, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	        MHD_OPTION_EXTERNAL_LOGGER, server_mhd_log, NULL, MHD_OPTION_END);
 	if (!s->daemon)
 		return -EIO;
 	if ((r = connections_start(s->conns, s->daemon)) < 0)
@@ -500,6 +561,15 @@ uint64_t server_in_flight(struct server *s)
 uint64_t server_connections(struct server *s)
 {
 	return atomic_load(&s->connections);
+}
+void server_set_access_log(struct server *s, struct access_log *al)
+{
+	s->access_log = al;
+}
+
+unsigned server_threads(struct server *s)
+{
+	return s->threads;
 }
 
 void server_status_line(struct server *s, char *buf, size_t len)

@@ -27,6 +27,12 @@ void server_set_draining(struct server *s, bool draining);
 bool server_draining(struct server *s);
 uint64_t server_in_flight(struct server *s);
 uint64_t server_connections(struct server *s);
+/* The server threads started (threads, or one per CPU this process may
+ * run on). */
+unsigned server_threads(struct server *s);
+/* Where completed requests are logged (not owned; before server_start). */
+struct access_log;
+void server_set_access_log(struct server *s, struct access_log *al);
 /* One line for systemd's STATUS=. */
 void server_status_line(struct server *s, char *buf, size_t len);
 /* The control socket's /status document (common/control-protocol.h);

@@ -24,9 +24,9 @@ static const char *header(struct MHD_Connection *conn, const char *name)
 }
 
 static enum MHD_Result queue_owned(struct MHD_Connection *conn, unsigned status,
-                                   struct MHD_Response *r)
+                                   struct MHD_Response *r, uint64_t body_bytes)
 {
-	enum MHD_Result ret = MHD_queue_response(conn, status, r);
+	enum MHD_Result ret = responses_queue(conn, status, r, body_bytes);
 
 	MHD_destroy_response(r);
 	return ret;
@@ -46,7 +46,7 @@ static enum MHD_Result serve_not_found(const struct responses *s, struct site *s
 		file_entry_put(e);
 		return responses_queue_error(s, conn, 404, close_conn);
 	}
-	ret = MHD_queue_response(conn, 404, e->full[close_conn]);
+	ret = responses_queue(conn, 404, e->full[close_conn], e->blob->len);
 	file_entry_put(e);
 	return ret;
 }
@@ -70,7 +70,7 @@ static enum MHD_Result redirect_to_directory(const struct responses *s, struct M
 	MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location);
 	if (close_conn)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	return queue_owned(conn, MHD_HTTP_MOVED_PERMANENTLY, r);
+	return queue_owned(conn, MHD_HTTP_MOVED_PERMANENTLY, r, 0);
 }
 
 /* Picks the best precompressed representation the client accepts. */
@@ -162,7 +162,7 @@ static enum MHD_Result serve_range(const struct responses *s, struct site *site,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, e->content_type);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	file_entry_add_headers(e, r, close_conn, true);
-	return queue_owned(conn, MHD_HTTP_PARTIAL_CONTENT, r);
+	return queue_owned(conn, MHD_HTTP_PARTIAL_CONTENT, r, len);
 }
 
 static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct file_entry *e,
@@ -178,7 +178,7 @@ static enum MHD_Result serve_unsatisfiable(struct MHD_Connection *conn, struct f
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
 	if (close_conn)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	return queue_owned(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r);
+	return queue_owned(conn, MHD_HTTP_RANGE_NOT_SATISFIABLE, r, 0);
 }
 
 /* 200 for a file too large for the memory cache: sendfile from a fresh
@@ -222,7 +222,7 @@ static enum MHD_Result serve_by_fd(const struct responses *s, struct site *site,
 	MHD_add_response_header(r, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
 	file_entry_add_headers(e, r, close_conn, true);
-	ret = queue_owned(conn, MHD_HTTP_OK, r);
+	ret = queue_owned(conn, MHD_HTTP_OK, r, (uint64_t)e->size);
 	file_entry_put(fresh);
 	return ret;
 }
@@ -237,7 +237,7 @@ static enum MHD_Result serve_file(const struct responses *s, struct site *site,
 	if (request_not_modified(header(conn, MHD_HTTP_HEADER_IF_NONE_MATCH),
 	                         header(conn, MHD_HTTP_HEADER_IF_MODIFIED_SINCE), e->etag,
 	                         e->mtim.tv_sec))
-		return MHD_queue_response(conn, MHD_HTTP_NOT_MODIFIED, e->not_modified[close_conn]);
+		return responses_queue(conn, MHD_HTTP_NOT_MODIFIED, e->not_modified[close_conn], 0);
 	if (range &&
 	    if_range_allows(header(conn, MHD_HTTP_HEADER_IF_RANGE), e->etag, e->mtim.tv_sec)) {
 		switch (range_parse(range, (uint64_t)e->size, &first, &last)) {
@@ -250,7 +250,7 @@ static enum MHD_Result serve_file(const struct responses *s, struct site *site,
 		}
 	}
 	if (e->full[close_conn])
-		return MHD_queue_response(conn, MHD_HTTP_OK, e->full[close_conn]);
+		return responses_queue(conn, MHD_HTTP_OK, e->full[close_conn], e->blob->len);
 	return serve_by_fd(s, site, conn, e, close_conn);
 }
 

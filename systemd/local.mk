@@ -9,7 +9,7 @@ ASG_CONF_FILES = conf/health.json conf/agent.json
 EXTRA_DIST += $(SYSTEMD_UNITS) $(ASG_CONF_FILES) conf/drain.d/README \
 	systemd/asg-agent.sysusers systemd/asg-agent.tmpfiles \
 	debian/changelog debian/control debian/copyright debian/rules debian/postrm \
-	debian/source/format
+	debian/source/format debian/asg-agent.asg-health.logrotate
 
 tmpfilesdir = $(prefix)/lib/tmpfiles.d
 sysusersdir = $(prefix)/lib/sysusers.d

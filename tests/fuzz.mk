@@ -35,7 +35,8 @@ FUZZ_REPLAY = \
 	tests/fuzz/replay-health-status \
 	tests/fuzz/replay-sigv4 \
 	tests/fuzz/replay-state-file \
-	tests/fuzz/replay-beneath
+	tests/fuzz/replay-beneath \
+	tests/fuzz/replay-forwarded
 FUZZ_HARNESSES = \
 	tests/fuzz/fuzz-path \
 	tests/fuzz/fuzz-range \
@@ -56,7 +57,8 @@ FUZZ_HARNESSES = \
 	tests/fuzz/fuzz-health-status \
 	tests/fuzz/fuzz-sigv4 \
 	tests/fuzz/fuzz-state-file \
-	tests/fuzz/fuzz-beneath
+	tests/fuzz/fuzz-beneath \
+	tests/fuzz/fuzz-forwarded
 check_PROGRAMS += $(FUZZ_REPLAY)
 TESTS += $(FUZZ_REPLAY)
 EXTRA_PROGRAMS = $(FUZZ_HARNESSES)
@@ -224,3 +226,10 @@ tests_fuzz_fuzz_beneath_SOURCES = tests/fuzz/fuzz-beneath.c tests/fuzz/fuzz.h
 tests_fuzz_fuzz_beneath_CFLAGS = $(FUZZ_HEALTH_CFLAGS)
 tests_fuzz_fuzz_beneath_LDFLAGS = $(FUZZ_LIBFUZZER)
 tests_fuzz_fuzz_beneath_LDADD = $(HEALTH_LIBS)
+tests_fuzz_replay_forwarded_SOURCES = tests/fuzz/fuzz-forwarded.c tests/fuzz/replay.c tests/fuzz/fuzz.h
+tests_fuzz_replay_forwarded_CFLAGS = $(FUZZ_HEALTH_CFLAGS)
+tests_fuzz_replay_forwarded_LDADD = $(HEALTH_LIBS)
+tests_fuzz_fuzz_forwarded_SOURCES = tests/fuzz/fuzz-forwarded.c tests/fuzz/fuzz.h
+tests_fuzz_fuzz_forwarded_CFLAGS = $(FUZZ_HEALTH_CFLAGS)
+tests_fuzz_fuzz_forwarded_LDFLAGS = $(FUZZ_LIBFUZZER)
+tests_fuzz_fuzz_forwarded_LDADD = $(HEALTH_LIBS)

@@ -2,7 +2,8 @@
 # config, and integration tests that drive the real daemon over HTTP.
 HEALTH_UNIT_TESTS = tests/unit/test-health-http tests/unit/test-health-config \
 	tests/unit/test-health-connections tests/unit/test-health-cache \
-	tests/unit/test-health-listen tests/unit/test-health-beneath
+	tests/unit/test-health-listen tests/unit/test-health-beneath \
+	tests/unit/test-health-forwarded
 check_PROGRAMS += $(HEALTH_UNIT_TESTS)
 TESTS += $(HEALTH_UNIT_TESTS)
 
@@ -25,6 +26,9 @@ tests_unit_test_health_listen_LDADD = $(HEALTH_TEST_LDADD)
 tests_unit_test_health_beneath_SOURCES = tests/unit/test-health-beneath.c
 tests_unit_test_health_beneath_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_beneath_LDADD = $(HEALTH_TEST_LDADD)
+tests_unit_test_health_forwarded_SOURCES = tests/unit/test-health-forwarded.c
+tests_unit_test_health_forwarded_CFLAGS = $(HEALTH_TEST_CFLAGS)
+tests_unit_test_health_forwarded_LDADD = $(HEALTH_TEST_LDADD)
 tests_unit_test_health_cache_SOURCES = tests/unit/test-health-cache.c
 tests_unit_test_health_cache_CFLAGS = $(HEALTH_TEST_CFLAGS)
 tests_unit_test_health_cache_LDADD = $(HEALTH_TEST_LDADD) -lpthread
@@ -41,7 +45,10 @@ HEALTH_INTEGRATION_TESTS = \
 	tests/integration/health-cache.py \
 	tests/integration/health-verbose.py \
 	tests/integration/health-claims.py \
-	tests/integration/health-shutdown.py
+	tests/integration/health-shutdown.py \
+	tests/integration/health-threads.py \
+	tests/integration/health-access-log.py \
+	tests/integration/health-access-journal.py
 TESTS += $(HEALTH_INTEGRATION_TESTS)
 
 # The control protocol (common/control-protocol.h) from both sides: a real

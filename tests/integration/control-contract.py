@@ -52,6 +52,10 @@ FIELDS = [
     (("CONTROL_FIELD_LOAD_BALANCER", "CONTROL_LB_DRAIN_CONFIRMED"), BOOL),
     (("CONTROL_FIELD_LOAD_BALANCER", "CONTROL_LB_PROBERS"), ARR),
     (("CONTROL_FIELD_REQUESTS",), INT),
+    # for operators (issue 12): the server threads, the access log's drops
+    (("CONTROL_FIELD_THREADS",), INT),
+    (("CONTROL_FIELD_ACCESS_LOG",), OBJ),
+    (("CONTROL_FIELD_ACCESS_LOG", "CONTROL_ACCESS_LOG_DROPPED"), INT),
 ]
 # Fields of each check object (under CONTROL_FIELD_CHECKS).
 # Fields of each prober object (under load_balancer.probers).

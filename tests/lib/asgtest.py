@@ -89,7 +89,7 @@ class Health:
     """One asg-health process with its own temp dir, root and config."""
 
     def __init__(self, root=None, config=None, host="127.0.0.1", extra_args=(), env=None,
-                 start=True):
+                 start=True, prefix=()):
         self.tmp = tempfile.mkdtemp(prefix="asg-health-test.")
         self.host = host
         self.port = free_port(host)
@@ -100,6 +100,7 @@ class Health:
         self.log_path = os.path.join(self.tmp, "asg-health.log")
         self.write_config(config or {})
         self.extra_args = list(extra_args)
+        self.prefix = list(prefix)  # e.g. ["taskset", "-c", "0"]
         self.env = env
         self.proc = None
         if start:
@@ -119,8 +120,9 @@ class Health:
         if self.env:
             env.update(self.env)
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(wrapped([HEALTH_BIN, "--config", self.config_path]
-                                             + self.extra_args),
+        self.proc = subprocess.Popen(self.prefix
+                                     + wrapped([HEALTH_BIN, "--config", self.config_path]
+                                               + self.extra_args),
                                      stdout=self.log, stderr=subprocess.STDOUT, env=env)
         if wait:
             wait_for(self._live, what="asg-health to serve /health/live")

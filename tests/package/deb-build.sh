@@ -76,11 +76,11 @@ for path in /usr/sbin/asg-health /usr/bin/asg-agent \
 	/usr/lib/tmpfiles.d/asg-agent.conf /etc/asg-agent/health.json /etc/asg-agent/agent.json \
 	/usr/share/man/man8/asg-health.8.gz /usr/share/man/man8/asg-agent.8.gz \
 	/usr/share/man/man5/asg-agent.json.5.gz /usr/share/asg-agent/site/index.html \
-	/usr/share/asg-agent/site/404.html; do
+	/usr/share/asg-agent/site/404.html /etc/logrotate.d/asg-health; do
 	grep -qx "$path" "$work/contents" || fail "the package lacks $path"
 done
 dpkg-deb -e "$deb" "$work/control"
-for conf in /etc/asg-agent/health.json /etc/asg-agent/agent.json; do
+for conf in /etc/asg-agent/health.json /etc/asg-agent/agent.json /etc/logrotate.d/asg-health; do
 	grep -qx "$conf" "$work/control/conffiles" || fail "$conf is not a conffile"
 done
 # dh_installsysusers must create the user before systemd-tmpfiles hands
@@ -92,6 +92,15 @@ order=$(grep -n -o 'systemd-sysusers\|systemd-tmpfiles\|deb-systemd-invoke' "$wo
 
 # The installed conffiles pass both daemons' own checks.
 dpkg-deb -x "$deb" "$work/root"
+# logrotate reads the access log's rotation (a dry run: nothing rotated).
+if command -v logrotate >/dev/null; then
+	if ! logrotate --debug --state "$work/logrotate.state" "$work/root/etc/logrotate.d/asg-health" \
+		>"$work/logrotate.txt" 2>&1 || grep -qi 'error' "$work/logrotate.txt"; then
+		fail "logrotate refuses /etc/logrotate.d/asg-health: $(tr '\n' ' ' <"$work/logrotate.txt" | cut -c1-300)"
+	fi
+else
+	fail "logrotate not found: install it (scripts/deps test)"
+fi
 "$work/root/usr/sbin/asg-health" --check-config --config "$work/root/etc/asg-agent/health.json" >/dev/null ||
 	fail "asg-health refuses the packaged health.json"
 "$work/root/usr/bin/asg-agent" --config "$work/root/etc/asg-agent/agent.json" --check-config >/dev/null ||

@@ -232,6 +232,42 @@ for f in CHECK= CHECK_STATE= DRAIN=1 DRAIN=0; do
 	if grep -q "^$f" /out/journal-health.export; then ok "journal-$f"; else fail "journal-$f" "no $f field in asg-health's journal"; fi
 done
 
+# --- the access log (issue 12): journal, then a file rotated as logrotate does
+set_access_log() { # value: into health.json, then a reload
+	python3 - "$1" <<'PY'
+import json, sys
+p = "/etc/asg-agent/health.json"
+c = json.load(open(p))
+c["access_log"] = sys.argv[1]
+json.dump(c, open(p, "w"), indent=2)
+PY
+	systemctl reload asg-health.service
+}
+cp /etc/asg-agent/health.json /out/health.json.orig
+check logrotate-installed test -f /etc/logrotate.d/asg-health
+set_access_log journal
+if wait_for 20 sh -c 'curl -s -o /dev/null -H "X-Forwarded-For: 6.6.6.6, 203.0.113.9" http://127.0.0.1/alog-journal; journalctl -t asg-health-access -o export --no-pager | grep -q "^URL=/alog-journal"'; then
+	journalctl -t asg-health-access -o export --no-pager >/out/journal-access.export 2>&1
+	for f in CLIENT=203.0.113.9 METHOD=GET STATUS=404 PROTOCOL=HTTP/1.1 REQUEST_TIME= TRACE_ID= MESSAGE=203.0.113.9; do
+		if grep -q "^$f" /out/journal-access.export; then ok "access-journal-$f"; else fail "access-journal-$f" "no $f in the access log's journal entries"; fi
+	done
+else
+	fail access-journal "no asg-health-access entry for /alog-journal: $(journalctl -u asg-health.service --no-pager | tail -5 | tr '\n' ' ')"
+fi
+log=/var/log/asg-health/access.log
+set_access_log "$log"
+check access-file-line wait_for 20 sh -c "curl -s -o /dev/null http://127.0.0.1/alog-1; grep -q 'GET /alog-1 ' $log"
+check access-file-owner sh -c "[ \"\$(stat -c %U $log)\" = asg-health ]"
+# logrotate's move, then its postrotate (the same command)
+mv "$log" "$log.1"
+systemctl kill --signal=USR1 --kill-whom=main asg-health.service
+check access-reopened wait_for 20 test -f "$log"
+check access-after-rotate wait_for 20 sh -c "curl -s -o /dev/null http://127.0.0.1/alog-2; grep -q 'GET /alog-2 ' $log"
+check access-rotated-kept grep -q 'GET /alog-1 ' "$log.1"
+check access-status sh -c "curl -s --unix-socket /run/asg-agent/health.sock http://localhost/status | grep -q '\"dropped\":0'"
+cp /out/health.json.orig /etc/asg-agent/health.json
+systemctl reload asg-health.service
+
 # --- a stopped watchdog ping gets the service restarted --------------------
 restarts0=$(prop asg-health.service NRestarts)
 t0=$SECONDS
