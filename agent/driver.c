@@ -241,11 +241,8 @@ static int instance_state(struct agent *a, char *state, size_t len)
 
 /* Whether a launching hook may be pending: Pending(:Wait), or
  * Warmed:Pending(:Wait) on the way into the warm pool. */
-static bool launch_pending(struct agent *a)
+static bool launch_pending(int r, const char *state)
 {
-	char state[64];
-	int r = instance_state(a, state, sizeof(state));
-
 	if (r == -ENOENT)
 		return false; /* in no group */
 	if (r < 0)
@@ -487,7 +484,8 @@ static void execute(struct agent *a, const struct lc_action *act)
 		break;
 	case LC_ACT_DESCRIBE_INSTANCE:
 		e->kind = LC_EV_INSTANCE;
-		e->flag = launch_pending(a);
+		e->r = instance_state(a, e->instance_state, sizeof(e->instance_state));
+		e->flag = launch_pending(e->r, e->instance_state);
 		break;
 	case LC_ACT_COMPLETE:
 		e->kind = LC_EV_COMPLETED;
