@@ -60,6 +60,14 @@ int agent_init(struct agent *a, const struct agent_config *cfg);
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);
 
+/* agent.c: the set-up the commands share with the daemon, without the
+ * daemon (no signals, timer, status socket, metrics or lifecycle): the
+ * IMDS client, credentials, identity and region, the AWS client when a
+ * region is known (aws_ready) and the group's name when it can be found
+ * (ident.asg_source).  0 or -errno; agent_close releases it either way. */
+int agent_open(struct agent *a, const struct agent_config *cfg);
+void agent_close(struct agent *a);
+
 void agent_record_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
