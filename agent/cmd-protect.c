@@ -41,8 +41,7 @@ int cmd_protect(const struct agent_config *cfg, int argc, char **argv)
 	                                        on, &resp);
 	if (r < 0) {
 		fprintf(stderr, "asg-agent: SetInstanceProtection failed: %s%s%s\n", resp.code,
-		        resp.code[0] ? ": " : "",
-		        resp.message[0] ? resp.message : strerror(-r));
+		        resp.code[0] ? ": " : "", resp.message[0] ? resp.message : strerror(-r));
 		aws_response_free(&resp);
 		goto out;
 	}
@@ -55,8 +54,8 @@ int cmd_protect(const struct agent_config *cfg, int argc, char **argv)
 		        info.protected_from_scale_in ? "true" : "false");
 		goto out;
 	}
-	printf("scale-in protection %s for %s in %s%s\n", on ? "on" : "off",
-	       a.ident.id.instance_id, a.ident.asg_name,
+	printf("scale-in protection %s for %s in %s%s\n", on ? "on" : "off", a.ident.id.instance_id,
+	       a.ident.asg_name,
 	       on ? " (a health-check replacement, a Spot interruption or a manual "
 	            "termination still end it)"
 	          : "");

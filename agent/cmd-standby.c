@@ -85,8 +85,7 @@ static int wait_group_state(struct agent *a, const char *want, long long timeout
 }
 
 /* Identity, region, credentials and group: what both need. */
-static int open_instance(struct agent *a, const struct agent_config *cfg,
-                         struct asg_instance *info)
+static int open_instance(struct agent *a, const struct agent_config *cfg, struct asg_instance *info)
 {
 	struct aws_response resp;
 	int r = agent_open(a, cfg);
@@ -112,8 +111,7 @@ static int open_instance(struct agent *a, const struct agent_config *cfg,
 	return r;
 }
 
-static int enter(const struct agent_config *cfg, bool decrement, bool force,
-                 long long timeout_ms)
+static int enter(const struct agent_config *cfg, bool decrement, bool force, long long timeout_ms)
 {
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
 	struct asg_instance info;
@@ -238,8 +236,8 @@ static int leave(const struct agent_config *cfg, long long timeout_ms)
 			}
 			break;
 		}
-		if (strcmp(dstate, "standby") &&
-		    health_read(cfg->health_socket, 1, &hv) == 0 && !hv.draining)
+		if (strcmp(dstate, "standby") && health_read(cfg->health_socket, 1, &hv) == 0 &&
+		    !hv.draining)
 			break;
 		if (now_mono_ms() >= end) {
 			fprintf(stderr,
@@ -299,7 +297,7 @@ int cmd_standby(const struct agent_config *cfg, int argc, char **argv)
 	if (!strcmp(what, "exit") && (decrement || force))
 		goto usage;
 	return !strcmp(what, "enter") ? enter(cfg, decrement, force, timeout_ms)
-	                               : leave(cfg, timeout_ms);
+	                              : leave(cfg, timeout_ms);
 usage:
 	fprintf(stderr, "usage: asg-agent standby enter [--decrement-desired-capacity] [--force] "
 	                "[--timeout SECONDS]\n"
