@@ -181,29 +181,29 @@ int autoscaling_describe_health_check_type(struct aws_client *aws, const char *g
 	return 0;
 }
 
-static int standby_call(struct aws_client *aws, const char *action, const char *group,
-                        const char *instance_id, const char *decrement, struct aws_response *resp)
+static void standby_form(struct strbuf *form, const char *group, const char *instance_id)
 {
-	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-
-	aws_form_add(&form, "AutoScalingGroupName", group);
-	aws_form_add(&form, "InstanceIds.member.1", instance_id);
-	if (decrement)
-		aws_form_add(&form, "ShouldDecrementDesiredCapacity", decrement);
-	return aws_query(aws, AWS_AUTO_SCALING, action, &form, resp);
+	aws_form_add(form, "AutoScalingGroupName", group);
+	aws_form_add(form, "InstanceIds.member.1", instance_id);
 }
 
 int autoscaling_enter_standby(struct aws_client *aws, const char *group, const char *instance_id,
                               bool decrement, struct aws_response *resp)
 {
-	return standby_call(aws, "EnterStandby", group, instance_id, decrement ? "true" : "false",
-	                    resp);
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	standby_form(&form, group, instance_id);
+	aws_form_add(&form, "ShouldDecrementDesiredCapacity", decrement ? "true" : "false");
+	return aws_query(aws, AWS_AUTO_SCALING, "EnterStandby", &form, resp);
 }
 
 int autoscaling_exit_standby(struct aws_client *aws, const char *group, const char *instance_id,
                              struct aws_response *resp)
 {
-	return standby_call(aws, "ExitStandby", group, instance_id, NULL, resp);
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	standby_form(&form, group, instance_id);
+	return aws_query(aws, AWS_AUTO_SCALING, "ExitStandby", &form, resp);
 }
 
 int autoscaling_set_instance_protection(struct aws_client *aws, const char *group,

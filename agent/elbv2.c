@@ -88,13 +88,14 @@ int elbv2_attribute(struct aws_client *aws, bool lb, const char *arn, const char
                     struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
-	const char *action =
-	        lb ? "DescribeLoadBalancerAttributes" : "DescribeTargetGroupAttributes";
 	const struct xml_node *m;
 	int r;
 
 	aws_form_add(&form, lb ? "LoadBalancerArn" : "TargetGroupArn", arn);
-	r = aws_query(aws, AWS_ELBV2, action, &form, resp);
+	if (lb)
+		r = aws_query(aws, AWS_ELBV2, "DescribeLoadBalancerAttributes", &form, resp);
+	else
+		r = aws_query(aws, AWS_ELBV2, "DescribeTargetGroupAttributes", &form, resp);
 	if (r < 0)
 		return r;
 	m = xml_find(resp->xml, lb ? "DescribeLoadBalancerAttributesResult/Attributes/member"
