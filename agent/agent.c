@@ -230,7 +230,7 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 	return 0;
 }
 
-int agent_open(struct agent *a, const struct agent_config *cfg)
+int agent_open(struct agent *a, const struct agent_config *cfg, int max_attempts)
 {
 	int r;
 
@@ -246,6 +246,8 @@ int agent_open(struct agent *a, const struct agent_config *cfg)
 	if (r < 0)
 		return r;
 	ensure_aws(a);
+	if (a->aws_ready && max_attempts > 0)
+		a->aws.max_attempts = max_attempts;
 	if (a->aws_ready)
 		identity_find_asg(a);
 	return 0;

@@ -64,8 +64,10 @@ void agent_free(struct agent *a);
  * daemon (no signals, timer, status socket, metrics or lifecycle): the
  * IMDS client, credentials, identity and region, the AWS client when a
  * region is known (aws_ready) and the group's name when it can be found
- * (ident.asg_source).  0 or -errno; agent_close releases it either way. */
-int agent_open(struct agent *a, const struct agent_config *cfg);
+ * (ident.asg_source).  max_attempts > 0 replaces the standard retry
+ * mode's attempts per AWS call (1: a command that reports, not waits).
+ * 0 or -errno; agent_close releases it either way. */
+int agent_open(struct agent *a, const struct agent_config *cfg, int max_attempts);
 void agent_close(struct agent *a);
 
 void agent_record_error(struct agent *a, const char *fmt, ...)

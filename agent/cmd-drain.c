@@ -23,7 +23,7 @@ static int guard(const struct agent_config *cfg)
 	int r;
 
 	log_set_level(LOG_ERR);
-	r = agent_open(&a, cfg);
+	r = agent_open(&a, cfg, 0);
 	if (r == 0)
 		r = guard_check(&a, why, sizeof(why));
 	else

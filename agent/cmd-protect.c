@@ -25,7 +25,7 @@ int cmd_protect(const struct agent_config *cfg, int argc, char **argv)
 	}
 	on = !strcmp(argv[1], "on");
 	log_set_level(LOG_ERR);
-	r = agent_open(&a, cfg);
+	r = agent_open(&a, cfg, 0);
 	if (r < 0) {
 		fprintf(stderr, "asg-agent: cannot start: %s\n", strerror(-r));
 		goto out;

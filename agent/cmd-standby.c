@@ -88,7 +88,7 @@ static int wait_group_state(struct agent *a, const char *want, long long timeout
 static int open_instance(struct agent *a, const struct agent_config *cfg, struct asg_instance *info)
 {
 	struct aws_response resp;
-	int r = agent_open(a, cfg);
+	int r = agent_open(a, cfg, 0);
 
 	if (r < 0) {
 		fprintf(stderr, "asg-agent: cannot start: %s\n", strerror(-r));

@@ -29,7 +29,7 @@ static json_t *protection(const struct agent_config *cfg, const json_t *doc)
 		return json_pack("{s:n,s:s}", "protected", "error",
 		                 "not known: no instance identity or Auto Scaling group");
 	log_set_level(LOG_CRIT);
-	r = agent_open(&a, cfg);
+	r = agent_open(&a, cfg, 1);
 	if (r == 0 && !a.aws_ready)
 		r = -ENXIO;
 	if (r < 0) {
@@ -37,8 +37,6 @@ static json_t *protection(const struct agent_config *cfg, const json_t *doc)
 		return json_pack("{s:n,s:s}", "protected", "error",
 		                 a.last_error[0] ? a.last_error : "AWS cannot be asked");
 	}
-	/* One attempt: status answers at once. */
-	a.aws.max_attempts = 1;
 	r = autoscaling_describe_instance_info(&a.aws, a.ident.id.instance_id, &info, &resp);
 	if (r == 0)
 		o = json_pack("{s:b,s:s}", "protected", info.protected_from_scale_in,

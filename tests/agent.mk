@@ -67,7 +67,8 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-drain-safety.py \
 	tests/integration/agent-claims.py \
 	tests/integration/agent-broken-deps.py \
-	tests/integration/agent-standby.py
+	tests/integration/agent-standby.py \
+	tests/integration/agent-doctor.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py
