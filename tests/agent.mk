@@ -94,6 +94,13 @@ tests_unit_test_region_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_region_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-region
 
+# The cascade guard's decision (agent/guard.c).
+check_PROGRAMS += tests/unit/test-guard
+tests_unit_test_guard_SOURCES = tests/unit/test-guard.c
+tests_unit_test_guard_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_guard_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-guard
+
 # Secrets wiped before free.
 check_PROGRAMS += tests/unit/test-secret
 tests_unit_test_secret_SOURCES = tests/unit/test-secret.c
