@@ -25,6 +25,7 @@
 #include "disk.h"
 #include "log.h"
 #include "memory.h"
+#include "protection.h"
 #include "random.h"
 #include "timeutil.h"
 #include "watchdog.h"
@@ -377,6 +378,8 @@ int agent_run(struct agent *a)
 		}
 		if (now_mono_ms() >= lifecycle_at)
 			lifecycle_at = lifecycle_tick(a);
+		if (running)
+			protection_refresh(a);
 	}
 
 	sd_notify(0, "STOPPING=1\nSTATUS=flushing the current period");

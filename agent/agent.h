@@ -48,7 +48,12 @@ struct agent {
 	int lc_queued;
 	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
 	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
-	char last_error[512]; /* the last error worth showing in status */
+	/* protection.c: ProtectedFromScaleIn as last described. */
+	int protection;              /* 1 protected, 0 not (valid when protection_at) */
+	time_t protection_at;        /* when it was read, 0: never */
+	char protection_error[256];  /* the last refresh's failure, or "" */
+	uint64_t protection_next_ms; /* monotonic: the next refresh */
+	char last_error[512];        /* the last error worth showing in status */
 	time_t last_error_at;
 };
 

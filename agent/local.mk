@@ -25,6 +25,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/autoscaling.c agent/autoscaling.h \
 	agent/elbv2.c agent/elbv2.h \
 	agent/guard.c agent/guard.h \
+	agent/protection.c agent/protection.h \
 	agent/cloudwatch.c agent/cloudwatch.h \
 	agent/health-client.c agent/health-client.h \
 	agent/drain.c agent/drain.h \

@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "identity.h"
+#include "protection.h"
 #include "status.h"
 #include "cleanup.h"
 #include "strbuf.h"
@@ -119,6 +120,7 @@ json_t *status_document(const struct agent *a)
 	json_object_set_new(met, "last_publish_error", str_or_null(m->last_error));
 	json_object_set_new(doc, "metrics", met);
 	json_object_set_new(doc, "lifecycle", lifecycle_status(&a->lc));
+	json_object_set_new(doc, "scale_in_protection", protection_status(a));
 	return doc;
 }
 

@@ -101,17 +101,22 @@ def standby(tmp):
         check(not s.ok_calls("CompleteLifecycleAction") and
               not s.ok_calls("RecordLifecycleActionHeartbeat"), "a hook call in standby")
 
-        # Scale-in protection, as status shows it.
-        st = s.status()
-        check(st["scale_in_protection"] == {"protected": False, "lifecycle_state": "InService"},
-              "status before protect: %r" % st.get("scale_in_protection"))
+        # Scale-in protection, as status shows it: the daemon reads it
+        # again every 12 watch intervals (1.2 s here).
+        def protection():
+            return s.status().get("scale_in_protection") or {}
+        check(wait_until(lambda: protection().get("protected") is False, 10),
+              "status before protect: %r" % protection())
         r = cli(s, "protect", "on")
         check(r.returncode == 0 and "scale-in protection on" in r.stdout, "protect on: %r" % (r,))
         check(s.instance()["ProtectedFromScaleIn"] is True, "not protected at the group")
-        check(s.status()["scale_in_protection"]["protected"] is True, "status: not protected")
+        check(wait_until(lambda: protection().get("protected") is True, 10),
+              "status: not protected: %r" % protection())
+        check(protection()["as_of"] and protection()["error"] is None, repr(protection()))
         r = cli(s, "protect", "off")
         check(r.returncode == 0, "protect off: %r" % (r,))
-        check(s.status()["scale_in_protection"]["protected"] is False, "status: protected")
+        check(wait_until(lambda: protection().get("protected") is False, 10),
+              "status: still protected: %r" % protection())
         r = cli(s, "protect", "maybe")
         check(r.returncode == 2 and "usage" in r.stderr, "protect maybe: %r" % (r,))
     finally:
