@@ -216,6 +216,16 @@ static int leave(const struct agent_config *cfg, long long timeout_ms)
 		fprintf(stderr, "asg-agent: %s is %s, not in standby\n", a.ident.id.instance_id,
 		        info.state);
 		goto out;
+	} else if (!strcmp(info.state, "InService")) {
+		/* Already out: a second `exit` after a timeout goes on waiting
+		 * for the daemon; anything else is a mistake that must not
+		 * undrain an instance drained for another reason. */
+		daemon_state(cfg, dstate, sizeof(dstate));
+		if (dstate[0] && strcmp(dstate, "standby")) {
+			fprintf(stderr, "asg-agent: %s is InService, not in standby\n",
+			        a.ident.id.instance_id);
+			goto out;
+		}
 	}
 	r = wait_group_state(&a, "InService", timeout_ms);
 	if (r == -ETIMEDOUT)

@@ -35,7 +35,8 @@ void protection_refresh(struct agent *a)
 	} else if (r != -EINTR) {
 		format_into(a->protection_error, sizeof(a->protection_error),
 		            "DescribeAutoScalingInstances: %s%s%s", resp.code,
-		            resp.code[0] ? ": " : "", resp.message[0] ? resp.message : strerror(-r));
+		            resp.code[0] ? ": " : "",
+		            resp.message[0] ? resp.message : strerror(-r));
 	}
 	aws_response_free(&resp);
 }

@@ -101,6 +101,9 @@ def standby(tmp):
         check(not s.ok_calls("CompleteLifecycleAction") and
               not s.ok_calls("RecordLifecycleActionHeartbeat"), "a hook call in standby")
 
+        r = cli(s, "standby", "exit")
+        check(r.returncode == 1 and "not in standby" in r.stderr, "exit twice: %r" % (r,))
+
         # Scale-in protection, as status shows it: the daemon reads it
         # again every 12 watch intervals (1.2 s here).
         def protection():
