@@ -1,5 +1,6 @@
 /* See protection.h. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -11,9 +12,25 @@
 #include "strbuf.h"
 #include "timeutil.h"
 
+#define PROTECTION_REFRESH_MS (60 * 1000)
+
+/* Test only, like ASG_AGENT_TEST_WATCH_MS: ASG_AGENT_TEST_PROTECTION_MS
+ * (100 ms and up) replaces the minute. */
+static uint64_t refresh_ms(void)
+{
+	const char *test = getenv("ASG_AGENT_TEST_PROTECTION_MS");
+	char *end;
+	long long v;
+
+	if (!test)
+		return PROTECTION_REFRESH_MS;
+	v = strtoll(test, &end, 10);
+	return *end || v < 100 ? PROTECTION_REFRESH_MS : (uint64_t)v;
+}
+
 void protection_refresh(struct agent *a)
 {
-	uint64_t now = now_mono_ms(), every = (uint64_t)a->cfg->lc.watch_interval_ms * 12;
+	uint64_t now = now_mono_ms(), every = refresh_ms();
 	struct asg_instance info;
 	struct aws_response resp;
 	int r;

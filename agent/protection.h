@@ -1,9 +1,8 @@
 /* Scale-in protection as the group sees it (ProtectedFromScaleIn of
  * DescribeAutoScalingInstances), for the status document: `asg-agent
  * protect` and the console change it behind the daemon's back, so the
- * daemon reads it again now and then (every 12 watch intervals: once a
- * minute by default) rather than on every `status`, which must neither
- * wait for AWS nor cost an API call. */
+ * daemon reads it again once a minute rather than on every `status`,
+ * which must neither wait for AWS nor cost an API call. */
 #ifndef ASG_AGENT_PROTECTION_H
 #define ASG_AGENT_PROTECTION_H
 

@@ -55,8 +55,9 @@ def draining(s):
 def standby(tmp):
     s = lifecyclelib.Setup(tmp)
     s.aws.control("PUT", "state", world(s.imds.url))
+    fast = {"ASG_AGENT_TEST_PROTECTION_MS": "500"}
     try:
-        s.start_agent()
+        s.start_agent(env=fast)
         s.wait_state("ready", 10)
         check(not draining(s), "asg-health drained at the start")
 
@@ -85,7 +86,7 @@ def standby(tmp):
         s.stop_agent()
         s.health.control_request("POST", "/undrain")
         os.unlink(s.agent.notify.path)
-        s.start_agent()
+        s.start_agent(env=fast)
         s.wait_state("standby", 10)
         check(wait_until(lambda: draining(s), 10), "not drained again after the restart")
         check("resuming standby" in s.agent.stderr(), s.agent.stderr())
@@ -105,7 +106,7 @@ def standby(tmp):
         check(r.returncode == 1 and "not in standby" in r.stderr, "exit twice: %r" % (r,))
 
         # Scale-in protection, as status shows it: the daemon reads it
-        # again every 12 watch intervals (1.2 s here).
+        # again every 0.5 s here (a minute by default).
         def protection():
             return s.status().get("scale_in_protection") or {}
         check(wait_until(lambda: protection().get("protected") is False, 10),
