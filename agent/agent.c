@@ -30,6 +30,7 @@
 #include "disk.h"
 #include "log.h"
 #include "memory.h"
+#include "protection.h"
 #include "random.h"
 #include "timeutil.h"
 #include "watchdog.h"
@@ -395,6 +396,38 @@ static int agent_start(struct agent *a, const struct agent_config *cfg)
 	return 0;
 }
 
+int agent_open(struct agent *a, const struct agent_config *cfg, int max_attempts)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->signal_fd = a->timer_fd = a->status_fd = -1;
+	a->cfg = cfg;
+	a->started_mono_ms = now_mono_ms();
+	r = imds_client_init(&a->imds, cfg->imds_endpoint, (int)cfg->imds_token_ttl_s);
+	if (r < 0)
+		return r;
+	credentials_provider_init(&a->creds, &a->imds);
+	r = identity_discover(a);
+	if (r < 0)
+		return r;
+	ensure_aws(a);
+	if (a->aws_ready && max_attempts > 0)
+		a->aws.max_attempts = max_attempts;
+	if (a->aws_ready)
+		identity_find_asg(a);
+	return 0;
+}
+
+void agent_close(struct agent *a)
+{
+	if (a->aws_ready)
+		aws_client_free(&a->aws);
+	a->aws_ready = false;
+	credentials_provider_free(&a->creds);
+	imds_client_free(&a->imds);
+}
+
 static void agent_stop(struct agent *a)
 {
 	lifecycle_free(a);
@@ -508,6 +541,8 @@ int agent_run(struct agent *a)
 		}
 		if (now_mono_ms() >= lifecycle_at)
 			lifecycle_at = lifecycle_tick(a);
+		if (running)
+			protection_refresh(a);
 	}
 
 	sd_notify(0, "STOPPING=1\nSTATUS=flushing the current period");

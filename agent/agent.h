@@ -85,7 +85,12 @@ struct agent {
 	bool lc_stop_pending;           /* SIGTERM to feed once the step has executed */
 	struct hook_set lc_found_hooks; /* LC_EV_DISCOVERED's data */
 	char lc_found_tgs[LIFECYCLE_MAX_TARGET_GROUPS][512];
-	char last_error[512]; /* the last error worth showing in status */
+	/* protection.c: ProtectedFromScaleIn as last described. */
+	int protection;              /* 1 protected, 0 not (valid when protection_at) */
+	time_t protection_at;        /* when it was read, 0: never */
+	char protection_error[256];  /* the last refresh's failure, or "" */
+	uint64_t protection_next_ms; /* monotonic: the next refresh */
+	char last_error[512];        /* the last error worth showing in status */
 	time_t last_error_at;
 };
 
@@ -96,6 +101,16 @@ struct agent {
 int agent_init(struct agent *a, const struct agent_config *cfg);
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);
+
+/* agent.c: the set-up the commands share with the daemon, without the
+ * daemon (no signals, timer, status socket, metrics or lifecycle): the
+ * IMDS client, credentials, identity and region, the AWS client when a
+ * region is known (aws_ready) and the group's name when it can be found
+ * (ident.asg_source).  max_attempts > 0 replaces the standard retry
+ * mode's attempts per AWS call (1: a command that reports, not waits).
+ * 0 or -errno; agent_close releases it either way. */
+int agent_open(struct agent *a, const struct agent_config *cfg, int max_attempts);
+void agent_close(struct agent *a);
 
 void agent_record_error(struct agent *a, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -222,3 +222,86 @@ int autoscaling_instance_result(int r, const struct aws_response *resp, char *as
 		                                               : "");
 	return 0;
 }
+
+int autoscaling_describe_instance_info(struct aws_client *aws, const char *instance_id,
+                                       struct asg_instance *out, struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+	const struct xml_node *m;
+	const char *v;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	aws_form_add(&form, "InstanceIds.member.1", instance_id);
+	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingInstances", &form, resp);
+	if (r < 0)
+		return r;
+	m = xml_find(resp->xml, "DescribeAutoScalingInstancesResult/AutoScalingInstances/member");
+	if (!m || !(v = xml_find_text(m, "AutoScalingGroupName")))
+		return -ENOENT;
+	format_into(out->group, sizeof(out->group), "%s", v);
+	if ((v = xml_find_text(m, "LifecycleState")))
+		format_into(out->state, sizeof(out->state), "%s", v);
+	if ((v = xml_find_text(m, "HealthStatus")))
+		format_into(out->health, sizeof(out->health), "%s", v);
+	v = xml_find_text(m, "ProtectedFromScaleIn");
+	out->protected_from_scale_in = v && !strcmp(v, "true");
+	return 0;
+}
+
+int autoscaling_describe_health_check_type(struct aws_client *aws, const char *group, char *type,
+                                           size_t len, struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+	const struct xml_node *g;
+	const char *v;
+	int r;
+
+	aws_form_add(&form, "AutoScalingGroupNames.member.1", group);
+	r = aws_query(aws, AWS_AUTO_SCALING, "DescribeAutoScalingGroups", &form, resp);
+	if (r < 0)
+		return r;
+	g = xml_find(resp->xml, "DescribeAutoScalingGroupsResult/AutoScalingGroups/member");
+	if (!g)
+		return -ENOENT;
+	v = xml_find_text(g, "HealthCheckType");
+	format_into(type, len, "%s", v ? v : "EC2");
+	return 0;
+}
+
+static void standby_form(struct strbuf *form, const char *group, const char *instance_id)
+{
+	aws_form_add(form, "AutoScalingGroupName", group);
+	aws_form_add(form, "InstanceIds.member.1", instance_id);
+}
+
+int autoscaling_enter_standby(struct aws_client *aws, const char *group, const char *instance_id,
+                              bool decrement, struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	standby_form(&form, group, instance_id);
+	aws_form_add(&form, "ShouldDecrementDesiredCapacity", decrement ? "true" : "false");
+	return aws_query(aws, AWS_AUTO_SCALING, "EnterStandby", &form, resp);
+}
+
+int autoscaling_exit_standby(struct aws_client *aws, const char *group, const char *instance_id,
+                             struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	standby_form(&form, group, instance_id);
+	return aws_query(aws, AWS_AUTO_SCALING, "ExitStandby", &form, resp);
+}
+
+int autoscaling_set_instance_protection(struct aws_client *aws, const char *group,
+                                        const char *instance_id, bool protect,
+                                        struct aws_response *resp)
+{
+	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+
+	aws_form_add(&form, "InstanceIds.member.1", instance_id);
+	aws_form_add(&form, "AutoScalingGroupName", group);
+	aws_form_add(&form, "ProtectedFromScaleIn", protect ? "true" : "false");
+	return aws_query(aws, AWS_AUTO_SCALING, "SetInstanceProtection", &form, resp);
+}

@@ -78,5 +78,32 @@ int autoscaling_describe_instance_start(struct aws_call *q, struct aws_client *a
                                         aws_done_fn done, void *ctx);
 int autoscaling_instance_result(int r, const struct aws_response *resp, char *asg, size_t asg_len,
                                 char *state, size_t state_len);
+/* DescribeAutoScalingInstances for one instance, in full. */
+struct asg_instance {
+	char group[256];
+	char state[64];  /* LifecycleState: InService, Standby, Pending... */
+	char health[32]; /* HEALTHY or UNHEALTHY */
+	bool protected_from_scale_in;
+};
+/* 0, -ENOENT when in no group, or the call's -errno. */
+int autoscaling_describe_instance_info(struct aws_client *aws, const char *instance_id,
+                                       struct asg_instance *out, struct aws_response *resp);
+/* DescribeAutoScalingGroups: the group's HealthCheckType ("EC2", "ELB",
+ * "EC2,ELB"...).  -ENOENT when there is no such group. */
+int autoscaling_describe_health_check_type(struct aws_client *aws, const char *group, char *type,
+                                           size_t len, struct aws_response *resp);
+/* EnterStandby for this instance (aws.md section 11).  With decrement
+ * the group's desired capacity goes down by one (AWS refuses with a
+ * ValidationError when that would go below MinSize); without, a
+ * replacement is launched. */
+int autoscaling_enter_standby(struct aws_client *aws, const char *group, const char *instance_id,
+                              bool decrement, struct aws_response *resp);
+/* ExitStandby for this instance: Pending, then InService; desired + 1. */
+int autoscaling_exit_standby(struct aws_client *aws, const char *group, const char *instance_id,
+                             struct aws_response *resp);
+/* SetInstanceProtection (scale-in protection) for this instance. */
+int autoscaling_set_instance_protection(struct aws_client *aws, const char *group,
+                                        const char *instance_id, bool protect,
+                                        struct aws_response *resp);
 
 #endif

@@ -11,31 +11,19 @@
 #include "strbuf.h"
 
 static const char *const top_keys[] = {
-        "region",
-        "auto_scaling_group_name",
-        "imds_endpoint",
-        "imds_token_ttl",
-        "endpoint_url",
-        "endpoint_urls",
-        "namespace",
-        "metric_name",
-        "memory_metric",
-        "memory_metric_name",
-        "disk_metric",
-        "disk_metric_name",
-        "disk_path",
-        "per_instance_metrics",
-        "period",
-        "sample_interval",
-        "backlog",
-        "publish_jitter",
-        "proc_stat",
-        "proc_meminfo",
-        "status_socket",
-        "health_socket",
-        "log_level",
-        "lifecycle",
-        NULL,
+        "region",        "auto_scaling_group_name",
+        "imds_endpoint", "imds_token_ttl",
+        "endpoint_url",  "endpoint_urls",
+        "namespace",     "metric_name",
+        "memory_metric", "memory_metric_name",
+        "disk_metric",   "disk_metric_name",
+        "disk_path",     "per_instance_metrics",
+        "period",        "sample_interval",
+        "backlog",       "publish_jitter",
+        "proc_stat",     "proc_meminfo",
+        "status_socket", "health_socket",
+        "health_config", "log_level",
+        "lifecycle",     NULL,
 };
 
 static const char *const lifecycle_keys[] = {
@@ -71,6 +59,7 @@ static int set_defaults(struct agent_config *cfg)
 	cfg->proc_meminfo = strdup("/proc/meminfo");
 	cfg->status_socket = strdup(AGENT_DEFAULT_STATUS_SOCKET);
 	cfg->health_socket = strdup(AGENT_DEFAULT_HEALTH_SOCKET);
+	cfg->health_config = strdup(AGENT_DEFAULT_HEALTH_CONFIG);
 	cfg->log_level = strdup("info");
 	cfg->lc.watch_interval_ms = 5000;
 	cfg->lc.launch_timeout_ms = 10 * 60 * 1000;
@@ -91,7 +80,7 @@ static int set_defaults(struct agent_config *cfg)
 		return -ENOMEM;
 	if (!cfg->namespace || !cfg->cpu_metric_name || !cfg->memory_metric_name ||
 	    !cfg->disk_metric_name || !cfg->disk_path || !cfg->proc_stat || !cfg->proc_meminfo ||
-	    !cfg->status_socket || !cfg->health_socket || !cfg->log_level)
+	    !cfg->status_socket || !cfg->health_socket || !cfg->health_config || !cfg->log_level)
 		return -ENOMEM;
 	return 0;
 }
@@ -351,6 +340,7 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 	    (r = get_str(doc, root, "", "proc_meminfo", &cfg->proc_meminfo, false)) < 0 ||
 	    (r = get_str(doc, root, "", "status_socket", &cfg->status_socket, false)) < 0 ||
 	    (r = get_str(doc, root, "", "health_socket", &cfg->health_socket, false)) < 0 ||
+	    (r = get_str(doc, root, "", "health_config", &cfg->health_config, false)) < 0 ||
 	    (r = get_str(doc, root, "", "log_level", &cfg->log_level, false)) < 0)
 		return r;
 	if ((r = parse_lifecycle(doc, cfg)) < 0)
@@ -446,6 +436,7 @@ void agent_config_free(struct agent_config *cfg)
 	        &cfg->proc_meminfo,
 	        &cfg->status_socket,
 	        &cfg->health_socket,
+	        &cfg->health_config,
 	        &cfg->log_level,
 	        &cfg->lc.drain_d,
 	        &cfg->lc.launching_hook,

@@ -20,6 +20,9 @@
 #define AGENT_DEFAULT_HEALTH_SOCKET CONTROL_DEFAULT_SOCKET
 #define AGENT_DEFAULT_STATE_DIR     "/run/asg-agent"
 #define AGENT_DEFAULT_DRAIN_D       SYSCONFDIR "/asg-agent/drain.d"
+/* asg-health's own default configuration file (its -c): `doctor` reads
+ * its checks and connection_timeout. */
+#define AGENT_DEFAULT_HEALTH_CONFIG SYSCONFDIR "/asg-agent/health.json"
 #define LIFECYCLE_MAX_TARGET_GROUPS 16
 
 /* The "lifecycle" object: hooks, interruptions and the drain (lifecycle.h). */
@@ -71,6 +74,7 @@ struct agent_config {
 	char *proc_meminfo;          /* owned */
 	/* Local sockets */
 	char *status_socket; /* owned */
+	char *health_config; /* owned: asg-health's configuration, for doctor */
 	char *health_socket; /* owned */
 	char *log_level;     /* owned: "info" or "debug" */
 	struct lifecycle_config lc;

@@ -332,17 +332,23 @@ static int describe_instance(struct agent *a, aws_done_fn done)
 
 /* Whether a launching hook may be pending: Pending(:Wait), or
  * Warmed:Pending(:Wait) on the way into the warm pool. */
+static bool launch_pending(int r, const char *state)
+{
+	if (r == -ENOENT)
+		return false; /* in no group */
+	if (r < 0)
+		return true;
+	return !strcmp(state, "Pending:Wait") || !strcmp(state, "Pending") ||
+	       !strcmp(state, "Warmed:Pending:Wait") || !strcmp(state, "Warmed:Pending");
+}
+
 static void on_launch_state(void *ctx, int r, struct aws_response *resp)
 {
 	struct agent *a = ctx;
-	char state[64];
+	struct lc_event *e = op_event(a);
 
-	r = instance_state(a, r, resp, state, sizeof(state));
-	op_event(a)->flag = r == -ENOENT ? false /* in no group */
-	                    : r < 0      ? true
-	                            : !strcmp(state, "Pending:Wait") || !strcmp(state, "Pending") ||
-	                                      !strcmp(state, "Warmed:Pending:Wait") ||
-	                                      !strcmp(state, "Warmed:Pending");
+	e->r = instance_state(a, r, resp, e->instance_state, sizeof(e->instance_state));
+	e->flag = launch_pending(e->r, e->instance_state);
 	op_done(a);
 }
 
@@ -780,6 +786,8 @@ static void execute(struct agent *a, const struct lc_action *act)
 		e->kind = LC_EV_INSTANCE;
 		r = describe_instance(a, on_launch_state);
 		if (r < 0) {
+			e->r = r;
+			e->instance_state[0] = '\0';
 			e->flag = true;
 			op_done(a);
 		}

@@ -144,6 +144,18 @@ bool lc_maybe_cancel(struct lc_ctx *c, unsigned wanted)
 	if ((lc->state == LC_DRAINED || lc->step > LC_STEP_DRAIN_D) && !lc->deregistered)
 		lc_log(c, LOG_WARNING,
 		       "lifecycle: the interruption was canceled after drain.d ran");
+	if (lc->ev.target_known && !strcmp(lc->ev.target_state, "Standby")) {
+		/* Put in standby during the drain: the group deregistered the
+		 * instance and re-registers it on ExitStandby; asg-health stays
+		 * drained until then. */
+		lc->causes = 0;
+		lc->deadline_ms = 0;
+		lc->deadline_source[0] = '\0';
+		lc->deregistered = false;
+		lc->instance_fresh = false;
+		lc_enter(c, LC_STANDBY, "the interruption was canceled; in standby");
+		return true;
+	}
 	if (lc->deregistered) {
 		/* Registered again first; retried. */
 		if (lc_may_call(lc, c->now))

@@ -163,7 +163,7 @@ int lifecycle_state_from_json(const json_t *doc, struct lifecycle *lc, struct lc
 	    (r = get_string(doc, "instance_id", LC_STATE_INSTANCE_ID_MAX,
 	                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-", &id,
 	                    why, why_len)) < 0 ||
-	    (r = get_enum(doc, "state", state_name, LC_DRAINED + 1, &st, why, why_len)) < 0 ||
+	    (r = get_enum(doc, "state", state_name, LC_STANDBY + 1, &st, why, why_len)) < 0 ||
 	    (r = get_enum(doc, "step", step_name, LC_STEP_DONE + 1, &sp, why, why_len)) < 0 ||
 	    (r = get_integer(doc, "causes", 0, LC_CAUSE_ALL, &causes, why, why_len)) < 0 ||
 	    (r = get_string(doc, "deadline_source", sizeof(v.deadline_source) - 1, NULL, &source,

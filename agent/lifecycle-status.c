@@ -14,6 +14,7 @@
 static const char *const state_names[] = {
         [LC_BOOTING] = "booting", [LC_WARMED] = "warmed",     [LC_WARMING] = "warming",
         [LC_READY] = "ready",     [LC_DRAINING] = "draining", [LC_DRAINED] = "drained",
+        [LC_STANDBY] = "standby",
 };
 
 static const char *const step_names[] = {
@@ -51,6 +52,8 @@ const char *lifecycle_phase(const struct lifecycle *lc)
 		return "serving";
 	case LC_DRAINED:
 		return "completed";
+	case LC_STANDBY:
+		return "standby";
 	case LC_DRAINING:
 		break;
 	}

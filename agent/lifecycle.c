@@ -226,6 +226,64 @@ static bool is_warmed(const char *target)
 	return !strncmp(target, "Warmed:", 7);
 }
 
+static bool target_is(const struct lifecycle *lc, const char *state)
+{
+	return lc->ev.target_known && !strcmp(lc->ev.target_state, state);
+}
+
+/* Standby (aws.md section 11): the group deregistered the instance and
+ * neither checks nor replaces it.  asg-health is drained (again: the
+ * operator's `asg-agent standby enter` drained it before EnterStandby;
+ * a standby entered from the console was not), and stays so until the
+ * instance is back InService. */
+static void enter_standby(struct lc_ctx *c, const char *why)
+{
+	struct lifecycle *lc = c->lc;
+
+	lc->launch_unsettled = false;
+	lc->instance_fresh = false;
+	lc_enter(c, LC_STANDBY, why);
+	lc_call(c, LC_ACT_DRAIN_HEALTH, LC_PENDING_HEALTH_SET)->flag = true;
+}
+
+static void standby_decide(struct lc_ctx *c)
+{
+	struct lifecycle *lc = c->lc;
+	unsigned wanted = lc_wanted_causes(lc, c->cfg);
+
+	/* A termination (or an interruption) in standby drains as from
+	 * ready: drain.d runs and the terminating hook is completed. */
+	if (wanted) {
+		lc_start_drain(c, wanted);
+		return;
+	}
+	/* IMDS gives where the instance is going: InService as soon as
+	 * ExitStandby put it in Pending.  The group's own word decides,
+	 * when it can be asked. */
+	if (!target_is(lc, "InService")) {
+		lc->instance_fresh = false;
+		return;
+	}
+	if (lc->aws_ready && lc->asg_known) {
+		if (!lc->instance_fresh) {
+			if (lc_may_call(lc, c->now))
+				lc_call(c, LC_ACT_DESCRIBE_INSTANCE, LC_PENDING_INSTANCE);
+			return;
+		}
+		if (lc->instance_r != -ENOENT &&
+		    (lc->instance_r < 0 || strcmp(lc->instance_state, "InService"))) {
+			/* Pending, or the call failed: asked again. */
+			lc->instance_fresh = false;
+			lc->next_call_ms = c->now + LC_RETRY_PACE_MS;
+			return;
+		}
+	}
+	/* No hook fires on the way out of standby (aws.md section 2). */
+	lc->launch_done = true;
+	lc_enter(c, LC_READY, "back in service after standby");
+	lc_call(c, LC_ACT_DRAIN_HEALTH, LC_PENDING_HEALTH_SET)->flag = false;
+}
+
 static void boot_decide(struct lc_ctx *c)
 {
 	struct lifecycle *lc = c->lc;
@@ -245,6 +303,10 @@ static void boot_decide(struct lc_ctx *c)
 	}
 	if (!strcmp(target, "Terminated")) {
 		lc_start_drain(c, LC_CAUSE_TERMINATION);
+		return;
+	}
+	if (!strcmp(target, "Standby")) {
+		enter_standby(c, "target lifecycle state Standby");
 		return;
 	}
 	if (lc->hooks_known && !lc_has_hook(lc, true)) {
@@ -357,6 +419,9 @@ static void ready_decide(struct lc_ctx *c)
 		wanted |= LC_CAUSE_WARM_POOL;
 	if (wanted)
 		lc_start_drain(c, wanted);
+	else if (target_is(lc, "Standby"))
+		enter_standby(c, "target lifecycle state Standby: the group neither routes to "
+		                 "nor replaces the instance");
 }
 
 /* Runs the current state's decision until nothing changes, a call is
@@ -387,6 +452,9 @@ static void decide(struct lc_ctx *c)
 			break;
 		case LC_DRAINED:
 			lc_drained_decide(c);
+			break;
+		case LC_STANDBY:
+			standby_decide(c);
 			break;
 		}
 		if ((lc->state == state && lc->step == step) || lc->state == LC_DRAINED)
@@ -510,6 +578,8 @@ static int64_t wake_at(const struct lifecycle *lc, int64_t now)
 		t = min_ms(t, now + LC_ACTIVE_TICK_MS);
 	else if (lc->state == LC_BOOTING && lc->ev_valid)
 		t = min_ms(t, now + LC_RETRY_PACE_MS);
+	else if (lc->state == LC_STANDBY && lc->next_call_ms > now)
+		t = min_ms(t, lc->next_call_ms);
 	if (lc->stop_requested && lc->stop_deadline_ms > now)
 		t = min_ms(t, lc->stop_deadline_ms);
 	return t;
@@ -534,6 +604,11 @@ void lifecycle_step(struct lifecycle *lc, const struct lifecycle_config *cfg,
 			if (lc->state == LC_READY && !lc->launch_done)
 				lc->launch_unsettled = true;
 			lc_outputs(&c);
+			/* asg-health may have restarted too and forgotten the
+			 * drain: in standby it stays drained. */
+			if (lc->state == LC_STANDBY)
+				lc_call(&c, LC_ACT_DRAIN_HEALTH, LC_PENDING_HEALTH_SET)->flag =
+				        true;
 		} else {
 			lc_emit(&c, LC_ACT_PUBLISHING)->flag = lc->state == LC_READY;
 		}
@@ -568,6 +643,13 @@ void lifecycle_step(struct lifecycle *lc, const struct lifecycle_config *cfg,
 		break;
 	case LC_EV_INSTANCE:
 		lc->pending &= ~(unsigned)LC_PENDING_INSTANCE;
+		if (lc->state == LC_STANDBY) {
+			lc->instance_fresh = true;
+			lc->instance_r = ev->r;
+			memcpy(lc->instance_state, ev->instance_state, sizeof(lc->instance_state));
+			lc->instance_state[sizeof(lc->instance_state) - 1] = '\0';
+			break;
+		}
 		lc->launch_pending = ev->flag ? LC_LAUNCH_PENDING : LC_LAUNCH_NOT_PENDING;
 		break;
 	case LC_EV_COMPLETED:

@@ -30,6 +30,14 @@
  *           Each step is planned to end before the deadline.
  * drained:  done; a terminating hook that arrives later (a Spot instance
  *           the group then terminates) is completed at once.
+ * standby:  target state Standby (EnterStandby, by `asg-agent standby
+ *           enter` or anyone else): the group neither routes to nor
+ *           replaces the instance.  asg-health stays drained and the
+ *           metric is not published; no hook fires on standby in or out
+ *           (aws.md section 2).  A termination or an interruption drains
+ *           as from ready.  Left for ready (and asg-health undrained) only
+ *           once IMDS says InService and DescribeAutoScalingInstances
+ *           confirms the group has the instance InService again.
  *
  * The state is saved in state_dir after every step (state-file.h). */
 #ifndef ASG_AGENT_LIFECYCLE_H
@@ -55,6 +63,7 @@ enum lc_state {
 	LC_READY,
 	LC_DRAINING,
 	LC_DRAINED,
+	LC_STANDBY, /* last: the state file names states, adding one keeps the others */
 };
 
 enum lc_step {
@@ -133,6 +142,12 @@ struct lifecycle {
 	int64_t boot_wall_ms; /* wall-clock time of this boot */
 	enum lc_launch_pending launch_pending;
 	bool launch_unsettled; /* ready without knowing the target state */
+	/* standby: the group's LifecycleState as last described, fresh
+	 * when asked in this state; instance_r its -errno (-ENOENT: in no
+	 * group). */
+	char instance_state[32];
+	int instance_r;
+	bool instance_fresh;
 	/* Run time only: the engine's own bookkeeping. */
 	unsigned pending; /* enum lc_pending: calls asked, not answered */
 	int64_t next_watch_ms;
@@ -158,7 +173,8 @@ enum lc_event_kind {
 	LC_EV_HEALTH,       /* LC_ACT_READ_HEALTH answered: r, health */
 	LC_EV_HEALTH_SET,   /* LC_ACT_DRAIN_HEALTH answered: r, flag (drain) */
 	LC_EV_DISCOVERED,   /* LC_ACT_DISCOVER answered: result, hooks, tgs */
-	LC_EV_INSTANCE,     /* LC_ACT_DESCRIBE_INSTANCE answered: flag (pending) */
+	LC_EV_INSTANCE,     /* LC_ACT_DESCRIBE_INSTANCE answered: flag (launch pending),
+	                     * r (-ENOENT: in no group), instance_state */
 	LC_EV_COMPLETED,    /* LC_ACT_COMPLETE answered: result, launching, abandon */
 	LC_EV_HEARTBEAT,    /* LC_ACT_HEARTBEAT answered: result (OK: at least one) */
 	LC_EV_TARGETS,      /* LC_ACT_SET_TARGETS answered: result, flag (registered) */
@@ -191,6 +207,8 @@ struct lc_event {
 	char error[256];
 	/* LC_EV_HEALTH */
 	struct health_view health;
+	/* LC_EV_INSTANCE: the group's LifecycleState ("" when unknown) */
+	char instance_state[32];
 	/* LC_EV_DISCOVERED (not owned; copied) */
 	bool hooks_known, tgs_known;
 	const struct hook_set *hooks;

@@ -24,6 +24,8 @@ agent_libasgagent_a_SOURCES = \
 	agent/watch.c agent/watch.h \
 	agent/autoscaling.c agent/autoscaling.h \
 	agent/elbv2.c agent/elbv2.h \
+	agent/guard.c agent/guard.h \
+	agent/protection.c agent/protection.h \
 	agent/cloudwatch.c agent/cloudwatch.h \
 	agent/health-client.c agent/health-client.h \
 	agent/drain.c agent/drain.h \
@@ -40,7 +42,9 @@ agent_libasgagent_a_SOURCES = \
 	agent/cmd-metadata.c \
 	agent/cmd-status.c \
 	agent/cmd-drain.c \
-	agent/cmd-doctor.c
+	agent/cmd-doctor.c \
+	agent/cmd-standby.c \
+	agent/cmd-protect.c
 agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 

@@ -31,8 +31,13 @@ static void usage(FILE *f)
 	        "                    running daemon (JSON, from its status socket)\n"
 	        "  doctor            check IMDS, region, credentials, AWS permissions,\n"
 	        "                    asg-health and the config; print a fix for each failure\n"
-	        "  drain             ask asg-health to fail its health check (drain)\n"
+	        "  drain [--force]   ask asg-health to fail its health check (drain);\n"
+	        "                    refused when no other target would be healthy\n"
 	        "  undrain           ask asg-health to pass it again\n"
+	        "  standby enter [--decrement-desired-capacity] [--force] [--timeout S]\n"
+	        "  standby exit [--timeout S]\n"
+	        "                    maintenance without replacement (EnterStandby, ExitStandby)\n"
+	        "  protect on|off    scale-in protection for this instance\n"
 	        "\n"
 	        "Options:\n"
 	        "  -c, --config FILE   configuration file (default %s)\n"
@@ -102,9 +107,13 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "doctor"))
 		rc = cmd_doctor(&cfg);
 	else if (!strcmp(cmd, "drain"))
-		rc = cmd_drain(&cfg, CONTROL_PATH_DRAIN);
+		rc = cmd_drain(&cfg, CONTROL_PATH_DRAIN, argc - optind, argv + optind);
 	else if (!strcmp(cmd, "undrain"))
-		rc = cmd_drain(&cfg, CONTROL_PATH_UNDRAIN);
+		rc = cmd_drain(&cfg, CONTROL_PATH_UNDRAIN, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "standby"))
+		rc = cmd_standby(&cfg, argc - optind, argv + optind);
+	else if (!strcmp(cmd, "protect"))
+		rc = cmd_protect(&cfg, argc - optind, argv + optind);
 	else {
 		fprintf(stderr, "asg-agent: unknown command '%s'\n", cmd);
 		usage(stderr);

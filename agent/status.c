@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,8 +19,10 @@
 
 #include "agent.h"
 #include "identity.h"
+#include "protection.h"
 #include "status.h"
 #include "cleanup.h"
+#include "strbuf.h"
 #include "timeutil.h"
 
 #ifndef PACKAGE_VERSION
@@ -117,6 +120,7 @@ json_t *status_document(const struct agent *a)
 	json_object_set_new(met, "last_publish_error", str_or_null(m->last_error));
 	json_object_set_new(doc, "metrics", met);
 	json_object_set_new(doc, "lifecycle", lifecycle_status(&a->lc));
+	json_object_set_new(doc, "scale_in_protection", protection_status(a));
 	return doc;
 }
 
@@ -139,4 +143,31 @@ void status_serve(struct agent *a, int fd)
 				(void)send(c, "\n", 1, MSG_NOSIGNAL);
 		}
 	}
+}
+
+int status_fetch(const char *path, json_t **out)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
+	struct timeval tv = {5, 0};
+	char buf[4096];
+	ssize_t n;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		strbuf_append_len(&body, buf, (size_t)n);
+	if (n < 0)
+		return -errno;
+	if (strbuf_error(&body) < 0)
+		return -ENOMEM;
+	*out = json_loadb(strbuf_str(&body), body.len, 0, NULL);
+	return *out ? 0 : -EBADMSG;
 }

@@ -13,4 +13,10 @@ void status_serve(struct agent *a, int fd);
 /* The status document (a new reference). */
 struct json_t *status_document(const struct agent *a);
 
+/* The client side, for the commands: reads the running daemon's
+ * document from path into *out (a new reference).  -errno when the
+ * daemon cannot be reached (not running), -EBADMSG when it is not
+ * JSON. */
+int status_fetch(const char *path, struct json_t **out);
+
 #endif

@@ -4,6 +4,7 @@ common_libasgcommon_a_SOURCES = \
 	common/cleanup.h \
 	common/conf.c common/conf.h \
 	common/control-protocol.h \
+	common/host.c common/host.h \
 	common/log.c common/log.h \
 	common/timeutil.c common/timeutil.h
 common_libasgcommon_a_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)

@@ -74,7 +74,9 @@ AGENT_INTEGRATION_TESTS = \
 	tests/integration/agent-drain-safety.py \
 	tests/integration/agent-claims.py \
 	tests/integration/agent-broken-deps.py \
-	tests/integration/agent-loop.py
+	tests/integration/agent-loop.py \
+	tests/integration/agent-standby.py \
+	tests/integration/agent-doctor.py
 TESTS += $(AGENT_INTEGRATION_TESTS)
 EXTRA_DIST += $(AGENT_INTEGRATION_TESTS) tests/integration/agentlib.py \
 	tests/integration/lifecyclelib.py
@@ -99,6 +101,13 @@ tests_unit_test_region_SOURCES = tests/unit/test-region.c
 tests_unit_test_region_CFLAGS = $(AGENT_TEST_CFLAGS)
 tests_unit_test_region_LDADD = $(AGENT_TEST_LIBS)
 TESTS += tests/unit/test-region
+
+# The cascade guard's decision (agent/guard.c).
+check_PROGRAMS += tests/unit/test-guard
+tests_unit_test_guard_SOURCES = tests/unit/test-guard.c
+tests_unit_test_guard_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_guard_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-guard
 
 # Secrets wiped before free.
 check_PROGRAMS += tests/unit/test-secret

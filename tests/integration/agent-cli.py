@@ -105,7 +105,12 @@ def test_metadata(tmp, imds, config):
 
 
 def test_drain(tmp, health, config):
-    r = run_cli({}, "--config", config, "drain")
+    # No IMDS or AWS here: the cascade guard cannot ask, and refuses.
+    r = run_cli({"AWS_EC2_METADATA_DISABLED": "true"}, "--config", config, "drain")
+    check(r.returncode == 1 and "cannot ask AWS" in r.stderr and "--force" in r.stderr,
+          "drain without AWS: %r" % (r,))
+    check(health.requests_seen[-1:] != [("POST", "/drain")], "drained despite the refusal")
+    r = run_cli({}, "--config", config, "drain", "--force")
     check(r.returncode == 0 and json.loads(r.stdout)["draining"] is True, "drain: %r" % (r,))
     r = run_cli({}, "--config", config, "undrain")
     check(r.returncode == 0 and json.loads(r.stdout)["draining"] is False, "undrain: %r" % (r,))
@@ -114,7 +119,7 @@ def test_drain(tmp, health, config):
     nowhere = os.path.join(tmp, "nowhere.json")
     with open(nowhere, "w") as f:
         json.dump({"health_socket": os.path.join(tmp, "missing.sock")}, f)
-    r = run_cli({}, "--config", nowhere, "drain")
+    r = run_cli({}, "--config", nowhere, "drain", "--force")
     check(r.returncode == 1 and "cannot reach asg-health" in r.stderr, "drain unreachable: %r"
           % (r,))
 

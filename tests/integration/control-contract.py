@@ -171,9 +171,11 @@ def main(tmp):
         check(doc[P["CONTROL_FIELD_CHECKS"]]["app-ready"][P["CONTROL_CHECK_PASSES"]] >= 2,
               repr(doc))
 
-        # asg-agent drain / undrain, seen on asg-health's control socket.
+        # asg-agent drain / undrain, seen on asg-health's control socket
+        # (--force: the one target of this world's target group is this
+        # instance, which the cascade guard protects; agent-standby.py).
         check(doc[P["CONTROL_FIELD_DRAINING"]] is False, repr(doc))
-        r = s.agent.cli("drain")
+        r = s.agent.cli("drain", "--force")
         check(r.returncode == 0, "asg-agent drain: %s %s" % (r.returncode, r.stderr))
         doc = s.health_status()
         check_document(doc)

@@ -14,6 +14,9 @@
  *   I4  no heartbeat for an action after its completion;
  *   I5  the metric is published only in state ready;
  *   I6  after SIGTERM the process exits before stop_timeout;
+ *   I8  asg-health is never undrained while the engine is in standby or
+ *       has read target state Standby, and leaving standby undrains only
+ *       once the group has the instance InService again (not Pending);
  *   I7  (at each leaf, after letting the world settle: calls succeed,
  *       checks pass, time passes) an active lifecycle action is completed
  *       exactly once, unless the process exited on a deadline, the hook
@@ -21,7 +24,7 @@
  *
  * Events include IMDS answers (current, stale, failing), new IMDS facts
  * (Terminated, Spot, scheduled events and their cancel, rebalance, warm
- * pool moves), every AWS answer class (success, error, "No active
+ * pool moves, standby entered and left), every AWS answer class (success, error, "No active
  * Lifecycle Action found", not yet in the wait state), asg-health
  * answers, timers on time or late, SIGTERM, and kill -9 followed by a
  * restart from the last state the engine asked to save (read back
@@ -56,12 +59,16 @@ enum imds_change {
 	CH_REBALANCE_GONE,
 	CH_TO_POOL,
 	CH_FROM_POOL,
+	CH_STANDBY,      /* EnterStandby: IMDS and the group say Standby */
+	CH_STANDBY_EXIT, /* ExitStandby: IMDS InService, the group Pending */
+	CH_STANDBY_DONE, /* the group has it InService again */
 	CH_COUNT,
 };
 
 static const char *const change_names[] = {
         "imds:terminated", "imds:spot",           "imds:scheduled",      "imds:scheduled-canceled",
         "imds:rebalance",  "imds:rebalance-gone", "imds:warmed-stopped", "imds:in-service",
+        "enter-standby",   "exit-standby",        "in-service-again",
 };
 
 /* Everything that decides the future; hashed (but for the engine's large
@@ -92,6 +99,9 @@ struct world {
 	bool exited;
 	bool restarted;
 	bool abandoned;
+	/* Auto Scaling's LifecycleState for standby: 0 InService (or not
+	 * about standby), 1 Standby, 2 Pending after ExitStandby. */
+	int standby;
 	int64_t wake_ms; /* the engine's next timer */
 	/* the last saved state (the state file) */
 	bool have_saved;
@@ -197,7 +207,8 @@ static void violation(const struct world *w, const char *what, const struct lc_a
 
 /* ---- feeding the engine and checking its actions ---- */
 
-static void check_actions(struct world *w, const struct lc_actions *out)
+static void check_actions(struct world *w, const struct lc_actions *out, enum lc_state before,
+                          bool saw_standby)
 {
 	const struct lifecycle *lc = &w->lc;
 
@@ -242,6 +253,17 @@ static void check_actions(struct world *w, const struct lc_actions *out)
 		case LC_ACT_HEARTBEAT:
 			if (a->launching ? w->launch_seen_done : w->term_seen_done)
 				violation(w, "I4: a heartbeat after the completion", out);
+			break;
+		case LC_ACT_DRAIN_HEALTH:
+			if (a->flag)
+				break;
+			if (lc->state == LC_STANDBY || saw_standby)
+				violation(w, "I8: asg-health undrained in standby", out);
+			if (before == LC_STANDBY && w->standby)
+				violation(w,
+				          "I8: undrained on leaving standby before the group "
+				          "had the instance InService",
+				          out);
 			break;
 		case LC_ACT_PUBLISHING:
 			w->publishing = a->flag;
@@ -292,12 +314,14 @@ static void record_asked(const struct lc_actions *out)
 static void step(struct world *w, const struct lc_event *ev)
 {
 	struct lc_actions out;
+	enum lc_state before = w->lc.state;
 
 	lifecycle_step(&w->lc, &cfg, ev, w->now, &out);
 	steps++;
 	w->wake_ms = out.wake_ms;
 	record_asked(&out);
-	check_actions(w, &out);
+	check_actions(w, &out, before,
+	              w->lc.ev.target_known && !strcmp(w->lc.ev.target_state, "Standby"));
 }
 
 /* ---- the world's answers ---- */
@@ -460,6 +484,7 @@ static void apply_change(struct world *w, enum imds_change c)
 			w->launch_action = false;
 			w->launch_gone = true;
 		}
+		w->standby = 0;
 		if (!w->abandoned) {
 			w->term_action = true;
 			w->term_seen_done = false;
@@ -503,6 +528,19 @@ static void apply_change(struct world *w, enum imds_change c)
 		w->passes = 0;
 		w->last_ready = false;
 		break;
+	case CH_STANDBY:
+		e->target_known = true;
+		strcpy(e->target_state, "Standby");
+		w->standby = 1;
+		break;
+	case CH_STANDBY_EXIT:
+		e->target_known = true;
+		strcpy(e->target_state, "InService");
+		w->standby = 2;
+		break;
+	case CH_STANDBY_DONE:
+		w->standby = 0;
+		break;
 	case CH_COUNT:
 		break;
 	}
@@ -538,6 +576,14 @@ static bool change_possible(const struct world *w, enum imds_change c)
 		       !e->scheduled && !e->rebalance;
 	case CH_FROM_POOL:
 		return warmed && !w->term_action && !w->launch_action;
+	case CH_STANDBY:
+		/* EnterStandby needs the instance InService in its group. */
+		return e->target_known && !strcmp(e->target_state, "InService") &&
+		       !w->launch_action && !w->term_action && !w->standby;
+	case CH_STANDBY_EXIT:
+		return w->standby == 1 && !strcmp(e->target_state, "Standby");
+	case CH_STANDBY_DONE:
+		return w->standby == 2;
 	case CH_COUNT:
 		break;
 	}
@@ -676,6 +722,11 @@ static void apply(struct node *n, const struct choice *c)
 	}
 	case C_INSTANCE: {
 		struct lc_event ev = {.kind = LC_EV_INSTANCE, .flag = w->launch_action};
+		const char *st = w->standby == 1    ? "Standby"
+		                 : w->standby == 2  ? "Pending"
+		                 : w->launch_action ? "Pending:Wait"
+		                                    : "InService";
+		strcpy(ev.instance_state, st);
 		step(w, &ev);
 		break;
 	}
@@ -849,6 +900,10 @@ static void start(struct node *n, const char *target, bool launch_action, bool t
 	}
 	w->imds_prev = w->imds;
 	w->launch_action = launch_action;
+	if (target && !strcmp(target, "Standby")) {
+		w->standby = 1;
+		w->changes_done |= 1u << CH_STANDBY;
+	}
 	if (terminated_loaded) {
 		/* Restarted mid-drain: a saved state from the previous process. */
 		w->term_action = true;
@@ -882,6 +937,7 @@ int main(int argc, char **argv)
 	        {"boot into the warm pool", "Warmed:Stopped", true, false},
 	        {"restart mid-drain", "Terminated", false, true},
 	        {"boot, no target state", NULL, false, false},
+	        {"boot in standby", "Standby", false, false},
 	};
 	unsigned long long total_states = 0;
 

@@ -158,6 +158,10 @@ static inline bool lc_parse_event(char **w, int n, struct lc_env *env, struct lc
 			ev->launching = false;
 		} else if (!strcmp(a, "abandon")) {
 			ev->abandon = true;
+		} else if (!strcmp(a, "state") && v) {
+			snprintf(ev->instance_state, sizeof(ev->instance_state), "%s", v);
+		} else if (!strcmp(a, "nogroup")) {
+			ev->r = -ENOENT;
 		} else if (!strcmp(a, "hooks") && v) {
 			hooks = v;
 		} else if (!strcmp(a, "hb") && v) {

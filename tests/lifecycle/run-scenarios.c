@@ -108,7 +108,7 @@ static bool set_loaded(struct run *r, char *k, char *v)
 		return false;
 	lc->loaded = true;
 	if (!strcmp(k, "state")) {
-		for (int s = LC_BOOTING; s <= LC_DRAINED; s++)
+		for (int s = LC_BOOTING; s <= LC_STANDBY; s++)
 			if (!strcmp(v, lifecycle_state_name((enum lc_state)s)))
 				lc->state = (enum lc_state)s;
 	} else if (!strcmp(k, "step")) {

@@ -84,7 +84,7 @@ if [ "$phase" = 2 ]; then
 	dir=$(stat -c '%a %U %G' /run/asg-agent 2>&1)
 	if [ "$dir" = "750 asg-agent asg-agent" ]; then ok reboot-runtime-dir; else fail reboot-runtime-dir "$dir"; fi
 	check reboot-port80 wait_for 10 health_is 200
-	check reboot-agent-drains runuser -u asg-agent -- asg-agent drain
+	check reboot-agent-drains runuser -u asg-agent -- asg-agent drain --force
 	check reboot-drained-503 wait_for 5 health_is 503
 	check reboot-agent-undrains runuser -u asg-agent -- asg-agent undrain
 	st=$(prop asg-agent.service StatusText)
@@ -214,7 +214,7 @@ fi
 # --- control socket: group asg-agent only ----------------------------------
 sock=$(stat -c '%A %U %G' /run/asg-agent/health.sock 2>&1)
 if [ "$sock" = "srw-rw---- root asg-agent" ]; then ok control-socket-mode; else fail control-socket-mode "$sock"; fi
-check agent-drains runuser -u asg-agent -- asg-agent drain
+check agent-drains runuser -u asg-agent -- asg-agent drain --force
 check drained-503 wait_for 5 health_is 503
 check agent-undrains runuser -u asg-agent -- asg-agent undrain
 check undrained-200 wait_for 5 health_is 200

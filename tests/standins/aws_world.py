@@ -32,7 +32,8 @@ GONE_STATES = ("Terminated", "Detached")
 # Terminated.
 MIRRORED_TARGET_STATE = {"Pending": "InService", "InService": "InService",
                          "Terminating": "Terminated", "Terminated": "Terminated",
-                         "Standby": "Standby", "Detached": "Detached"}
+                         "EnteringStandby": "Standby", "Standby": "Standby",
+                         "Detached": "Detached"}
 
 
 def _iso(epoch):
@@ -78,7 +79,8 @@ class World:
         state = copy.deepcopy(state)
         state.setdefault("account_id", ACCOUNT_DEFAULT)
         for key in ("auto_scaling_groups", "instances", "lifecycle_hooks",
-                    "target_groups", "lifecycle_actions", "completed_lifecycle_actions"):
+                    "target_groups", "lifecycle_actions", "completed_lifecycle_actions",
+                    "load_balancers", "activities"):
             state.setdefault(key, [])
         self.state = state
         self.normalize()
@@ -152,10 +154,18 @@ class World:
             tg.setdefault("HealthyThresholdCount", 5)
             tg.setdefault("UnhealthyThresholdCount", 2)
             tg.setdefault("Matcher", {"HttpCode": "200"})
+            tg.setdefault("LoadBalancerArns", [])
+            tg.setdefault("TargetType", "instance")
             for t in tg.setdefault("targets", []):
                 t.setdefault("Port", tg["Port"])
                 t.setdefault("State", "healthy")
                 t.setdefault("since", now)
+        for lb in s["load_balancers"]:
+            # aws.md section 1: idle timeout default 60 s.
+            lb.setdefault("idle_timeout_seconds", 60)
+        # How long an instance leaving standby stays Pending before
+        # InService (AWS: until it is registered and launched again).
+        s.setdefault("standby_exit_seconds", 1)
         for i in s["instances"]:
             # An instance loaded with an IMDS stand-in gets the target state
             # its lifecycle state implies, once.
@@ -373,6 +383,14 @@ class World:
                     elif t["State"] == "draining" and now >= t["drain_until"]:
                         tg["targets"].remove(t)
             for inst in self.state["instances"]:
+                if inst["LifecycleState"] == "EnteringStandby" and not any(
+                        t["Id"] == inst["InstanceId"]
+                        for tg in self.state["target_groups"] for t in tg["targets"]):
+                    self._set_state(inst, "Standby")
+                if inst.get("leaving_standby_at") and now >= inst["leaving_standby_at"]:
+                    inst.pop("leaving_standby_at")
+                    if inst["LifecycleState"] == "Pending":
+                        self._set_state(inst, "InService")
                 if inst.get("awaiting_drain") and not any(
                         t["Id"] == inst["InstanceId"]
                         for tg in self.state["target_groups"] for t in tg["targets"]):
@@ -617,6 +635,124 @@ class World:
             self.start_terminate(inst, cause="unhealthy")
         return {}
 
+    # ---- standby and scale-in protection (aws.md section 11) ---------------
+
+    def _group_or_fail(self, name):
+        g = self.group(name)
+        if g is None:
+            raise validation_error("AutoScalingGroup name not found - AutoScalingGroup %s "
+                                   "not found" % name)
+        return g
+
+    def _members(self, g, ids, limit):
+        if ids is not None and len(ids) > limit:
+            raise validation_error("The number of instance ids that may be passed in is %d."
+                                   % limit)
+        out = []
+        for instance_id in ids or []:
+            inst = self.instance(instance_id)
+            if inst is None or inst["LifecycleState"] in GONE_STATES or \
+                    inst["AutoScalingGroupName"] != g["AutoScalingGroupName"]:
+                raise validation_error("The instance %s is not part of Auto Scaling group %s."
+                                       % (instance_id, g["AutoScalingGroupName"]))
+            out.append(inst)
+        return out
+
+    def _activity(self, g, inst, description, cause):
+        now = time.time()
+        a = {"ActivityId": str(uuid.uuid4()), "AutoScalingGroupName": g["AutoScalingGroupName"],
+             "AutoScalingGroupARN": g["AutoScalingGroupARN"],
+             "Description": description % inst["InstanceId"], "Cause": cause,
+             "StartTime": _iso(now), "StatusCode": "InProgress", "Progress": 50,
+             "Details": json.dumps({"Availability Zone": inst["AvailabilityZone"]})}
+        self.state["activities"].append(a)
+        return a
+
+    def EnterStandby(self, p, ctx):
+        """InService -> EnteringStandby (deregistered from the target groups,
+        through their deregistration delay) -> Standby.  With decrement the
+        desired capacity must stay >= MinSize; without, it is kept (a
+        replacement launches)."""
+        g = self._group_or_fail(p["AutoScalingGroupName"])
+        insts = self._members(g, p.get("InstanceIds"), 20)
+        for inst in insts:
+            if inst["LifecycleState"] != "InService":
+                raise validation_error("The instance %s is not in InService."
+                                       % inst["InstanceId"])
+        decrement = p["ShouldDecrementDesiredCapacity"]
+        if decrement and g["DesiredCapacity"] - len(insts) < g["MinSize"]:
+            raise validation_error(
+                "AutoScalingGroup %s has min-size=%d, max-size=%d, and desired-size=%d. To "
+                "place into standby %d instances, please update the AutoScalingGroup sizes "
+                "appropriately." % (g["AutoScalingGroupName"], g["MinSize"], g["MaxSize"],
+                                    g["DesiredCapacity"], len(insts)))
+        activities = []
+        for inst in insts:
+            cause = ("At %s instance %s was moved to standby in response to a user request%s."
+                     % (_iso(time.time()), inst["InstanceId"],
+                        ", shrinking the capacity from %d to %d"
+                        % (g["DesiredCapacity"], g["DesiredCapacity"] - 1) if decrement else ""))
+            if decrement:
+                g["DesiredCapacity"] -= 1
+            activities.append(self._activity(g, inst, "Moving EC2 instance to Standby: %s",
+                                             cause))
+            self._set_state(inst, "EnteringStandby")
+            self._notify_imds(inst, "Standby")
+            for tg in self.state["target_groups"]:
+                for t in list(tg["targets"]):
+                    if t["Id"] == inst["InstanceId"] and t["State"] != "draining":
+                        self._deregister(tg, t)
+            if not any(t["Id"] == inst["InstanceId"]
+                       for tg in self.state["target_groups"] for t in tg["targets"]):
+                self._set_state(inst, "Standby")
+        return {"Activities": activities}
+
+    def ExitStandby(self, p, ctx):
+        """Standby -> Pending (registered again with the target groups) ->
+        InService; the desired capacity goes up by one."""
+        g = self._group_or_fail(p["AutoScalingGroupName"])
+        insts = self._members(g, p.get("InstanceIds"), 20)
+        for inst in insts:
+            if inst["LifecycleState"] != "Standby":
+                raise validation_error("The instance %s is not in Standby."
+                                       % inst["InstanceId"])
+        if g["DesiredCapacity"] + len(insts) > g["MaxSize"]:
+            raise validation_error(
+                "AutoScalingGroup %s has min-size=%d, max-size=%d, and desired-size=%d. To "
+                "move %d instances out of standby, please update the AutoScalingGroup sizes "
+                "appropriately." % (g["AutoScalingGroupName"], g["MinSize"], g["MaxSize"],
+                                    g["DesiredCapacity"], len(insts)))
+        activities = []
+        for inst in insts:
+            cause = ("At %s instance %s was removed from standby in response to a user "
+                     "request, increasing the capacity from %d to %d."
+                     % (_iso(time.time()), inst["InstanceId"], g["DesiredCapacity"],
+                        g["DesiredCapacity"] + 1))
+            g["DesiredCapacity"] += 1
+            activities.append(self._activity(g, inst, "Removing EC2 instance from Standby: %s",
+                                             cause))
+            self._set_state(inst, "Pending")
+            self._notify_imds(inst, "InService")
+            for arn in g.get("TargetGroupARNs", []):
+                tg = self.target_group(arn)
+                if tg is not None:
+                    self._register(tg, {"Id": inst["InstanceId"],
+                                        "Port": inst.get("target_port")})
+            # Hooks do not fire on the way out of standby (aws.md 2, 11).
+            inst["leaving_standby_at"] = time.time() + self.state["standby_exit_seconds"]
+        return {"Activities": activities}
+
+    def SetInstanceProtection(self, p, ctx):
+        g = self._group_or_fail(p["AutoScalingGroupName"])
+        insts = self._members(g, p["InstanceIds"], 50)
+        for inst in insts:
+            if inst["LifecycleState"].startswith("Warmed:"):
+                raise validation_error("The instance %s is in a warm pool; scale-in protection "
+                                       "cannot be set on it." % inst["InstanceId"])
+        for inst in insts:
+            inst["ProtectedFromScaleIn"] = bool(p["ProtectedFromScaleIn"])
+        return {}
+
     # ---- ELBv2 operations ---------------------------------------------------
 
     def _tg_or_fail(self, arn):
@@ -678,6 +814,44 @@ class World:
         else:
             out = [self._describe_target(tg, t) for t in tg["targets"]]
         return {"TargetHealthDescriptions": out}
+
+    _TG_FIELDS = ("TargetGroupArn", "TargetGroupName", "Protocol", "Port", "VpcId",
+                  "HealthCheckProtocol", "HealthCheckPort", "HealthCheckEnabled",
+                  "HealthCheckIntervalSeconds", "HealthCheckTimeoutSeconds",
+                  "HealthyThresholdCount", "UnhealthyThresholdCount", "HealthCheckPath",
+                  "Matcher", "LoadBalancerArns", "TargetType")
+
+    def DescribeTargetGroups(self, p, ctx):
+        tgs = self.state["target_groups"]
+        if p.get("TargetGroupArns"):
+            tgs = [self._tg_or_fail(arn) for arn in p["TargetGroupArns"]]
+        if p.get("LoadBalancerArn"):
+            tgs = [tg for tg in tgs if p["LoadBalancerArn"] in tg["LoadBalancerArns"]]
+        out = []
+        for tg in tgs:
+            d = {k: copy.deepcopy(tg[k]) for k in self._TG_FIELDS if k in tg}
+            d.setdefault("HealthCheckEnabled", True)
+            out.append(d)
+        return {"TargetGroups": out}
+
+    def DescribeTargetGroupAttributes(self, p, ctx):
+        tg = self._tg_or_fail(p["TargetGroupArn"])
+        attrs = {"deregistration_delay.timeout_seconds": tg["deregistration_delay_seconds"],
+                 "stickiness.enabled": "false",
+                 "load_balancing.algorithm.type": "round_robin",
+                 "slow_start.duration_seconds": tg.get("slow_start_seconds", 0)}
+        return {"Attributes": [{"Key": k, "Value": str(v)} for k, v in attrs.items()]}
+
+    def DescribeLoadBalancerAttributes(self, p, ctx):
+        lb = next((lb for lb in self.state["load_balancers"]
+                   if lb["LoadBalancerArn"] == p["LoadBalancerArn"]), None)
+        if lb is None:
+            raise QueryError("LoadBalancerNotFound", "One or more load balancers not found")
+        attrs = {"idle_timeout.timeout_seconds": lb["idle_timeout_seconds"],
+                 "deletion_protection.enabled": "false",
+                 "routing.http2.enabled": "true",
+                 "client_keep_alive.seconds": 3600}
+        return {"Attributes": [{"Key": k, "Value": str(v)} for k, v in attrs.items()]}
 
     # ---- CloudWatch ---------------------------------------------------------
 

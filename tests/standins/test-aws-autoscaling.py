@@ -2,8 +2,9 @@
 """Auto Scaling in the AWS stand-in, through real botocore clients: the
 describe calls and their XML, lifecycle hooks on launch and termination
 (with the deregistration wait, heartbeats, timeouts and ABANDON), the
-"No active Lifecycle Action" error, SetInstanceHealth, pagination, and the
-target-lifecycle-state mirrored into the IMDS stand-in."""
+"No active Lifecycle Action" error, SetInstanceHealth, pagination, the
+target-lifecycle-state mirrored into the IMDS stand-in, standby in and out
+and scale-in protection (aws.md section 11)."""
 
 import copy
 import json
@@ -247,6 +248,112 @@ class AutoScalingTest(unittest.TestCase):
         self.aws.control("POST", "terminate", {"InstanceId": NEW})
         wait_for(lambda: self.imds_target_state() == (200, "Terminated"), 15, "IMDS Terminated")
         self.assertNotIn("imds_notify_error", self.instance(NEW))
+
+    # ---- standby and scale-in protection (aws.md section 11) ------------------
+
+    def tg_state(self, elb, instance_id):
+        r = elb.describe_target_health(TargetGroupArn=TG, Targets=[{"Id": instance_id}])
+        return r["TargetHealthDescriptions"][0]["TargetHealth"]["State"]
+
+    def group(self):
+        return self.asg.describe_auto_scaling_groups(
+            AutoScalingGroupNames=["web-asg"])["AutoScalingGroups"][0]
+
+    def test_standby_in_and_out(self):
+        elb = client.botocore_client("elbv2", self.aws.url, AKID, SECRET)
+        world = copy.deepcopy(self.world)
+        world["instances"][1]["imds_url"] = self.imds.url  # OLD, InService
+        self.aws.control("PUT", "state", world)
+        wait_for(lambda: self.imds_target_state() == (200, "InService"), 15, "IMDS InService")
+        r = self.asg.enter_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                                   ShouldDecrementDesiredCapacity=False)
+        self.assertEqual(len(r["Activities"]), 1)
+        self.assertEqual(r["Activities"][0]["StatusCode"], "InProgress")
+        self.assertIn("Moving EC2 instance to Standby: " + OLD, r["Activities"][0]["Description"])
+        # Deregistered through the 1 s deregistration delay, then Standby.
+        self.assertIn(self.lifecycle(OLD), ("EnteringStandby", "Standby"))
+        wait_for(lambda: self.imds_target_state() == (200, "Standby"), 15, "IMDS Standby")
+        wait_for(lambda: self.lifecycle(OLD) == "Standby", 15, "Standby")
+        self.assertEqual(self.tg_state(elb, OLD), "unused")
+        self.assertEqual(self.group()["DesiredCapacity"], 2)  # kept: a replacement launches
+        r = self.asg.exit_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD])
+        self.assertIn("Removing EC2 instance from Standby", r["Activities"][0]["Description"])
+        self.assertEqual(self.group()["DesiredCapacity"], 3)
+        self.assertEqual(self.lifecycle(OLD), "Pending")
+        self.assertIn(self.tg_state(elb, OLD), ("initial", "healthy"))
+        wait_for(lambda: self.imds_target_state() == (200, "InService"), 15, "IMDS InService")
+        wait_for(lambda: self.lifecycle(OLD) == "InService", 15, "InService")
+        history = [h["state"] for h in self.instance(OLD)["history"]]
+        self.assertEqual(history[-4:], ["EnteringStandby", "Standby", "Pending", "InService"])
+        # Hooks do not fire on standby in or out (aws.md section 2).
+        self.assertEqual([a for a in self.aws.state()["lifecycle_actions"]
+                          if a["InstanceId"] == OLD], [])
+
+    def test_standby_decrement_respects_min_size(self):
+        world = copy.deepcopy(self.world)
+        world["auto_scaling_groups"][0]["DesiredCapacity"] = 1  # MinSize 1
+        self.aws.control("PUT", "state", world)
+        with self.assertRaises(ClientError) as cm:
+            self.asg.enter_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                                   ShouldDecrementDesiredCapacity=True)
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], "ValidationError")
+        self.assertIn("min-size=1", err["Message"])
+        self.assertEqual(self.lifecycle(OLD), "InService")
+        world["auto_scaling_groups"][0]["DesiredCapacity"] = 2
+        self.aws.control("PUT", "state", world)
+        self.asg.enter_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                               ShouldDecrementDesiredCapacity=True)
+        self.assertEqual(self.group()["DesiredCapacity"], 1)
+
+    def test_standby_state_errors(self):
+        with self.assertRaises(ClientError) as cm:  # NEW is Pending:Wait
+            self.asg.enter_standby(AutoScalingGroupName="web-asg", InstanceIds=[NEW],
+                                   ShouldDecrementDesiredCapacity=False)
+        self.assertIn("is not in InService", cm.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as cm:
+            self.asg.exit_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD])
+        self.assertIn("is not in Standby", cm.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as cm:
+            self.asg.enter_standby(AutoScalingGroupName="web-asg",
+                                   InstanceIds=["i-00000000000000000"],
+                                   ShouldDecrementDesiredCapacity=False)
+        self.assertIn("is not part of Auto Scaling group web-asg",
+                      cm.exception.response["Error"]["Message"])
+        with self.assertRaises(ClientError) as cm:
+            self.asg.enter_standby(AutoScalingGroupName="nope", InstanceIds=[OLD],
+                                   ShouldDecrementDesiredCapacity=False)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ValidationError")
+
+    def test_terminate_in_standby_runs_hook(self):
+        self.asg.enter_standby(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                               ShouldDecrementDesiredCapacity=False)
+        wait_for(lambda: self.lifecycle(OLD) == "Standby", 15, "Standby")
+        self.aws.control("POST", "terminate", {"InstanceId": OLD})
+        wait_for(lambda: self.lifecycle(OLD) == "Terminating:Wait", 15, "Terminating:Wait")
+        self.complete(hook="web-terminate", instance_id=OLD)
+        self.assertIsNone(self.lifecycle(OLD))
+
+    def test_set_instance_protection(self):
+        def protected():
+            r = self.asg.describe_auto_scaling_instances(InstanceIds=[OLD])
+            return r["AutoScalingInstances"][0]["ProtectedFromScaleIn"]
+        self.assertFalse(protected())
+        self.asg.set_instance_protection(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                                         ProtectedFromScaleIn=True)
+        self.assertTrue(protected())
+        self.asg.set_instance_protection(AutoScalingGroupName="web-asg", InstanceIds=[OLD],
+                                         ProtectedFromScaleIn=False)
+        self.assertFalse(protected())
+        with self.assertRaises(ClientError) as cm:
+            self.asg.set_instance_protection(AutoScalingGroupName="web-asg",
+                                             InstanceIds=["i-00000000000000000"],
+                                             ProtectedFromScaleIn=True)
+        self.assertEqual(cm.exception.response["Error"]["Code"], "ValidationError")
+        calls = self.aws.control("GET", "calls")
+        sent = [c["params"] for c in calls if c["action"] == "SetInstanceProtection"]
+        self.assertEqual(sent[0], {"AutoScalingGroupName": "web-asg", "InstanceIds": [OLD],
+                                   "ProtectedFromScaleIn": True})
 
     def test_set_instance_health(self):
         self.complete()

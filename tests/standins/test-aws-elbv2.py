@@ -52,6 +52,31 @@ class Elbv2Test(unittest.TestCase):
         return {(d["Target"]["Id"], d["Target"]["Port"]): d["TargetHealth"]
                 for d in r["TargetHealthDescriptions"]}
 
+    def test_target_group_and_load_balancer_attributes(self):
+        lb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/web/0123"
+        world = copy.deepcopy(self.world)
+        world["target_groups"][0].update(LoadBalancerArns=[lb], HealthCheckIntervalSeconds=10,
+                                         UnhealthyThresholdCount=3,
+                                         deregistration_delay_seconds=120)
+        world["load_balancers"] = [{"LoadBalancerArn": lb, "idle_timeout_seconds": 30}]
+        self.aws.control("PUT", "state", world)
+        tg = self.elb.describe_target_groups(TargetGroupArns=[TG])["TargetGroups"][0]
+        self.assertEqual((tg["HealthCheckIntervalSeconds"], tg["UnhealthyThresholdCount"],
+                          tg["LoadBalancerArns"], tg["HealthCheckPath"]),
+                         (10, 3, [lb], "/health"))
+        attrs = {a["Key"]: a["Value"] for a in self.elb.describe_target_group_attributes(
+            TargetGroupArn=TG)["Attributes"]}
+        self.assertEqual(attrs["deregistration_delay.timeout_seconds"], "120")
+        attrs = {a["Key"]: a["Value"] for a in self.elb.describe_load_balancer_attributes(
+            LoadBalancerArn=lb)["Attributes"]}
+        self.assertEqual(attrs["idle_timeout.timeout_seconds"], "30")
+        with self.assertRaises(ClientError) as cm:
+            self.elb.describe_load_balancer_attributes(LoadBalancerArn=lb + "x")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "LoadBalancerNotFound")
+        with self.assertRaises(ClientError) as cm:
+            self.elb.describe_target_group_attributes(TargetGroupArn=TG + "x")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "TargetGroupNotFound")
+
     def test_describe_all(self):
         r = self.elb.describe_target_health(TargetGroupArn=TG)
         self.assertEqual(r["TargetHealthDescriptions"], [{
