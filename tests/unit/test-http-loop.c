@@ -133,10 +133,18 @@ static void test_interrupt_ends_get_not_post(void **state)
 
 	(void)state;
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/", port);
-	struct http_request g = {.method = "GET", .url = url, .connect_timeout_ms = 5000,
-	                         .timeout_ms = 60000, .no_proxy = true};
-	struct http_request p = {.method = "POST", .url = url, .body = "x", .body_len = 1,
-	                         .connect_timeout_ms = 5000, .timeout_ms = 300, .no_proxy = true};
+	struct http_request g = {.method = "GET",
+	                         .url = url,
+	                         .connect_timeout_ms = 5000,
+	                         .timeout_ms = 60000,
+	                         .no_proxy = true};
+	struct http_request p = {.method = "POST",
+	                         .url = url,
+	                         .body = "x",
+	                         .body_len = 1,
+	                         .connect_timeout_ms = 5000,
+	                         .timeout_ms = 300,
+	                         .no_proxy = true};
 	assert_int_equal(http_client_init(&c), 0);
 	assert_int_equal(http_start(&c, &g, &get_resp, on_done, &get, NULL), 0);
 	assert_int_equal(http_start(&c, &p, &post_resp, on_done, &post, NULL), 0);
