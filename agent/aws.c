@@ -275,15 +275,14 @@ static int send_signed(struct aws_call *q, const struct sigv4_credentials *creds
 	struct sigv4_signature sig;
 	int r;
 
-	q->signed_at = client_now(c) + c->clock_offset_s;
+	time_t now = client_now(c) + c->clock_offset_s;
 	struct sigv4_header headers[] = {
 	        {"Content-Type", content_type},
 	        {"Host", q->host},
 	};
 	struct sigv4_request req = {"POST",       q->path,    NULL, headers, ARRAY_SIZE(headers),
 	                            q->body.data, q->body.len};
-	struct sigv4_params params = {c->region, services[q->svc].prefix, q->signed_at, true, false,
-	                              false};
+	struct sigv4_params params = {c->region, services[q->svc].prefix, now, true, false, false};
 	r = sigv4_sign_request(&req, creds, &params, &sig);
 	if (r < 0)
 		return r;

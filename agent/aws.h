@@ -106,7 +106,6 @@ struct aws_call {
 	struct strbuf body;      /* owned: the form */
 	int attempt;
 	int taken; /* retry quota this call took */
-	time_t signed_at;
 	struct credentials_fetch creds_fetch;
 	struct sigv4_credentials creds; /* pointers into the provider */
 	struct http_response resp;      /* owned while a transfer runs */

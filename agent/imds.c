@@ -328,7 +328,6 @@ static void start(struct imds_read *rd, struct imds_client *c, const char *path,
 	rd->out = out;
 	rd->done = done;
 	rd->ctx = ctx;
-	rd->busy = true;
 	snprintf(rd->token_url, sizeof(rd->token_url), "%s/latest/api/token", c->endpoint);
 	if (path)
 		snprintf(rd->url, sizeof(rd->url), "%s%s%s", c->endpoint,
@@ -353,8 +352,13 @@ static void on_first_step(void *ctx, bool interrupted)
 int imds_get_start(struct imds_read *rd, struct imds_client *c, const char *path,
                    struct strbuf *out, imds_done_fn done, void *ctx)
 {
+	int r;
+
 	start(rd, c, path, out, done, ctx);
-	return http_timer_start(&c->http, 0, on_first_step, rd, &rd->timer);
+	r = http_timer_start(&c->http, 0, on_first_step, rd, &rd->timer);
+	if (r == 0)
+		rd->busy = true;
+	return r;
 }
 
 void imds_read_cancel(struct imds_read *rd)
@@ -409,6 +413,7 @@ int imds_ensure_token(struct imds_client *c)
 	if (token_valid(c))
 		return 0;
 	start(&rd, c, NULL, NULL, sync_done, &s);
+	rd.busy = true;
 	rd.token_only = true;
 	rd.in_token = true;
 	secret_wipe(c->token, sizeof(c->token));
