@@ -37,7 +37,14 @@ def running_drain_d(s):
 def spot(tmp):
     s = lifecyclelib.Setup(tmp)
     try:
-        lifecyclelib.mark_script(s, "10-stop-app", sleep=3)
+        # 10-stop-app runs until the test has sent SIGTERM (a flag file,
+        # 30 s at most): the stop arrives while drain.d runs whatever the
+        # machine's load (a fixed sleep lost that race at load 40).
+        sigterm_sent = os.path.join(tmp, "sigterm-sent")
+        lifecyclelib.mark_script(s, "10-stop-app")
+        with open(os.path.join(s.drain_d, "10-stop-app"), "a") as f:
+            f.write("i=0; while [ ! -e %s ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done\n"
+                    % sigterm_sent)
         lifecyclelib.mark_script(s, "20-last")
         s.start_agent()
         s.wait_state("ready", 8)
@@ -65,16 +72,14 @@ def spot(tmp):
         t_dereg = lifecyclelib.call_time(dereg[0])
         check(t_dereg >= t0 - 1, "deregistered before the notice?")
         check(s.health_status()["draining"], "asg-health not drained")
-        # SIGTERM goes at once after the answer that saw drain.d running:
-        # a second `status` before it took 3.5 s under ASan at load 40,
-        # longer than drain.d, and the stop came after the drain (seen
-        # with this code and with 35d26ec's alike).
-        lc = wait_until(lambda: running_drain_d(s), 4)
+        lc = wait_until(lambda: running_drain_d(s), 10)
         check(lc, "drain.d not reached: %r" % s.lifecycle())
         check(lc["deadline_source"] == "spot-action", repr(lc))
         # The machine shuts down meanwhile: SIGTERM does not cut the drain
         # short; the agent finishes it (within stop_timeout), then exits.
         s.agent.proc.send_signal(signal.SIGTERM)
+        with open(sigterm_sent, "w"):
+            pass
         rc = s.agent.proc.wait(30)
         t_drained = time.time()
         check(rc == 0, "exit status %s" % rc)
