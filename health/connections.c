@@ -1,7 +1,9 @@
 /* The accept loop, head deadlines and lingering close (connections.h says
  * why each exists).  One thread runs an epoll loop over the listening
  * sockets, an eventfd to wake it and the lingering sockets; every 250 ms
- * it sweeps the tracked connections for head deadlines.
+ * it sweeps the tracked connections for head deadlines.  At
+ * max_connections it closes the connection waiting longest for its client
+ * when another waits in the backlog (an eviction, connections.h).
  *
  * Descriptor safety: the loop calls shutdown() and getsockopt() on sockets
  * MHD owns.  It does so only under c->lock, and MHD's "closed" notification
@@ -34,6 +36,8 @@
 #define LINGER_MAX   256
 #define LINGER_MS    5000
 #define LINGER_BYTES (16u << 20)
+/* Evictions are logged at most this often (with the count since). */
+#define EVICT_LOG_MS 10000
 
 enum source_kind { SRC_LISTEN, SRC_WAKE, SRC_LINGER };
 
@@ -55,8 +59,9 @@ struct tracked {
 	int fd;                /* MHD's; valid while listed */
 	enum conn_phase phase; /* under owner->lock */
 	uint64_t head_start_ms;
+	uint64_t since_ms; /* accepted, or its last request ended */
 	uint64_t idle_mark;
-	bool errored, cut;
+	bool errored, cut, evicted;
 };
 
 struct connections {
@@ -71,14 +76,17 @@ struct connections {
 	struct MHD_Daemon *daemon; /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
-	atomic_bool accept_stopped; /* the loop saw !accepting: no more adds */
-	uint64_t paused_until_ms;   /* loop thread only: accept failed */
+	atomic_bool accept_stopped;         /* the loop saw !accepting: no more adds */
+	uint64_t paused_until_ms;           /* loop thread only: accept failed */
+	bool no_victim;                     /* loop thread only: full, none to evict */
+	uint64_t evict_log_ms, evict_log_n; /* loop thread only */
+	_Atomic unsigned evicting;          /* evicted, not yet closed by MHD */
 	pthread_t thread;
 	bool started;
 	/* Linger requests from MHD's threads, taken by the loop. */
 	int pending_linger[LINGER_MAX];
 	size_t n_pending_linger; /* under lock */
-	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered;
+	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered, evictions;
 };
 
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
@@ -96,6 +104,18 @@ enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms
 		break;
 	}
 	return CONN_KEEP;
+}
+
+bool conn_evict_before(const struct conn_wait *a, const struct conn_wait *b)
+{
+	/* A request being answered is the server's work, not a client's
+	 * wait: a full table of downloads waits for MHD's own timeouts. */
+	if (a->closing || a->phase == CONN_REQUEST)
+		return false;
+	/* Ties go to a: the caller walks its list from the newest connection
+	 * to the oldest, so of two that started waiting in the same
+	 * millisecond the one accepted first goes. */
+	return !b || a->since_ms <= b->since_ms;
 }
 
 bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t unread,
@@ -167,15 +187,61 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 	return 0;
 }
 
+/* Full table, a connection in the backlog: closes the connection that has
+ * waited longest for its client.  MHD sees EOF and closes it; its "closed"
+ * notification wakes the loop, which then accepts.  Returns whether there
+ * was one to close. */
+static bool evict_one(struct connections *c, uint64_t now)
+{
+	struct tracked *victim = NULL;
+	struct conn_wait best, w;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct tracked *t = c->tracked; t; t = t->next) {
+		w = (struct conn_wait){t->phase, t->since_ms, t->cut || t->evicted};
+		if (conn_evict_before(&w, victim ? &best : NULL)) {
+			victim = t;
+			best = w;
+		}
+	}
+	if (victim) {
+		victim->evicted = true;
+		atomic_fetch_add(&c->evicting, 1);
+		atomic_fetch_add(&c->evictions, 1);
+		shutdown(victim->fd, SHUT_RDWR); /* MHD sees EOF and closes */
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!victim)
+		return false;
+	c->evict_log_n++;
+	if (now >= c->evict_log_ms + EVICT_LOG_MS || !c->evict_log_ms) {
+		log_notice("%u connections open (max_connections): closed %llu waiting for their "
+		           "clients to admit new ones, the last after %llu ms",
+		           c->lim.max_connections, (unsigned long long)c->evict_log_n,
+		           (unsigned long long)(now >= best.since_ms ? now - best.since_ms : 0));
+		c->evict_log_ms = now;
+		c->evict_log_n = 0;
+	}
+	return true;
+}
+
 static void accept_some(struct connections *c, int lfd)
 {
 	/* A bounded batch, so one busy listener cannot starve the sweep. */
-	for (int i = 0;
-	     i < 64 && atomic_load(&c->open) < c->lim.max_connections && atomic_load(&c->accepting);
-	     i++) {
+	for (int i = 0; i < 64 && atomic_load(&c->accepting); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd;
+
+		if (atomic_load(&c->open) >= c->lim.max_connections) {
+			/* Readable at the first try: someone waits in the
+			 * backlog.  Later in the batch the backlog may be
+			 * empty; epoll says so next time round. */
+			if (i == 0 && !atomic_load(&c->evicting) && !evict_one(c, now_mono_ms()))
+				c->no_victim = true;
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -293,6 +359,7 @@ static void sweep(struct connections *c, uint64_t now)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	c->no_victim = false; /* phases changed meanwhile: look again */
 	for (struct lingering *l = c->lingering, *next; l; l = next) {
 		next = l->next;
 		if (now >= l->deadline_ms)
@@ -320,9 +387,11 @@ static void *loop(void *arg)
 
 	while (!atomic_load(&c->stop)) {
 		struct epoll_event ev[64];
-		bool want = atomic_load(&c->accepting) &&
-		            atomic_load(&c->open) < c->lim.max_connections &&
-		            now_mono_ms() >= c->paused_until_ms;
+		/* Full: listen only to evict for a waiting connection, one
+		 * eviction at a time. */
+		bool want = atomic_load(&c->accepting) && now_mono_ms() >= c->paused_until_ms &&
+		            (atomic_load(&c->open) < c->lim.max_connections ||
+		             (!atomic_load(&c->evicting) && !c->no_victim));
 		uint64_t now;
 		int n;
 
@@ -330,7 +399,8 @@ static void *loop(void *arg)
 			atomic_store(&c->accept_stopped, true);
 		if (want != listening)
 			set_listening(c, listening = want);
-		/* At max_connections, look again soon: a close frees a slot. */
+		/* At max_connections, look again soon: a close frees a slot
+		 * (and wakes us when the table was full; this is the backstop). */
 		n = epoll_wait(c->epfd, ev, 64,
 		               !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
 		for (int i = 0; i < n; i++) {
@@ -429,7 +499,7 @@ void connections_opened(struct connections *c, struct MHD_Connection *conn, void
 	t->owner = c;
 	t->fd = ci->connect_fd;
 	t->phase = CONN_HEAD;
-	t->head_start_ms = now_mono_ms();
+	t->head_start_ms = t->since_ms = now_mono_ms();
 	pthread_mutex_lock(&c->lock);
 	t->next = c->tracked;
 	if (t->next)
@@ -442,10 +512,13 @@ void connections_closed(struct connections *c, void **socket_context)
 {
 	struct tracked *t = *socket_context;
 	int unread = 0, dup_fd = -1;
+	bool was_full = atomic_fetch_sub(&c->open, 1) >= c->lim.max_connections;
 
-	atomic_fetch_sub(&c->open, 1);
-	if (!t)
+	if (!t) {
+		if (was_full)
+			wake(c);
 		return;
+	}
 	*socket_context = NULL;
 	pthread_mutex_lock(&c->lock);
 	if (t->prev)
@@ -456,7 +529,7 @@ void connections_closed(struct connections *c, void **socket_context)
 		t->next->prev = t->prev;
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
-	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
+	if (conn_should_linger(t->phase, t->errored, t->cut || t->evicted, (uint64_t)unread,
 	                       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
@@ -466,8 +539,11 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->pending_linger[c->n_pending_linger++] = dup_fd;
 		atomic_fetch_add(&c->lingering_now, 1);
 	}
+	if (t->evicted)
+		atomic_fetch_sub(&c->evicting, 1);
 	pthread_mutex_unlock(&c->lock);
-	if (dup_fd >= 0)
+	/* A freed slot: the loop may be waiting to accept. */
+	if (dup_fd >= 0 || was_full || t->evicted)
 		wake(c);
 	free(t);
 }
@@ -493,6 +569,7 @@ void connections_request_done(struct MHD_Connection *conn)
 	pthread_mutex_lock(&t->owner->lock);
 	if (t->phase == CONN_REQUEST) {
 		t->phase = CONN_IDLE;
+		t->since_ms = now_mono_ms();
 		t->idle_mark = bytes_received(t->fd);
 	}
 	pthread_mutex_unlock(&t->owner->lock);
@@ -505,4 +582,5 @@ void connections_get_stats(struct connections *c, struct connections_stats *s)
 	s->head_timeouts = atomic_load(&c->head_timeouts);
 	s->lingering = atomic_load(&c->lingering_now);
 	s->lingered = atomic_load(&c->lingered);
+	s->evictions = atomic_load(&c->evictions);
 }

@@ -385,12 +385,12 @@ json_t *server_status_json(struct server *s)
 	if (s->conns) {
 		struct connections_stats st;
 		connections_get_stats(s->conns, &st);
-		json_object_set_new(o, CONTROL_FIELD_CONNECTION_COUNTERS,
-		                    json_pack("{s:I,s:I,s:I,s:I}", "accepted",
-		                              (json_int_t)st.accepted, "head_timeouts",
-		                              (json_int_t)st.head_timeouts, "lingering",
-		                              (json_int_t)st.lingering, "lingering_closes",
-		                              (json_int_t)st.lingered));
+		json_object_set_new(
+		        o, CONTROL_FIELD_CONNECTION_COUNTERS,
+		        json_pack("{s:I,s:I,s:I,s:I,s:I}", "accepted", (json_int_t)st.accepted,
+		                  "head_timeouts", (json_int_t)st.head_timeouts, "lingering",
+		                  (json_int_t)st.lingering, "lingering_closes",
+		                  (json_int_t)st.lingered, "evictions", (json_int_t)st.evictions));
 	}
 	json_object_set_new(o, CONTROL_FIELD_CACHE,
 	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",

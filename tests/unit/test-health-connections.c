@@ -1,5 +1,5 @@
-/* Unit tests: the decisions of connections.c (head deadline sweep and
- * lingering close), enumerated over their inputs. */
+/* Unit tests: the decisions of connections.c (head deadline sweep,
+ * lingering close, eviction order), enumerated over their inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,12 +49,40 @@ static void test_linger(void **state)
 	assert_false(conn_should_linger(CONN_HEAD, true, true, 10, 100));
 }
 
+static void test_evict_order(void **state)
+{
+	struct conn_wait head_old = {CONN_HEAD, 1000, false};
+	struct conn_wait head_new = {CONN_HEAD, 5000, false};
+	struct conn_wait idle_old = {CONN_IDLE, 500, false};
+	struct conn_wait idle_new = {CONN_IDLE, 9000, false};
+	struct conn_wait busy = {CONN_REQUEST, 1, false};
+	struct conn_wait cut = {CONN_HEAD, 1, true};
+
+	/* the first candidate */
+	assert_true(conn_evict_before(&head_new, NULL));
+	assert_true(conn_evict_before(&idle_new, NULL));
+	/* longest wait first, whatever it waits for */
+	assert_true(conn_evict_before(&head_old, &head_new));
+	assert_false(conn_evict_before(&head_new, &head_old));
+	assert_true(conn_evict_before(&idle_old, &head_old));
+	assert_true(conn_evict_before(&head_old, &idle_new));
+	/* equal waits: the one looked at later (the caller goes from the
+	 * newest connection to the oldest) */
+	assert_true(conn_evict_before(&head_old, &head_old));
+	/* a request being answered, or a connection already closing, never */
+	assert_false(conn_evict_before(&busy, NULL));
+	assert_false(conn_evict_before(&busy, &head_new));
+	assert_false(conn_evict_before(&cut, NULL));
+	assert_false(conn_evict_before(&cut, &idle_new));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_head_deadline),
 	        cmocka_unit_test(test_request_and_idle),
 	        cmocka_unit_test(test_linger),
+	        cmocka_unit_test(test_evict_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
