@@ -53,16 +53,27 @@ struct lingering {
 	uint64_t discarded;
 };
 
+/* MHD's threads change a connection's phase on every request without a
+ * lock: one lock for all connections, taken twice a request, cost two
+ * futex calls a request between MHD's threads (BENCHMARKS.md).  The loop
+ * reads the atomics under c->lock, which guards the list itself. */
 struct tracked {
 	struct tracked *prev, *next; /* c->tracked list, under c->lock */
 	struct connections *owner;
-	int fd;                /* MHD's; valid while listed */
-	enum conn_phase phase; /* under owner->lock */
-	uint64_t head_start_ms;
-	uint64_t since_ms; /* accepted, or its last request ended */
-	uint64_t idle_mark;
-	bool errored, cut, evicted;
+	int fd;                     /* MHD's; valid while listed */
+	_Atomic int phase;          /* enum conn_phase */
+	_Atomic uint64_t since_ms;  /* accepted, or its last request ended */
+	_Atomic uint64_t idle_mark; /* NO_MARK until the sweep takes it */
+	atomic_bool errored;
+	uint64_t head_start_ms; /* loop thread (and before listing) */
+	bool cut, evicted;      /* under c->lock */
 };
+
+#define NO_MARK UINT64_MAX
+/* Bytes that arrived this long after a request ended start the next head
+ * (tcpi_last_data_recv counts in jiffies: the slack keeps the request's own
+ * bytes from counting). */
+#define RECV_SLACK_MS 20
 
 struct connections {
 	pthread_mutex_t lock;
@@ -106,6 +117,11 @@ enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms
 	return CONN_KEEP;
 }
 
+bool conn_data_after(uint64_t since_ms, uint64_t now_ms, uint64_t last_data_recv_ms)
+{
+	return now_ms >= last_data_recv_ms && now_ms - last_data_recv_ms > since_ms + RECV_SLACK_MS;
+}
+
 bool conn_evict_before(const struct conn_wait *a, const struct conn_wait *b)
 {
 	/* A request being answered is the server's work, not a client's
@@ -130,15 +146,20 @@ bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t 
 	return phase == CONN_HEAD && bytes_received > 0;
 }
 
-static uint64_t bytes_received(int fd)
+/* The kernel's count of bytes received, and the ms since the last data. */
+static uint64_t bytes_received(int fd, uint64_t *last_data_recv_ms)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
 	memset(&ti, 0, sizeof(ti));
+	if (last_data_recv_ms)
+		*last_data_recv_ms = UINT64_MAX;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return 0;
+	if (last_data_recv_ms)
+		*last_data_recv_ms = ti.tcpi_last_data_recv;
 	return ti.tcpi_bytes_received;
 }
 
@@ -198,7 +219,8 @@ static bool evict_one(struct connections *c, uint64_t now)
 
 	pthread_mutex_lock(&c->lock);
 	for (struct tracked *t = c->tracked; t; t = t->next) {
-		w = (struct conn_wait){t->phase, t->since_ms, t->cut || t->evicted};
+		w = (struct conn_wait){atomic_load(&t->phase), atomic_load(&t->since_ms),
+		                       t->cut || t->evicted};
 		if (conn_evict_before(&w, victim ? &best : NULL)) {
 			victim = t;
 			best = w;
@@ -339,16 +361,33 @@ static void sweep(struct connections *c, uint64_t now)
 {
 	pthread_mutex_lock(&c->lock);
 	for (struct tracked *t = c->tracked; t; t = t->next) {
-		uint64_t bytes = t->phase == CONN_IDLE ? bytes_received(t->fd) : 0;
+		int phase = atomic_load(&t->phase);
+		uint64_t bytes = 0, last_recv, mark = atomic_load(&t->idle_mark);
+		enum conn_action act;
 
-		switch (conn_sweep_decide(t->phase, t->head_start_ms, t->idle_mark, bytes, now,
-		                          c->lim.header_timeout_ms)) {
+		if (phase == CONN_IDLE && mark == NO_MARK) {
+			/* The mark is taken here, not at the end of each request
+			 * (a system call a request): bytes that came meanwhile
+			 * are told by their time instead. */
+			bytes = bytes_received(t->fd, &last_recv);
+			if (!conn_data_after(atomic_load(&t->since_ms), now, last_recv)) {
+				atomic_compare_exchange_strong(&t->idle_mark, &mark, bytes);
+				continue;
+			}
+			act = CONN_HEAD_STARTED;
+		} else {
+			if (phase == CONN_IDLE)
+				bytes = bytes_received(t->fd, NULL);
+			act = conn_sweep_decide(phase, t->head_start_ms, mark, bytes, now,
+			                        c->lim.header_timeout_ms);
+		}
+		switch (act) {
 		case CONN_HEAD_STARTED:
-			t->phase = CONN_HEAD;
-			t->head_start_ms = now;
+			if (atomic_compare_exchange_strong(&t->phase, &phase, CONN_HEAD))
+				t->head_start_ms = now;
 			break;
 		case CONN_CUT:
-			if (!t->cut) {
+			if (!t->cut && atomic_load(&t->phase) == CONN_HEAD) {
 				t->cut = true;
 				atomic_fetch_add(&c->head_timeouts, 1);
 				shutdown(t->fd, SHUT_RDWR); /* MHD sees EOF and closes */
@@ -498,8 +537,11 @@ void connections_opened(struct connections *c, struct MHD_Connection *conn, void
 		return; /* untracked: MHD's own timeouts still apply */
 	t->owner = c;
 	t->fd = ci->connect_fd;
-	t->phase = CONN_HEAD;
-	t->head_start_ms = t->since_ms = now_mono_ms();
+	t->head_start_ms = now_mono_ms();
+	atomic_init(&t->phase, CONN_HEAD);
+	atomic_init(&t->since_ms, t->head_start_ms);
+	atomic_init(&t->idle_mark, NO_MARK);
+	atomic_init(&t->errored, false);
 	pthread_mutex_lock(&c->lock);
 	t->next = c->tracked;
 	if (t->next)
@@ -529,8 +571,10 @@ void connections_closed(struct connections *c, void **socket_context)
 		t->next->prev = t->prev;
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
-	if (conn_should_linger(t->phase, t->errored, t->cut || t->evicted, (uint64_t)unread,
-	                       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
+	if (conn_should_linger(atomic_load(&t->phase), atomic_load(&t->errored),
+	                       t->cut || t->evicted, (uint64_t)unread,
+	                       atomic_load(&t->phase) == CONN_HEAD ? bytes_received(t->fd, NULL)
+	                                                           : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		/* The response is in the send buffer: FIN after it, then keep
@@ -554,10 +598,8 @@ void connections_head_done(struct MHD_Connection *conn, bool errored)
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->owner->lock);
-	t->phase = CONN_REQUEST;
-	t->errored = errored;
-	pthread_mutex_unlock(&t->owner->lock);
+	atomic_store(&t->errored, errored);
+	atomic_store(&t->phase, CONN_REQUEST);
 }
 
 void connections_request_done(struct MHD_Connection *conn)
@@ -566,13 +608,12 @@ void connections_request_done(struct MHD_Connection *conn)
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->owner->lock);
-	if (t->phase == CONN_REQUEST) {
-		t->phase = CONN_IDLE;
-		t->since_ms = now_mono_ms();
-		t->idle_mark = bytes_received(t->fd);
+	if (atomic_load(&t->phase) == CONN_REQUEST) {
+		/* Before the phase: a sweep that sees IDLE sees these. */
+		atomic_store(&t->since_ms, now_mono_ms());
+		atomic_store(&t->idle_mark, NO_MARK);
+		atomic_store(&t->phase, CONN_IDLE);
 	}
-	pthread_mutex_unlock(&t->owner->lock);
 }
 
 void connections_get_stats(struct connections *c, struct connections_stats *s)

@@ -54,11 +54,17 @@ enum conn_action {
 };
 
 /* The sweep's decision for one connection (pure).  bytes_received is the
- * kernel's count of bytes received on the socket, idle_mark the count when
- * the connection went idle. */
+ * kernel's count of bytes received on the socket, idle_mark the count at
+ * the first sweep after the connection went idle (data that came before
+ * that sweep is told by conn_data_after). */
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
                                    uint64_t idle_mark, uint64_t bytes_received, uint64_t now_ms,
                                    uint64_t header_timeout_ms);
+
+/* Has data come on an idle keep-alive connection since its last request
+ * ended at since_ms (pure)?  last_data_recv_ms: the kernel's ms since the
+ * last data (tcpi_last_data_recv, jiffy-grained: a 20 ms slack). */
+bool conn_data_after(uint64_t since_ms, uint64_t now_ms, uint64_t last_data_recv_ms);
 
 /* Should a connection being closed by the server linger (pure)?  unread:
  * bytes waiting in the socket; cut: closed by the head deadline. */

@@ -49,6 +49,21 @@ static void test_linger(void **state)
 	assert_false(conn_should_linger(CONN_HEAD, true, true, 10, 100));
 }
 
+static void test_data_after_idle(void **state)
+{
+	/* request ended at 1000; now 5000 */
+	/* last data 4000 ms ago (at 1000): the request's own bytes */
+	assert_false(conn_data_after(1000, 5000, 4000));
+	/* within the jiffy slack of the end: still the request's */
+	assert_false(conn_data_after(1000, 5000, 3985));
+	/* well after the end: the next head has started */
+	assert_true(conn_data_after(1000, 5000, 3900));
+	assert_true(conn_data_after(1000, 5000, 0));
+	/* no data ever (or no tcp_info): never */
+	assert_false(conn_data_after(1000, 5000, UINT64_MAX));
+	assert_false(conn_data_after(1000, 5000, 6000));
+}
+
 static void test_evict_order(void **state)
 {
 	struct conn_wait head_old = {CONN_HEAD, 1000, false};
@@ -79,10 +94,9 @@ static void test_evict_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_head_deadline),
-	        cmocka_unit_test(test_request_and_idle),
-	        cmocka_unit_test(test_linger),
-	        cmocka_unit_test(test_evict_order),
+	        cmocka_unit_test(test_head_deadline),   cmocka_unit_test(test_request_and_idle),
+	        cmocka_unit_test(test_linger),          cmocka_unit_test(test_evict_order),
+	        cmocka_unit_test(test_data_after_idle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
