@@ -317,9 +317,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *s = cls;
 
 	if (*req_cls) {
-		atomic_fetch_sub(&s->in_flight, 1);
-		*req_cls = NULL;
+		/* Idle before it stops counting as in flight: whoever sees
+		 * in_flight 0 sees the connection evictable. */
 		connections_request_done(conn);
+		*req_cls = NULL;
+		atomic_fetch_sub(&s->in_flight, 1);
 	}
 }
 

@@ -199,7 +199,10 @@ class FullTableTest(unittest.TestCase):
             for j, s in enumerate(attackers[k + 1:], k + 1):
                 self.assertFalse(closed_by_peer(s), "probe %d evicted attacker %d, not %d"
                                  % (k, j, k))
-            # The attacker reconnects, as it would: the table is full again.
+            # The attacker reconnects, as it would: the table is full again
+            # (once the probe's own connection has left it).
+            wait_for(lambda: self.h.status()["connections"] == self.MAX - 1, timeout=30,
+                     what="the probe's connection to be closed")
             attackers.append(self.attacker())
         after = self.counters()
         self.assertEqual(after["evictions"] - before["evictions"], rounds)
@@ -211,6 +214,8 @@ class FullTableTest(unittest.TestCase):
         idle.sendall(b"\r\n")  # completes the head: answered, then idle
         idle.settimeout(self.ANSWER_TIMEOUT)
         self.assertIn(b"200 OK", idle.recv(4096))
+        wait_for(lambda: self.h.status()["in_flight"] == 0, timeout=30,
+                 what="the keep-alive request to be complete")
         heads = [self.attacker() for _ in range(self.MAX - 1)]
         self.assertTrue(self.probe().startswith(b"HTTP/1.1 200 "))
         wait_for(lambda: closed_by_peer(idle), timeout=30,
