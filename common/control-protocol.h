@@ -126,7 +126,8 @@
 #define CONTROL_PROBER_PROBES "probes"
 
 /* object: connection counters (accepted, head_timeouts, lingering,
- * lingering_closes) and "cache": the file cache's counters.  For
+ * lingering_closes, evictions: connections closed at max_connections to
+ * admit a new one) and "cache": the file cache's counters.  For
  * operators and the benchmarks; the agent does not read them. */
 #define CONTROL_FIELD_CONNECTION_COUNTERS "connection_counters"
 #define CONTROL_FIELD_CACHE               "cache"

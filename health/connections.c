@@ -1,7 +1,9 @@
 /* The accept loop, head deadlines and lingering close (connections.h says
  * why each exists).  One thread runs an epoll loop over the listening
  * sockets, an eventfd to wake it and the lingering sockets; every 250 ms
- * it sweeps the tracked connections for head deadlines.
+ * it sweeps the tracked connections for head deadlines.  At
+ * max_connections it closes the connection waiting longest for its client
+ * when another waits in the backlog (an eviction, connections.h).
  *
  * Descriptor safety: the loop calls shutdown() and getsockopt() on sockets
  * MHD owns.  It does so only under c->lock, and MHD's "closed" notification
@@ -34,6 +36,8 @@
 #define LINGER_MAX   256
 #define LINGER_MS    5000
 #define LINGER_BYTES (16u << 20)
+/* Evictions are logged at most this often (with the count since). */
+#define EVICT_LOG_MS 10000
 
 enum source_kind { SRC_LISTEN, SRC_WAKE, SRC_LINGER };
 
@@ -49,15 +53,27 @@ struct lingering {
 	uint64_t discarded;
 };
 
+/* MHD's threads change a connection's phase on every request without a
+ * lock: one lock for all connections, taken twice a request, cost two
+ * futex calls a request between MHD's threads (BENCHMARKS.md).  The loop
+ * reads the atomics under c->lock, which guards the list itself. */
 struct tracked {
 	struct tracked *prev, *next; /* c->tracked list, under c->lock */
 	struct connections *owner;
-	int fd;                /* MHD's; valid while listed */
-	enum conn_phase phase; /* under owner->lock */
-	uint64_t head_start_ms;
-	uint64_t idle_mark;
-	bool errored, cut;
+	int fd;                     /* MHD's; valid while listed */
+	_Atomic int phase;          /* enum conn_phase */
+	_Atomic uint64_t since_ms;  /* accepted, or its last request ended */
+	_Atomic uint64_t idle_mark; /* NO_MARK until the sweep takes it */
+	atomic_bool errored;
+	uint64_t head_start_ms; /* loop thread (and before listing) */
+	bool cut, evicted;      /* under c->lock */
 };
+
+#define NO_MARK UINT64_MAX
+/* Bytes that arrived this long after a request ended start the next head
+ * (tcpi_last_data_recv counts in jiffies: the slack keeps the request's own
+ * bytes from counting). */
+#define RECV_SLACK_MS 20
 
 struct connections {
 	pthread_mutex_t lock;
@@ -71,14 +87,17 @@ struct connections {
 	struct MHD_Daemon *daemon; /* not owned */
 	struct connections_limits lim;
 	atomic_bool accepting, stop;
-	atomic_bool accept_stopped; /* the loop saw !accepting: no more adds */
-	uint64_t paused_until_ms;   /* loop thread only: accept failed */
+	atomic_bool accept_stopped;         /* the loop saw !accepting: no more adds */
+	uint64_t paused_until_ms;           /* loop thread only: accept failed */
+	bool no_victim;                     /* loop thread only: full, none to evict */
+	uint64_t evict_log_ms, evict_log_n; /* loop thread only */
+	_Atomic unsigned evicting;          /* evicted, not yet closed by MHD */
 	pthread_t thread;
 	bool started;
 	/* Linger requests from MHD's threads, taken by the loop. */
 	int pending_linger[LINGER_MAX];
 	size_t n_pending_linger; /* under lock */
-	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered;
+	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered, evictions;
 };
 
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
@@ -98,6 +117,23 @@ enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms
 	return CONN_KEEP;
 }
 
+bool conn_data_after(uint64_t since_ms, uint64_t now_ms, uint64_t last_data_recv_ms)
+{
+	return now_ms >= last_data_recv_ms && now_ms - last_data_recv_ms > since_ms + RECV_SLACK_MS;
+}
+
+bool conn_evict_before(const struct conn_wait *a, const struct conn_wait *b)
+{
+	/* A request being answered is the server's work, not a client's
+	 * wait: a full table of downloads waits for MHD's own timeouts. */
+	if (a->closing || a->phase == CONN_REQUEST)
+		return false;
+	/* Ties go to a: the caller walks its list from the newest connection
+	 * to the oldest, so of two that started waiting in the same
+	 * millisecond the one accepted first goes. */
+	return !b || a->since_ms <= b->since_ms;
+}
+
 bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t unread,
                         uint64_t bytes_received)
 {
@@ -110,15 +146,20 @@ bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t 
 	return phase == CONN_HEAD && bytes_received > 0;
 }
 
-static uint64_t bytes_received(int fd)
+/* The kernel's count of bytes received, and the ms since the last data. */
+static uint64_t bytes_received(int fd, uint64_t *last_data_recv_ms)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 
 	memset(&ti, 0, sizeof(ti));
+	if (last_data_recv_ms)
+		*last_data_recv_ms = UINT64_MAX;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return 0;
+	if (last_data_recv_ms)
+		*last_data_recv_ms = ti.tcpi_last_data_recv;
 	return ti.tcpi_bytes_received;
 }
 
@@ -167,15 +208,62 @@ int connections_new(struct connections **out, const int *listen_fds, size_t n,
 	return 0;
 }
 
+/* Full table, a connection in the backlog: closes the connection that has
+ * waited longest for its client.  MHD sees EOF and closes it; its "closed"
+ * notification wakes the loop, which then accepts.  Returns whether there
+ * was one to close. */
+static bool evict_one(struct connections *c, uint64_t now)
+{
+	struct tracked *victim = NULL;
+	struct conn_wait best, w;
+
+	pthread_mutex_lock(&c->lock);
+	for (struct tracked *t = c->tracked; t; t = t->next) {
+		w = (struct conn_wait){atomic_load(&t->phase), atomic_load(&t->since_ms),
+		                       t->cut || t->evicted};
+		if (conn_evict_before(&w, victim ? &best : NULL)) {
+			victim = t;
+			best = w;
+		}
+	}
+	if (victim) {
+		victim->evicted = true;
+		atomic_fetch_add(&c->evicting, 1);
+		atomic_fetch_add(&c->evictions, 1);
+		shutdown(victim->fd, SHUT_RDWR); /* MHD sees EOF and closes */
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (!victim)
+		return false;
+	c->evict_log_n++;
+	if (now >= c->evict_log_ms + EVICT_LOG_MS || !c->evict_log_ms) {
+		log_notice("%u connections open (max_connections): closed %llu waiting for their "
+		           "clients to admit new ones, the last after %llu ms",
+		           c->lim.max_connections, (unsigned long long)c->evict_log_n,
+		           (unsigned long long)(now >= best.since_ms ? now - best.since_ms : 0));
+		c->evict_log_ms = now;
+		c->evict_log_n = 0;
+	}
+	return true;
+}
+
 static void accept_some(struct connections *c, int lfd)
 {
 	/* A bounded batch, so one busy listener cannot starve the sweep. */
-	for (int i = 0;
-	     i < 64 && atomic_load(&c->open) < c->lim.max_connections && atomic_load(&c->accepting);
-	     i++) {
+	for (int i = 0; i < 64 && atomic_load(&c->accepting); i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		int fd;
+
+		if (atomic_load(&c->open) >= c->lim.max_connections) {
+			/* Readable at the first try: someone waits in the
+			 * backlog.  Later in the batch the backlog may be
+			 * empty; epoll says so next time round. */
+			if (i == 0 && !atomic_load(&c->evicting) && !evict_one(c, now_mono_ms()))
+				c->no_victim = true;
+			return;
+		}
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -273,16 +361,33 @@ static void sweep(struct connections *c, uint64_t now)
 {
 	pthread_mutex_lock(&c->lock);
 	for (struct tracked *t = c->tracked; t; t = t->next) {
-		uint64_t bytes = t->phase == CONN_IDLE ? bytes_received(t->fd) : 0;
+		int phase = atomic_load(&t->phase);
+		uint64_t bytes = 0, last_recv, mark = atomic_load(&t->idle_mark);
+		enum conn_action act;
 
-		switch (conn_sweep_decide(t->phase, t->head_start_ms, t->idle_mark, bytes, now,
-		                          c->lim.header_timeout_ms)) {
+		if (phase == CONN_IDLE && mark == NO_MARK) {
+			/* The mark is taken here, not at the end of each request
+			 * (a system call a request): bytes that came meanwhile
+			 * are told by their time instead. */
+			bytes = bytes_received(t->fd, &last_recv);
+			if (!conn_data_after(atomic_load(&t->since_ms), now, last_recv)) {
+				atomic_compare_exchange_strong(&t->idle_mark, &mark, bytes);
+				continue;
+			}
+			act = CONN_HEAD_STARTED;
+		} else {
+			if (phase == CONN_IDLE)
+				bytes = bytes_received(t->fd, NULL);
+			act = conn_sweep_decide(phase, t->head_start_ms, mark, bytes, now,
+			                        c->lim.header_timeout_ms);
+		}
+		switch (act) {
 		case CONN_HEAD_STARTED:
-			t->phase = CONN_HEAD;
-			t->head_start_ms = now;
+			if (atomic_compare_exchange_strong(&t->phase, &phase, CONN_HEAD))
+				t->head_start_ms = now;
 			break;
 		case CONN_CUT:
-			if (!t->cut) {
+			if (!t->cut && atomic_load(&t->phase) == CONN_HEAD) {
 				t->cut = true;
 				atomic_fetch_add(&c->head_timeouts, 1);
 				shutdown(t->fd, SHUT_RDWR); /* MHD sees EOF and closes */
@@ -293,6 +398,7 @@ static void sweep(struct connections *c, uint64_t now)
 		}
 	}
 	pthread_mutex_unlock(&c->lock);
+	c->no_victim = false; /* phases changed meanwhile: look again */
 	for (struct lingering *l = c->lingering, *next; l; l = next) {
 		next = l->next;
 		if (now >= l->deadline_ms)
@@ -320,9 +426,11 @@ static void *loop(void *arg)
 
 	while (!atomic_load(&c->stop)) {
 		struct epoll_event ev[64];
-		bool want = atomic_load(&c->accepting) &&
-		            atomic_load(&c->open) < c->lim.max_connections &&
-		            now_mono_ms() >= c->paused_until_ms;
+		/* Full: listen only to evict for a waiting connection, one
+		 * eviction at a time. */
+		bool want = atomic_load(&c->accepting) && now_mono_ms() >= c->paused_until_ms &&
+		            (atomic_load(&c->open) < c->lim.max_connections ||
+		             (!atomic_load(&c->evicting) && !c->no_victim));
 		uint64_t now;
 		int n;
 
@@ -330,7 +438,8 @@ static void *loop(void *arg)
 			atomic_store(&c->accept_stopped, true);
 		if (want != listening)
 			set_listening(c, listening = want);
-		/* At max_connections, look again soon: a close frees a slot. */
+		/* At max_connections, look again soon: a close frees a slot
+		 * (and wakes us when the table was full; this is the backstop). */
 		n = epoll_wait(c->epfd, ev, 64,
 		               !want && atomic_load(&c->accepting) ? 20 : SWEEP_MS);
 		for (int i = 0; i < n; i++) {
@@ -428,8 +537,11 @@ void connections_opened(struct connections *c, struct MHD_Connection *conn, void
 		return; /* untracked: MHD's own timeouts still apply */
 	t->owner = c;
 	t->fd = ci->connect_fd;
-	t->phase = CONN_HEAD;
 	t->head_start_ms = now_mono_ms();
+	atomic_init(&t->phase, CONN_HEAD);
+	atomic_init(&t->since_ms, t->head_start_ms);
+	atomic_init(&t->idle_mark, NO_MARK);
+	atomic_init(&t->errored, false);
 	pthread_mutex_lock(&c->lock);
 	t->next = c->tracked;
 	if (t->next)
@@ -442,10 +554,13 @@ void connections_closed(struct connections *c, void **socket_context)
 {
 	struct tracked *t = *socket_context;
 	int unread = 0, dup_fd = -1;
+	bool was_full = atomic_fetch_sub(&c->open, 1) >= c->lim.max_connections;
 
-	atomic_fetch_sub(&c->open, 1);
-	if (!t)
+	if (!t) {
+		if (was_full)
+			wake(c);
 		return;
+	}
 	*socket_context = NULL;
 	pthread_mutex_lock(&c->lock);
 	if (t->prev)
@@ -456,8 +571,10 @@ void connections_closed(struct connections *c, void **socket_context)
 		t->next->prev = t->prev;
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
-	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
-	                       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
+	if (conn_should_linger(atomic_load(&t->phase), atomic_load(&t->errored),
+	                       t->cut || t->evicted, (uint64_t)unread,
+	                       atomic_load(&t->phase) == CONN_HEAD ? bytes_received(t->fd, NULL)
+	                                                           : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		/* The response is in the send buffer: FIN after it, then keep
@@ -466,8 +583,11 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->pending_linger[c->n_pending_linger++] = dup_fd;
 		atomic_fetch_add(&c->lingering_now, 1);
 	}
+	if (t->evicted)
+		atomic_fetch_sub(&c->evicting, 1);
 	pthread_mutex_unlock(&c->lock);
-	if (dup_fd >= 0)
+	/* A freed slot: the loop may be waiting to accept. */
+	if (dup_fd >= 0 || was_full || t->evicted)
 		wake(c);
 	free(t);
 }
@@ -478,10 +598,8 @@ void connections_head_done(struct MHD_Connection *conn, bool errored)
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->owner->lock);
-	t->phase = CONN_REQUEST;
-	t->errored = errored;
-	pthread_mutex_unlock(&t->owner->lock);
+	atomic_store(&t->errored, errored);
+	atomic_store(&t->phase, CONN_REQUEST);
 }
 
 void connections_request_done(struct MHD_Connection *conn)
@@ -490,12 +608,12 @@ void connections_request_done(struct MHD_Connection *conn)
 
 	if (!t)
 		return;
-	pthread_mutex_lock(&t->owner->lock);
-	if (t->phase == CONN_REQUEST) {
-		t->phase = CONN_IDLE;
-		t->idle_mark = bytes_received(t->fd);
+	if (atomic_load(&t->phase) == CONN_REQUEST) {
+		/* Before the phase: a sweep that sees IDLE sees these. */
+		atomic_store(&t->since_ms, now_mono_ms());
+		atomic_store(&t->idle_mark, NO_MARK);
+		atomic_store(&t->phase, CONN_IDLE);
 	}
-	pthread_mutex_unlock(&t->owner->lock);
 }
 
 void connections_get_stats(struct connections *c, struct connections_stats *s)
@@ -505,4 +623,5 @@ void connections_get_stats(struct connections *c, struct connections_stats *s)
 	s->head_timeouts = atomic_load(&c->head_timeouts);
 	s->lingering = atomic_load(&c->lingering_now);
 	s->lingered = atomic_load(&c->lingered);
+	s->evictions = atomic_load(&c->evictions);
 }

@@ -338,10 +338,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	access_log_request(s->access_log, conn, req, toe);
 	*req_cls = NULL;
 	/* Without head_done, libmicrohttpd refused the head itself (a 431
-	 * for a head over its pool): logged, never in flight. */
+	 * for a head over its pool): logged, never in flight.  Idle before
+	 * it stops counting as in flight: whoever sees in_flight 0 sees the
+	 * connection evictable. */
 	if (req->head_done) {
-		atomic_fetch_sub(&s->in_flight, 1);
 		connections_request_done(conn);
+		atomic_fetch_sub(&s->in_flight, 1);
 	}
 	access_request_free(req);
 }
@@ -419,12 +421,12 @@ json_t *server_status_json(struct server *s)
 	if (s->conns) {
 		struct connections_stats st;
 		connections_get_stats(s->conns, &st);
-		json_object_set_new(o, CONTROL_FIELD_CONNECTION_COUNTERS,
-		                    json_pack("{s:I,s:I,s:I,s:I}", "accepted",
-		                              (json_int_t)st.accepted, "head_timeouts",
-		                              (json_int_t)st.head_timeouts, "lingering",
-		                              (json_int_t)st.lingering, "lingering_closes",
-		                              (json_int_t)st.lingered));
+		json_object_set_new(
+		        o, CONTROL_FIELD_CONNECTION_COUNTERS,
+		        json_pack("{s:I,s:I,s:I,s:I,s:I}", "accepted", (json_int_t)st.accepted,
+		                  "head_timeouts", (json_int_t)st.head_timeouts, "lingering",
+		                  (json_int_t)st.lingering, "lingering_closes",
+		                  (json_int_t)st.lingered, "evictions", (json_int_t)st.evictions));
 	}
 	json_object_set_new(o, CONTROL_FIELD_CACHE,
 	                    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "entries",

@@ -8,4 +8,4 @@ HOSTILE_TESTS = \
 	tests/hostile/hostile-kill.py \
 	tests/hostile/agent-kill.py
 TESTS += $(HOSTILE_TESTS)
-EXTRA_DIST += $(HOSTILE_TESTS) tests/hostile/hostilelib.py bench/soak
+EXTRA_DIST += $(HOSTILE_TESTS) tests/hostile/hostilelib.py tests/hostile/prober.py bench/soak

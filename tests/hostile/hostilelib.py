@@ -245,9 +245,12 @@ def percentile(values, p):
 class Watcher:
     """While an attack runs: a normal client fetching pages (checking the
     bytes against the site's versions and the ETag against the bytes),
-    the prober fetching /health (latency recorded), and samples of the
-    daemon's RSS and descriptors.  Failures are collected, not raised, so
-    the attack can be stopped before the test reports them."""
+    the prober fetching /health every 20 ms in its own process (prober.py;
+    latency recorded), and samples of the daemon's RSS and descriptors.
+    Failures are collected, not raised, so the attack can be stopped
+    before the test reports them."""
+
+    PROBE_INTERVAL = 0.02
 
     def __init__(self, daemon, site, pause=0.02):
         self.d = daemon
@@ -269,11 +272,33 @@ class Watcher:
     def start(self):
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
+        self.prober = subprocess.Popen(
+            [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "prober.py"),
+             self.d.host, str(self.d.port), "/health", str(self.PROBE_INTERVAL),
+             str(ANSWER_TIMEOUT)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.prober_thread = threading.Thread(target=self._read_prober, daemon=True)
+        self.prober_thread.start()
         return self
 
     def stop(self):
         self.stop_event.set()
         self.thread.join(ANSWER_TIMEOUT * 3)
+        self.prober.stdin.close()  # it ends after its current probe
+        try:
+            self.prober.wait(ANSWER_TIMEOUT * 2)
+        except subprocess.TimeoutExpired:
+            self.prober.kill()
+            self.prober.wait()
+        self.prober_thread.join(ANSWER_TIMEOUT)
+
+    def _read_prober(self):
+        for line in self.prober.stdout:
+            status, healthy, ms, why = (line.split(None, 3) + [""])[:4]
+            if status != "200" or healthy != "1":
+                self._fail("/health: %s %s" % (status, why.strip()))
+                continue
+            with self.lock:
+                self.health_ms.append(float(ms))
 
     def _fail(self, what):
         with self.lock:
@@ -292,15 +317,6 @@ class Watcher:
         with self.lock:
             self.pages += 1
 
-    def _health(self):
-        t0 = time.monotonic()
-        status, _, body = http_get(self.d.host, self.d.port, "/health")
-        ms = (time.monotonic() - t0) * 1000.0
-        if status != 200 or json.loads(body).get("status") != "healthy":
-            return self._fail("/health: %s %r" % (status, body[:80]))
-        with self.lock:
-            self.health_ms.append(ms)
-
     def _sample(self):
         try:
             rss, fds = self.d.rss_kib(), self.d.fds()
@@ -316,7 +332,6 @@ class Watcher:
         # phase lasts seconds; the count is a backstop
         while not self.stop_event.is_set() and i < 100000:
             try:
-                self._health()
                 self._page(self.site.SMALL)
                 if i % 8 == 0:
                     self._page(self.site.BIG)
@@ -392,7 +407,8 @@ class Stats:
         row = {"attack": name, "sanitized": SANITIZED, "health_probes": len(h),
                "health_p50_ms": percentile(h, 50), "health_p99_ms": percentile(h, 99),
                "health_max_ms": max(h) if h else None, "pages": snap["pages"],
-               "max_rss_kib": snap["max_rss_kib"], "max_fds": snap["max_fds"]}
+               "max_rss_kib": snap["max_rss_kib"], "max_fds": snap["max_fds"],
+               "loadavg_1m": os.getloadavg()[0]}
         row.update(extra or {})
         print("STATS %s" % json.dumps(row), flush=True)
         if self.path:

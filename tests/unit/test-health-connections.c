@@ -1,5 +1,5 @@
-/* Unit tests: the decisions of connections.c (head deadline sweep and
- * lingering close), enumerated over their inputs. */
+/* Unit tests: the decisions of connections.c (head deadline sweep,
+ * lingering close, eviction order), enumerated over their inputs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,12 +49,54 @@ static void test_linger(void **state)
 	assert_false(conn_should_linger(CONN_HEAD, true, true, 10, 100));
 }
 
+static void test_data_after_idle(void **state)
+{
+	/* request ended at 1000; now 5000 */
+	/* last data 4000 ms ago (at 1000): the request's own bytes */
+	assert_false(conn_data_after(1000, 5000, 4000));
+	/* within the jiffy slack of the end: still the request's */
+	assert_false(conn_data_after(1000, 5000, 3985));
+	/* well after the end: the next head has started */
+	assert_true(conn_data_after(1000, 5000, 3900));
+	assert_true(conn_data_after(1000, 5000, 0));
+	/* no data ever (or no tcp_info): never */
+	assert_false(conn_data_after(1000, 5000, UINT64_MAX));
+	assert_false(conn_data_after(1000, 5000, 6000));
+}
+
+static void test_evict_order(void **state)
+{
+	struct conn_wait head_old = {CONN_HEAD, 1000, false};
+	struct conn_wait head_new = {CONN_HEAD, 5000, false};
+	struct conn_wait idle_old = {CONN_IDLE, 500, false};
+	struct conn_wait idle_new = {CONN_IDLE, 9000, false};
+	struct conn_wait busy = {CONN_REQUEST, 1, false};
+	struct conn_wait cut = {CONN_HEAD, 1, true};
+
+	/* the first candidate */
+	assert_true(conn_evict_before(&head_new, NULL));
+	assert_true(conn_evict_before(&idle_new, NULL));
+	/* longest wait first, whatever it waits for */
+	assert_true(conn_evict_before(&head_old, &head_new));
+	assert_false(conn_evict_before(&head_new, &head_old));
+	assert_true(conn_evict_before(&idle_old, &head_old));
+	assert_true(conn_evict_before(&head_old, &idle_new));
+	/* equal waits: the one looked at later (the caller goes from the
+	 * newest connection to the oldest) */
+	assert_true(conn_evict_before(&head_old, &head_old));
+	/* a request being answered, or a connection already closing, never */
+	assert_false(conn_evict_before(&busy, NULL));
+	assert_false(conn_evict_before(&busy, &head_new));
+	assert_false(conn_evict_before(&cut, NULL));
+	assert_false(conn_evict_before(&cut, &idle_new));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_head_deadline),
-	        cmocka_unit_test(test_request_and_idle),
-	        cmocka_unit_test(test_linger),
+	        cmocka_unit_test(test_head_deadline),   cmocka_unit_test(test_request_and_idle),
+	        cmocka_unit_test(test_linger),          cmocka_unit_test(test_evict_order),
+	        cmocka_unit_test(test_data_after_idle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
