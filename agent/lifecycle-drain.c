@@ -165,6 +165,7 @@ bool lc_maybe_cancel(struct lc_ctx *c, unsigned wanted)
 	lc_call(c, LC_ACT_DRAIN_HEALTH, LC_PENDING_HEALTH_SET)->flag = false;
 	lc->causes = 0;
 	lc->deadline_ms = 0;
+	lc->deadline_source[0] = '\0';
 	lc_enter(c, LC_READY, "the interruption was canceled; serving again");
 	return true;
 }
