@@ -1,0 +1,8 @@
+# Prometheus metrics (issue 12 section 2): the exposition writer's unit
+# test, and both daemons' /metrics checked by promtool and scraped by a
+# real Prometheus server (Debian's prometheus package).
+check_PROGRAMS += tests/unit/test-prom
+tests_unit_test_prom_SOURCES = tests/unit/test-prom.c
+tests_unit_test_prom_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/common $(CMOCKA_CFLAGS)
+tests_unit_test_prom_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
+TESTS += tests/unit/test-prom
