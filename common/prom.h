@@ -22,8 +22,8 @@ enum prom_type { PROM_COUNTER, PROM_GAUGE };
 struct prom {
 	char *buf; /* owned; NUL-terminated */
 	size_t len, cap;
-	int error;             /* the first error, sticky: -ENOMEM or -EINVAL */
-	char family[128];      /* the current metric's name */
+	int error;        /* the first error, sticky: -ENOMEM or -EINVAL */
+	char family[128]; /* the current metric's name */
 };
 
 void prom_init(struct prom *p);

@@ -21,6 +21,7 @@ int health_config_defaults(struct health_config *cfg)
 		cfg->n_listen = 2;
 	}
 	cfg->control = strdup(HEALTH_DEFAULT_CONTROL);
+	cfg->metrics_listen = strdup("");
 	cfg->health_path = strdup("/health");
 	cfg->index = strdup("index.html");
 	cfg->not_found_page = strdup("404.html");
@@ -40,7 +41,8 @@ int health_config_defaults(struct health_config *cfg)
 	cfg->lb_unhealthy_threshold = 2;
 	cfg->lb_probe_window_ms = 90 * 1000;
 	if (!cfg->root || !cfg->listen || !cfg->listen[0] || !cfg->listen[1] || !cfg->control ||
-	    !cfg->health_path || !cfg->index || !cfg->not_found_page || !cfg->default_cache_control)
+	    !cfg->metrics_listen || !cfg->health_path || !cfg->index || !cfg->not_found_page ||
+	    !cfg->default_cache_control)
 		return -ENOMEM;
 	return 0;
 }
@@ -52,6 +54,7 @@ void health_config_free(struct health_config *cfg)
 		free(cfg->listen[i]);
 	free(cfg->listen);
 	free(cfg->control);
+	free(cfg->metrics_listen);
 	free(cfg->health_path);
 	free(cfg->index);
 	free(cfg->not_found_page);
@@ -204,6 +207,7 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	                                   "lb_unhealthy_threshold",
 	                                   "lb_probe_window",
 	                                   "checks",
+	                                   "metrics_listen",
 	                                   NULL};
 	json_t *root = doc->root;
 	long long v;
@@ -227,6 +231,12 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 		return conf_fail(doc, "index", "must be a file name without '/'");
 	if (cfg->control[0] && cfg->control[0] != '/')
 		return conf_fail(doc, "control_socket", "must be an absolute path or \"\"");
+	if ((r = take_string(doc, root, "", "metrics_listen", &cfg->metrics_listen)) < 0)
+		return r;
+	if (cfg->metrics_listen[0] && !strrchr(cfg->metrics_listen, ':'))
+		return conf_fail(
+		        doc, "metrics_listen",
+		        "expected \"ADDR:PORT\", e.g. \"127.0.0.1:9101\", or \"\" for none");
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
@@ -420,5 +430,6 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "lb_unhealthy_threshold", json_integer(cfg->lb_unhealthy_threshold));
 	json_object_set_new(o, "lb_probe_window", json_sprintf("%lldms", cfg->lb_probe_window_ms));
 	json_object_set(o, "checks", checks);
+	json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
 	return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }

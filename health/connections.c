@@ -11,6 +11,7 @@
  * could have been reused. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -57,6 +58,7 @@ struct tracked {
 	uint64_t head_start_ms;
 	uint64_t idle_mark;
 	bool errored, cut;
+	uint64_t sent_mark; /* bytes_written() counted so far; MHD's thread only */
 };
 
 struct connections {
@@ -79,6 +81,7 @@ struct connections {
 	int pending_linger[LINGER_MAX];
 	size_t n_pending_linger; /* under lock */
 	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered;
+	_Atomic uint64_t sent; /* bytes written to the sockets, summed */
 };
 
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
@@ -120,6 +123,36 @@ static uint64_t bytes_received(int fd)
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return 0;
 	return ti.tcpi_bytes_received;
+}
+
+/* Bytes written to the socket so far: those the client acknowledged
+ * plus those still in the send queue (SIOCOUTQ: sent but unacknowledged,
+ * or not sent yet).  Exact while no FIN is queued, which holds for both
+ * callers: MHD_USE_TURBO closes without a shutdown(), and both run before
+ * the close (a socket the sweep cut is not measured at its close). */
+static uint64_t bytes_written(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	int queued = 0;
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked) ||
+	    ioctl(fd, SIOCOUTQ, &queued) < 0 || queued < 0)
+		return 0;
+	return ti.tcpi_bytes_acked + (uint64_t)queued;
+}
+
+/* Adds what the connection wrote since the last call to the total. */
+static void count_sent(struct connections *c, struct tracked *t)
+{
+	uint64_t now = bytes_written(t->fd);
+
+	if (now > t->sent_mark) {
+		atomic_fetch_add_explicit(&c->sent, now - t->sent_mark, memory_order_relaxed);
+		t->sent_mark = now;
+	}
 }
 
 static void wake(struct connections *c)
@@ -454,6 +487,8 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->tracked = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	if (!t->cut) /* MHD's own answers (a 431 of its own) are counted here */
+		count_sent(c, t);
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
 	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
@@ -490,6 +525,7 @@ void connections_request_done(struct MHD_Connection *conn)
 
 	if (!t)
 		return;
+	count_sent(t->owner, t);
 	pthread_mutex_lock(&t->owner->lock);
 	if (t->phase == CONN_REQUEST) {
 		t->phase = CONN_IDLE;
@@ -505,4 +541,5 @@ void connections_get_stats(struct connections *c, struct connections_stats *s)
 	s->head_timeouts = atomic_load(&c->head_timeouts);
 	s->lingering = atomic_load(&c->lingering_now);
 	s->lingered = atomic_load(&c->lingered);
+	s->sent = atomic_load(&c->sent);
 }

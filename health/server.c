@@ -51,6 +51,8 @@ struct server {
 	atomic_bool draining;
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
+	/* Answered requests by method and status class (/metrics). */
+	_Atomic uint64_t answered[SERVER_METHODS][SERVER_STATUS_CLASSES];
 	uint64_t started_ms;
 	struct probes *probes;       /* owned */
 	struct responses *responses; /* owned */
@@ -58,8 +60,27 @@ struct server {
 	struct health_cache health[2]; /* owned; [close] */
 };
 
-/* The marker stored in *req_cls between the two handler calls. */
-static int request_marker;
+/* The marker stored in *req_cls between the two handler calls, one per
+ * method: on_completed learns the method from it (MHD does not say). */
+static char request_marker[SERVER_METHODS];
+
+unsigned server_method_index(const char *method)
+{
+	static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(method, names[i]))
+			return i;
+	return SERVER_METHOD_OTHER;
+}
+
+const char *server_method_name(unsigned index)
+{
+	static const char *const names[SERVER_METHODS] = {"GET",    "HEAD",    "POST", "PUT",
+	                                                  "DELETE", "OPTIONS", "other"};
+
+	return index < SERVER_METHODS ? names[index] : "other";
+}
 
 struct site *server_get_site(struct server *s)
 {
@@ -282,7 +303,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (!*req_cls) {
 		unsigned verdict;
 
-		*req_cls = &request_marker;
+		*req_cls = &request_marker[server_method_index(method)];
 		atomic_fetch_add(&s->in_flight, 1);
 		site = server_get_site(s);
 		verdict = first_call_verdict(s, site, conn, url, method);
@@ -317,6 +338,15 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct server *s = cls;
 
 	if (*req_cls) {
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		size_t method = (size_t)((char *)*req_cls - request_marker);
+
+		/* No status: the client left before an answer was queued. */
+		if (ci && ci->http_status >= 100 && ci->http_status < 600 &&
+		    method < SERVER_METHODS)
+			atomic_fetch_add_explicit(&s->answered[method][ci->http_status / 100 - 1],
+			                          1, memory_order_relaxed);
 		atomic_fetch_sub(&s->in_flight, 1);
 		*req_cls = NULL;
 		connections_request_done(conn);
@@ -500,6 +530,28 @@ uint64_t server_in_flight(struct server *s)
 uint64_t server_connections(struct server *s)
 {
 	return atomic_load(&s->connections);
+}
+
+void server_get_counters(struct server *s, struct server_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t m = 0; m < SERVER_METHODS; m++)
+		for (size_t c = 0; c < SERVER_STATUS_CLASSES; c++)
+			out->answered[m][c] =
+			        atomic_load_explicit(&s->answered[m][c], memory_order_relaxed);
+	out->in_flight = atomic_load(&s->in_flight);
+	out->connections = atomic_load(&s->connections);
+	out->draining = atomic_load(&s->draining);
+	if (s->conns) {
+		struct connections_stats st;
+		connections_get_stats(s->conns, &st);
+		out->sent_bytes = st.sent;
+	}
+}
+
+struct probes *server_probes(struct server *s)
+{
+	return s->probes;
 }
 
 void server_status_line(struct server *s, char *buf, size_t len)
