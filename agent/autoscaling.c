@@ -5,6 +5,7 @@
 
 #include "aws.h"
 #include "autoscaling.h"
+#include "counters.h"
 #include "cleanup.h"
 #include "strbuf.h"
 #include "xml.h"
@@ -98,6 +99,8 @@ int autoscaling_complete_lifecycle_action(struct aws_client *aws, const char *gr
 
 	hook_form(&form, group, hook, instance_id, abandon ? "ABANDON" : "CONTINUE");
 	r = aws_query(aws, AWS_AUTO_SCALING, "CompleteLifecycleAction", &form, resp);
+	if (r == 0)
+		counters_hook_completed(abandon);
 	return r == -EREMOTEIO && no_active_action(resp) ? -ENOENT : r;
 }
 

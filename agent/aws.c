@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "aws.h"
+#include "counters.h"
 #include "cleanup.h"
 #include "credentials.h"
 #include "log.h"
@@ -313,8 +314,8 @@ static int attempt(struct aws_client *c, enum aws_service svc, const char *host,
 	return r;
 }
 
-int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
-              const struct strbuf *params, struct aws_response *out)
+static int query(struct aws_client *c, enum aws_service svc, const char *action,
+                 const struct strbuf *params, struct aws_response *out)
 {
 	_cleanup_free_ char *host = NULL, *path = NULL, *url = NULL;
 	_cleanup_strbuf_ struct strbuf body = STRBUF_INIT;
@@ -402,4 +403,14 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 		if (watchdog_sleep_ms(delay) < 0)
 			return -EINTR;
 	}
+}
+
+/* Every call's final outcome, after its retries, is counted for /metrics. */
+int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
+              const struct strbuf *params, struct aws_response *out)
+{
+	int r = query(c, svc, action, params, out);
+
+	counters_aws_call(svc, action, r, out->attempts);
+	return r;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "cleanup.h"
+#include "counters.h"
 #include "imds.h"
 #include "random.h"
 #include "secret.h"
@@ -187,7 +188,7 @@ static void wipe_header(char (*h)[600])
 	secret_wipe(*h, sizeof(*h));
 }
 
-int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
+static int get(struct imds_client *c, const char *path, struct strbuf *out)
 {
 	char url[1024], tok[600] __attribute__((cleanup(wipe_header)));
 	const char *hdrs[] = {tok, NULL};
@@ -246,6 +247,15 @@ int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 		if (n + 1 < c->attempts && backoff((unsigned)n) < 0)
 			return -EINTR;
 	}
+	return r;
+}
+
+/* Every read's final outcome, after its retries, is counted for /metrics. */
+int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
+{
+	int r = get(c, path, out);
+
+	counters_imds_result(r);
 	return r;
 }
 

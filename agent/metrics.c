@@ -286,12 +286,14 @@ int metrics_publish(struct metrics *m, struct aws_client *aws)
 		r = cloudwatch_put_metric_data(aws, &form, &resp);
 		m->last_publish_result = r;
 		if (r == 0) {
+			m->last_success_at = m->last_publish_at;
 			pop(m, n);
 			m->overflowing = false;
 			m->last_error[0] = '\0';
 			aws_response_free(&resp);
 			continue;
 		}
+		m->failed += n;
 		format_into(m->last_error, sizeof(m->last_error),
 		            "PutMetricData failed after %d attempt(s): %s%s%s", resp.attempts,
 		            resp.code, resp.code[0] ? ": " : "", resp.message);
