@@ -81,8 +81,9 @@ static void write_checks(struct prom *p, struct site *site)
 			prom_sample(p,
 			            (const char *const[]){"check", cm[i].name, "type",
 			                                  check_kind_name(cm[i].kind), "critical",
-			                                  cm[i].critical ? "true" : "false", "state",
-			                                  check_state_name(states[k]), NULL},
+			                                  cm[i].critical ? "true" : "false",
+			                                  "state", check_state_name(states[k]),
+			                                  NULL},
 			            cm[i].state == states[k]);
 	prom_family(p, "asg_health_check_duration_seconds", PROM_GAUGE,
 	            "How long each check's last run took (absent before its first run).");
@@ -102,10 +103,9 @@ static void write_checks(struct prom *p, struct site *site)
 static void write_load_balancer(struct prom *p, struct server *s, struct site *site)
 {
 	bool confirmed = false;
-	_cleanup_json_ json_t *lb = probes_json(server_probes(s), now_mono_ms(),
-	                                        (uint64_t)site->cfg.lb_probe_window_ms,
-	                                        (unsigned)site->cfg.lb_unhealthy_threshold,
-	                                        &confirmed);
+	_cleanup_json_ json_t *lb =
+	        probes_json(server_probes(s), now_mono_ms(), (uint64_t)site->cfg.lb_probe_window_ms,
+	                    (unsigned)site->cfg.lb_unhealthy_threshold, &confirmed);
 	json_t *probers = json_object_get(lb, CONTROL_LB_PROBERS), *pr;
 	size_t i;
 
@@ -120,7 +120,8 @@ static void write_load_balancer(struct prom *p, struct server *s, struct site *s
 	}
 	prom_family(p, "asg_health_lb_probers_recent", PROM_GAUGE,
 	            "Probers seen within lb_probe_window.");
-	prom_sample_u64(p, NULL, (uint64_t)json_integer_value(json_object_get(lb, CONTROL_LB_RECENT)));
+	prom_sample_u64(p, NULL,
+	                (uint64_t)json_integer_value(json_object_get(lb, CONTROL_LB_RECENT)));
 	prom_family(p, "asg_health_lb_drain_confirmed", PROM_GAUGE,
 	            "1 when every recent prober has had its unhealthy threshold of 503s since "
 	            "the drain.");
@@ -186,8 +187,8 @@ static int request_marker;
 
 static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned status, const char *text)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), (void *)text,
-	                                                         MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+	        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (!r)

@@ -104,7 +104,7 @@ static void test_names(void **state)
 	assert_false(prom_name_valid("a b"));
 	assert_false(prom_name_valid(NULL));
 	assert_true(prom_label_name_valid("method"));
-	assert_false(prom_label_name_valid("a:b")); /* colons are for metrics only */
+	assert_false(prom_label_name_valid("a:b"));      /* colons are for metrics only */
 	assert_false(prom_label_name_valid("__name__")); /* reserved */
 	assert_false(prom_label_name_valid("1a"));
 }
@@ -165,9 +165,12 @@ static void test_grows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_family_and_samples), cmocka_unit_test(test_escaping),
-	        cmocka_unit_test(test_values),             cmocka_unit_test(test_names),
-	        cmocka_unit_test(test_errors_are_sticky),  cmocka_unit_test(test_grows),
+	        cmocka_unit_test(test_family_and_samples),
+	        cmocka_unit_test(test_escaping),
+	        cmocka_unit_test(test_values),
+	        cmocka_unit_test(test_names),
+	        cmocka_unit_test(test_errors_are_sticky),
+	        cmocka_unit_test(test_grows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
