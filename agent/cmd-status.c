@@ -22,7 +22,7 @@ int cmd_status(const struct agent_config *cfg, int argc, char **argv)
 	}
 	/* health_control() is the agent's HTTP-over-a-Unix-socket client;
 	 * the status socket speaks the same HTTP as asg-health's. */
-	r = health_control(cfg->status_socket, "GET", AGENT_STATUS_PATH_STATUS, &status, &body);
+	r = health_control(cfg->status_socket, "GET", CONTROL_AGENT_STATUS_PATH, &status, &body);
 	if (r < 0) {
 		fprintf(stderr,
 		        "asg-agent: cannot reach the daemon at %s: %s\n"

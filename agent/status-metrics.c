@@ -11,8 +11,8 @@
 #include "prom.h"
 #include "status.h"
 
-static const enum lc_state lifecycle_states[] = {LC_BOOTING,  LC_WARMED,   LC_WARMING,
-                                                 LC_READY,    LC_DRAINING, LC_DRAINED};
+static const enum lc_state lifecycle_states[] = {LC_BOOTING, LC_WARMED,   LC_WARMING,
+                                                 LC_READY,   LC_DRAINING, LC_DRAINED};
 
 static void write_lifecycle(const struct agent *a, struct prom *p)
 {
@@ -86,14 +86,16 @@ static void write_calls(struct prom *p)
 	            "AWS API attempts beyond the first, by service and action.");
 	for (size_t i = 0; i < c->n_aws; i++)
 		prom_sample_u64(p,
-		                (const char *const[]){"service", aws_service_name(c->aws[i].service),
-		                                      "action", c->aws[i].action, NULL},
+		                (const char *const[]){"service",
+		                                      aws_service_name(c->aws[i].service), "action",
+		                                      c->aws[i].action, NULL},
 		                c->aws[i].retries);
 	prom_family(p, "asg_agent_imds_errors_total", PROM_COUNTER,
 	            "IMDS reads that failed after their retries, by reason (a 404 is an "
 	            "answer, not an error).");
 	for (int k = 0; k < IMDS_ERRORS; k++)
-		prom_sample_u64(p, (const char *const[]){"reason", counters_imds_error_name(k), NULL},
+		prom_sample_u64(p,
+		                (const char *const[]){"reason", counters_imds_error_name(k), NULL},
 		                c->imds_errors[k]);
 }
 

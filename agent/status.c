@@ -231,7 +231,7 @@ static enum MHD_Result on_request(struct status_server *s, bool status_allowed,
                                   struct MHD_Connection *conn, const char *url, const char *method,
                                   size_t *upload_data_size, void **req_cls)
 {
-	bool is_status = status_allowed && !strcmp(url, AGENT_STATUS_PATH_STATUS);
+	bool is_status = status_allowed && !strcmp(url, CONTROL_AGENT_STATUS_PATH);
 	bool is_metrics = !strcmp(url, CONTROL_PATH_METRICS);
 
 	if (!*req_cls) {
@@ -244,7 +244,7 @@ static enum MHD_Result on_request(struct status_server *s, bool status_allowed,
 	}
 	if (!is_status && !is_metrics) {
 		static const char both[] =
-		        "use GET " AGENT_STATUS_PATH_STATUS " or GET " CONTROL_PATH_METRICS "\n";
+		        "use GET " CONTROL_AGENT_STATUS_PATH " or GET " CONTROL_PATH_METRICS "\n";
 		static const char only[] = "use GET " CONTROL_PATH_METRICS "\n";
 		const char *m = status_allowed ? both : only;
 		return queue(conn, 404, "text/plain", m, strlen(m));

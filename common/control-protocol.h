@@ -52,7 +52,7 @@
 /* asg-agent's own socket ("status_socket") speaks HTTP too, with
  * CONTROL_PATH_METRICS above and GET of this path: the status document
  * `asg-agent status` prints (agent/status.c). */
-#define AGENT_STATUS_PATH_STATUS "/status"
+#define CONTROL_AGENT_STATUS_PATH "/status"
 
 /* --- the status document (GET /status, POST /drain, POST /undrain) ----- */
 
