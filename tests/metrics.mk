@@ -6,3 +6,8 @@ tests_unit_test_prom_SOURCES = tests/unit/test-prom.c
 tests_unit_test_prom_CFLAGS = $(AM_CFLAGS) -I$(top_srcdir)/common $(CMOCKA_CFLAGS)
 tests_unit_test_prom_LDADD = $(COMMON_LIBS) $(CMOCKA_LIBS)
 TESTS += tests/unit/test-prom
+
+# Both daemons scraped by a real Prometheus server, promtool on every
+# output, exact counter deltas (about 20 s).
+TESTS += tests/integration/metrics-prometheus.py
+EXTRA_DIST += tests/integration/metrics-prometheus.py
