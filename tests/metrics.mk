@@ -11,3 +11,9 @@ TESTS += tests/unit/test-prom
 # output, exact counter deltas (about 20 s).
 TESTS += tests/integration/metrics-prometheus.py
 EXTRA_DIST += tests/integration/metrics-prometheus.py
+
+check_PROGRAMS += tests/unit/test-counters
+tests_unit_test_counters_SOURCES = tests/unit/test-counters.c
+tests_unit_test_counters_CFLAGS = $(AGENT_TEST_CFLAGS)
+tests_unit_test_counters_LDADD = $(AGENT_TEST_LIBS)
+TESTS += tests/unit/test-counters
