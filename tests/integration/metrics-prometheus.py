@@ -248,9 +248,57 @@ def check_state(samples, check_name, state):
                  critical="false", state=state)
 
 
+def bind_errors(tmp):
+    """A metrics_listen address that cannot be bound stops either daemon's
+    start with an error naming it; SIGHUP keeps asg-health's running one."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        addr = "127.0.0.1:%d" % taken.getsockname()[1]
+        h = asgtest.Health(config={"metrics_listen": addr}, start=False)
+        try:
+            h.start(wait=False)
+            check(h.proc.wait(20 * asgtest.WAIT_SCALE) == 1, "asg-health started anyway")
+            check("metrics_listen: cannot listen on %s" % addr in h.logs(),
+                  "asg-health's error: %s" % h.logs())
+        finally:
+            h.close()
+        sub = os.path.join(tmp, "bind-error")
+        os.makedirs(sub)
+        cfg = agentlib.base_config(sub, "/proc/stat")
+        cfg["metrics_listen"] = addr
+        cfg["region"] = "us-east-1"
+        agent = agentlib.Agent(sub, cfg, {"AWS_EC2_METADATA_DISABLED": "true"})
+        check(agent.proc.wait(20 * asgtest.WAIT_SCALE) != 0, "asg-agent started anyway")
+        agent.terminate()
+        check("metrics_listen: cannot listen on %s" % addr in agent.stderr(),
+              "asg-agent's error: %s" % agent.stderr())
+
+    # SIGHUP with another address: logged, the running one stays.
+    addr = "127.0.0.1:%d" % asgtest.free_port()
+    h = asgtest.Health(config={"metrics_listen": addr})
+    try:
+        scrape(addr)
+        other = "127.0.0.1:%d" % asgtest.free_port()
+        h.write_config({"metrics_listen": other})
+        h.signal(signal.SIGHUP)
+        check(wait_until(lambda: "metrics_listen take effect only on restart" in h.logs(), 10),
+              "no reload warning: %s" % h.logs())
+        check("asg_health_requests_total" in scrape(addr), "the running address stopped")
+        try:
+            http_get(other, "/metrics")
+            check(False, "the new address answers before a restart")
+        except OSError:
+            pass
+    finally:
+        h.stop()
+        h.close()
+
+
 def test(tmp):
     for tool in (PROMETHEUS, PROMTOOL):
         check(tool, "prometheus and promtool are needed (scripts/deps test)")
+    bind_errors(tmp)
     health_addr = "127.0.0.1:%d" % asgtest.free_port()
     agent_addr = "127.0.0.1:%d" % asgtest.free_port()
     flap = os.path.join(tmp, "flap")
