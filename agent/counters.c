@@ -54,7 +54,7 @@ static struct aws_action_counters *slot(enum aws_service service, const char *ac
 	for (size_t i = 0; i < counters.n_aws; i++)
 		if (counters.aws[i].service == service && !strcmp(counters.aws[i].action, action))
 			return &counters.aws[i];
-	if (counters.n_aws == COUNTERS_MAX_ACTIONS - 1 && strcmp(action, "other"))
+	if (counters.n_aws == COUNTERS_MAX_ACTIONS - 1 && strcmp(action, "other") != 0)
 		return slot(service, "other"); /* the last slot is kept for "other" */
 	if (counters.n_aws == COUNTERS_MAX_ACTIONS)
 		return &counters.aws[COUNTERS_MAX_ACTIONS - 1];

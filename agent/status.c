@@ -249,7 +249,7 @@ static enum MHD_Result on_request(struct status_server *s, bool status_allowed,
 		const char *m = status_allowed ? both : only;
 		return queue(conn, 404, "text/plain", m, strlen(m));
 	}
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return queue(conn, 405, "text/plain", "use GET\n", 8);
 	return is_status ? queue_status(conn, s->agent) : queue_metrics(conn, s->agent);
 }

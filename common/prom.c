@@ -47,6 +47,8 @@ static void put(struct prom *p, const char *s, size_t n)
 		p->buf = b;
 		p->cap = cap;
 	}
+	if (!p->buf)
+		return; /* unreachable: the block above allocated it */
 	memcpy(p->buf + p->len, s, n);
 	p->len += n;
 	p->buf[p->len] = '\0';

@@ -215,9 +215,9 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0; /* no body is read */
 		return MHD_YES;
 	}
-	if (strcmp(url, CONTROL_PATH_METRICS))
+	if (strcmp(url, CONTROL_PATH_METRICS) != 0)
 		return queue_text(conn, 404, "only " CONTROL_PATH_METRICS " is served here\n");
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return queue_text(conn, 405, "use GET " CONTROL_PATH_METRICS "\n");
 	return health_metrics_queue(l->server, conn);
 }
