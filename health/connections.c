@@ -125,33 +125,34 @@ static uint64_t bytes_received(int fd)
 	return ti.tcpi_bytes_received;
 }
 
-/* Bytes written to the socket so far: those the client acknowledged
- * plus those still in the send queue (SIOCOUTQ: sent but unacknowledged,
- * or not sent yet).  Exact while no FIN is queued, which holds for both
- * callers: MHD_USE_TURBO closes without a shutdown(), and both run before
- * the close (a socket the sweep cut is not measured at its close). */
-static uint64_t bytes_written(int fd)
+/* One TCP_INFO for the head deadline's mark (bytes received) and for the
+ * bytes written so far: those the client acknowledged plus those still in
+ * the send queue (SIOCOUTQ: sent but unacknowledged, or not sent yet).
+ * The count is exact while no FIN is queued, which holds for both callers:
+ * MHD_USE_TURBO closes without a shutdown(), and both run before the close
+ * (a socket the sweep cut is not measured at its close).  0 when unknown. */
+static void tcp_counts(int fd, uint64_t *received, uint64_t *written)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
 	int queued = 0;
 
+	*received = *written = 0;
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
-	    len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof(ti.tcpi_bytes_acked) ||
-	    ioctl(fd, SIOCOUTQ, &queued) < 0 || queued < 0)
-		return 0;
-	return ti.tcpi_bytes_acked + (uint64_t)queued;
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
+		return;
+	*received = ti.tcpi_bytes_received;
+	if (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued >= 0)
+		*written = ti.tcpi_bytes_acked + (uint64_t)queued;
 }
 
-/* Adds what the connection wrote since the last call to the total. */
-static void count_sent(struct connections *c, struct tracked *t)
+/* Adds what the connection wrote since its last count to the total. */
+static void count_sent(struct connections *c, struct tracked *t, uint64_t written)
 {
-	uint64_t now = bytes_written(t->fd);
-
-	if (now > t->sent_mark) {
-		atomic_fetch_add_explicit(&c->sent, now - t->sent_mark, memory_order_relaxed);
-		t->sent_mark = now;
+	if (written > t->sent_mark) {
+		atomic_fetch_add_explicit(&c->sent, written - t->sent_mark, memory_order_relaxed);
+		t->sent_mark = written;
 	}
 }
 
@@ -487,8 +488,11 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->tracked = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	if (!t->cut) /* MHD's own answers (a 431 of its own) are counted here */
-		count_sent(c, t);
+	if (!t->cut) { /* MHD's own answers (a 431 of its own) are counted here */
+		uint64_t received, written;
+		tcp_counts(t->fd, &received, &written);
+		count_sent(c, t, written);
+	}
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
 	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
@@ -523,13 +527,18 @@ void connections_request_done(struct MHD_Connection *conn)
 {
 	struct tracked *t = tracked_of(conn);
 
+	uint64_t received, written;
+
 	if (!t)
 		return;
-	count_sent(t->owner, t);
+	/* On the connection's own MHD thread: the descriptor is valid, and no
+	 * lock is held for the system calls. */
+	tcp_counts(t->fd, &received, &written);
+	count_sent(t->owner, t, written);
 	pthread_mutex_lock(&t->owner->lock);
 	if (t->phase == CONN_REQUEST) {
 		t->phase = CONN_IDLE;
-		t->idle_mark = bytes_received(t->fd);
+		t->idle_mark = received;
 	}
 	pthread_mutex_unlock(&t->owner->lock);
 }
