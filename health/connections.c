@@ -11,7 +11,6 @@
  * could have been reused. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -126,16 +125,15 @@ static uint64_t bytes_received(int fd)
 }
 
 /* One TCP_INFO for the head deadline's mark (bytes received) and for the
- * bytes written so far: those the client acknowledged plus those still in
- * the send queue (SIOCOUTQ: sent but unacknowledged, or not sent yet).
- * The count is exact while no FIN is queued, which holds for both callers:
- * MHD_USE_TURBO closes without a shutdown(), and both run before the close
- * (a socket the sweep cut is not measured at its close).  0 when unknown. */
+ * bytes written so far: those sent once (retransmissions are counted in
+ * both tcpi_bytes_sent and tcpi_bytes_retrans) plus those not sent yet,
+ * that is write_seq - snd_una's start, with no system call beyond the one
+ * the deadline already needed (a system call is 1.5 us here, a tenth of a
+ * request).  It counts data only, so a queued FIN does not change it. */
 static void tcp_counts(int fd, uint64_t *received, uint64_t *written)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
-	int queued = 0;
 
 	*received = *written = 0;
 	memset(&ti, 0, sizeof(ti));
@@ -143,8 +141,9 @@ static void tcp_counts(int fd, uint64_t *received, uint64_t *written)
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return;
 	*received = ti.tcpi_bytes_received;
-	if (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued >= 0)
-		*written = ti.tcpi_bytes_acked + (uint64_t)queued;
+	if (len >= offsetof(struct tcp_info, tcpi_bytes_retrans) + sizeof(ti.tcpi_bytes_retrans) &&
+	    ti.tcpi_bytes_sent >= ti.tcpi_bytes_retrans)
+		*written = ti.tcpi_bytes_sent - ti.tcpi_bytes_retrans + ti.tcpi_notsent_bytes;
 }
 
 /* Adds what the connection wrote since its last count to the total. */
@@ -475,6 +474,7 @@ void connections_opened(struct connections *c, struct MHD_Connection *conn, void
 void connections_closed(struct connections *c, void **socket_context)
 {
 	struct tracked *t = *socket_context;
+	uint64_t received, written;
 	int unread = 0, dup_fd = -1;
 
 	atomic_fetch_sub(&c->open, 1);
@@ -488,15 +488,14 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->tracked = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
-	if (!t->cut) { /* MHD's own answers (a 431 of its own) are counted here */
-		uint64_t received, written;
-		tcp_counts(t->fd, &received, &written);
-		count_sent(c, t, written);
-	}
+	/* What was written since the last request ended: MHD's own answers
+	 * (a 431 of its own) are counted here. */
+	tcp_counts(t->fd, &received, &written);
+	count_sent(c, t, written);
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
 	if (conn_should_linger(t->phase, t->errored, t->cut, (uint64_t)unread,
-	                       t->phase == CONN_HEAD ? bytes_received(t->fd) : 0) &&
+	                       t->phase == CONN_HEAD ? received : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		/* The response is in the send buffer: FIN after it, then keep
