@@ -254,10 +254,11 @@ int agent_init(struct agent *a, const struct agent_config *cfg)
 		log_error("cannot set up signal handling: %s", strerror(-a->signal_fd));
 		return a->signal_fd;
 	}
+	/* A metrics_listen that cannot be served stops the start (logged). */
 	a->status_fd = status_start(&a->status, a, cfg);
 	if (a->status_fd < 0)
-		return a->status_fd; /* logged: metrics_listen cannot be served */
-	a->cfg = cfg;                /* the status document reads it from the first HTTP call */
+		return a->status_fd;
+	a->cfg = cfg; /* the status document reads it from the first HTTP call */
 	watchdog_set_idle_hook(serve_status_while_blocked, a);
 	r = agent_start(a, cfg);
 	if (r < 0) {
