@@ -352,6 +352,36 @@ def test(tmp):
         check(all(v == 0 for (n, _), v in a.items() if n == "asg_agent_imds_errors_total"),
               "IMDS errors against a healthy stand-in: %r" % a)
 
+        # Faults with known counts: a PutMetricData answered 503 twice, then
+        # accepted (two retries in one call, no failure), and one IMDS read
+        # answered 500 on each of its three attempts (one IMDS error).
+        def agent_value(name, **labels):
+            return value(parse(scrape(agent_addr)), name, **labels) or 0
+        retries = agent_value("asg_agent_aws_retries_total", service="cloudwatch",
+                              action="PutMetricData")
+        unreachable = agent_value("asg_agent_imds_errors_total", reason="unreachable")
+        errors = agent_value("asg_agent_aws_requests_total", service="cloudwatch",
+                             action="PutMetricData", outcome="aws_error")
+        s.aws.inject({"action": "PutMetricData", "status": 503, "count": 2})
+        s.imds.control("POST", "inject", {"method": "GET", "path": "spot/instance-action",
+                                          "status": 500, "count": 3})
+        check(wait_until(lambda: agent_value("asg_agent_aws_retries_total",
+                                             service="cloudwatch",
+                                             action="PutMetricData") >= retries + 2 and
+                         agent_value("asg_agent_imds_errors_total",
+                                     reason="unreachable") >= unreachable + 1, 20),
+              "the faults were not counted: %s" % scrape(agent_addr))
+        check(not s.aws.control("GET", "inject")["rules"] and
+              not s.imds.control("GET", "inject")["rules"],
+              "fault rules left unused")
+        a = parse(scrape(agent_addr))
+        check(value(a, "asg_agent_aws_retries_total", service="cloudwatch",
+                    action="PutMetricData") == retries + 2 and
+              value(a, "asg_agent_imds_errors_total", reason="unreachable") == unreachable + 1
+              and value(a, "asg_agent_aws_requests_total", service="cloudwatch",
+                        action="PutMetricData", outcome="aws_error") == errors,
+              "fault counts: %r" % a)
+
         prom = Prometheus(tmp, health_addr, agent_addr)
         get_2xx = health_traffic(s, health_addr)
 
