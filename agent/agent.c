@@ -456,10 +456,10 @@ int agent_init(struct agent *a, const struct agent_config *cfg)
 		log_error("cannot set up signal handling: %s", strerror(-a->signal_fd));
 		return a->signal_fd;
 	}
-	a->status_fd = status_listen(cfg->status_socket);
+	/* A metrics_listen that cannot be served stops the start (logged). */
+	a->status_fd = status_start(&a->status, a, cfg);
 	if (a->status_fd < 0)
-		log_warning("status socket %s unavailable: %s; `asg-agent status` will not work",
-		            cfg->status_socket, strerror(-a->status_fd));
+		return a->status_fd;
 	a->cfg = cfg; /* the status document reads it from the first HTTP call */
 	r = agent_start(a, cfg);
 	if (r < 0) {
@@ -563,10 +563,8 @@ int agent_run(struct agent *a)
 void agent_free(struct agent *a)
 {
 	agent_stop(a);
-	if (a->status_fd >= 0) {
-		unlink(a->cfg->status_socket);
-		close(a->status_fd);
-	}
+	status_stop(a->status); /* closes status_fd, removes the socket */
+	a->status = NULL;
 	if (a->timer_fd >= 0)
 		close(a->timer_fd);
 	if (a->signal_fd >= 0)

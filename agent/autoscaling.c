@@ -5,6 +5,7 @@
 
 #include "aws.h"
 #include "autoscaling.h"
+#include "counters.h"
 #include "cleanup.h"
 #include "strbuf.h"
 #include "xml.h"
@@ -141,10 +142,14 @@ int autoscaling_complete_lifecycle_action(struct aws_client *aws, const char *gr
                                           struct aws_response *resp)
 {
 	_cleanup_strbuf_ struct strbuf form = STRBUF_INIT;
+	int r;
 
 	hook_form(&form, group, hook, instance_id, abandon ? "ABANDON" : "CONTINUE");
-	return autoscaling_hook_call_result(
+	r = autoscaling_hook_call_result(
 	        aws_query(aws, AWS_AUTO_SCALING, "CompleteLifecycleAction", &form, resp), resp);
+	if (r == 0)
+		counters_hook_completed(abandon);
+	return r;
 }
 
 int autoscaling_complete_lifecycle_action_start(struct aws_call *q, struct aws_client *aws,

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "aws.h"
+#include "counters.h"
 #include "cleanup.h"
 #include "credentials.h"
 #include "log.h"
@@ -252,9 +253,11 @@ static time_t client_now(const struct aws_client *c)
 
 static void next_attempt(struct aws_call *q);
 
-/* The single completion point of an AWS call. */
+/* The single completion point of an AWS call; every call's final
+ * outcome, after its retries, is counted for /metrics here. */
 static void finish(struct aws_call *q, int r)
 {
+	counters_aws_call(q->svc, q->action, r, q->out->attempts);
 	q->busy = false;
 	q->transfer = NULL;
 	q->timer = NULL;
@@ -524,7 +527,7 @@ static void sync_done(void *ctx, int r, struct aws_response *out)
 }
 
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
-              const struct strbuf *params, struct aws_response *out)
+                 const struct strbuf *params, struct aws_response *out)
 {
 	struct sync_call s = {false, 0};
 	struct aws_call q;
@@ -541,3 +544,5 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 	}
 	return s.r;
 }
+
+

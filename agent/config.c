@@ -11,19 +11,20 @@
 #include "strbuf.h"
 
 static const char *const top_keys[] = {
-        "region",        "auto_scaling_group_name",
-        "imds_endpoint", "imds_token_ttl",
-        "endpoint_url",  "endpoint_urls",
-        "namespace",     "metric_name",
-        "memory_metric", "memory_metric_name",
-        "disk_metric",   "disk_metric_name",
-        "disk_path",     "per_instance_metrics",
-        "period",        "sample_interval",
-        "backlog",       "publish_jitter",
-        "proc_stat",     "proc_meminfo",
-        "status_socket", "health_socket",
-        "health_config", "log_level",
-        "lifecycle",     NULL,
+        "region",         "auto_scaling_group_name",
+        "imds_endpoint",  "imds_token_ttl",
+        "endpoint_url",   "endpoint_urls",
+        "namespace",      "metric_name",
+        "memory_metric",  "memory_metric_name",
+        "disk_metric",    "disk_metric_name",
+        "disk_path",      "per_instance_metrics",
+        "period",         "sample_interval",
+        "backlog",        "publish_jitter",
+        "proc_stat",      "proc_meminfo",
+        "status_socket",  "health_socket",
+        "health_config",  "log_level",
+        "lifecycle",      "metrics_listen",
+        NULL,
 };
 
 static const char *const lifecycle_keys[] = {
@@ -341,8 +342,12 @@ static int parse(struct conf_doc *doc, struct agent_config *cfg)
 	    (r = get_str(doc, root, "", "status_socket", &cfg->status_socket, false)) < 0 ||
 	    (r = get_str(doc, root, "", "health_socket", &cfg->health_socket, false)) < 0 ||
 	    (r = get_str(doc, root, "", "health_config", &cfg->health_config, false)) < 0 ||
-	    (r = get_str(doc, root, "", "log_level", &cfg->log_level, false)) < 0)
+	    (r = get_str(doc, root, "", "log_level", &cfg->log_level, false)) < 0 ||
+	    (r = get_str(doc, root, "", "metrics_listen", &cfg->metrics_listen, false)) < 0)
 		return r;
+	if (cfg->metrics_listen && !strrchr(cfg->metrics_listen, ':'))
+		return conf_fail(doc, "metrics_listen",
+		                 "expected \"ADDR:PORT\", e.g. \"127.0.0.1:9102\"");
 	if ((r = parse_lifecycle(doc, cfg)) < 0)
 		return r;
 	if (strcmp(cfg->log_level, "info") && strcmp(cfg->log_level, "debug"))
@@ -438,6 +443,7 @@ void agent_config_free(struct agent_config *cfg)
 	        &cfg->health_socket,
 	        &cfg->health_config,
 	        &cfg->log_level,
+	        &cfg->metrics_listen,
 	        &cfg->lc.drain_d,
 	        &cfg->lc.launching_hook,
 	        &cfg->lc.terminating_hook,

@@ -73,10 +73,11 @@ struct agent_config {
 	char *proc_stat;             /* owned */
 	char *proc_meminfo;          /* owned */
 	/* Local sockets */
-	char *status_socket; /* owned */
-	char *health_config; /* owned: asg-health's configuration, for doctor */
-	char *health_socket; /* owned */
-	char *log_level;     /* owned: "info" or "debug" */
+	char *status_socket;  /* owned */
+	char *health_config;  /* owned: asg-health's configuration, for doctor */
+	char *health_socket;  /* owned */
+	char *metrics_listen; /* owned or NULL: "ADDR:PORT" serving /metrics over TCP */
+	char *log_level;      /* owned: "info" or "debug" */
 	struct lifecycle_config lc;
 };
 

@@ -22,6 +22,7 @@
 #include "watch.h"
 #include "identity.h"
 #include "cleanup.h"
+#include "counters.h"
 #include "control-protocol.h"
 #include "drain.h"
 #include "health-client.h"
@@ -447,6 +448,8 @@ static void on_complete(void *ctx, int r, struct aws_response *resp)
 	struct agent *a = ctx;
 
 	r = autoscaling_hook_call_result(r, resp);
+	if (r == 0)
+		counters_hook_completed(a->lc_op.act.abandon);
 	if (r == -ENOENT) {
 		r = describe_instance(a, on_complete_phase);
 		if (r < 0) {

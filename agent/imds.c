@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cleanup.h"
+#include "counters.h"
 #include "imds.h"
 #include "random.h"
 #include "secret.h"
@@ -136,9 +137,11 @@ static struct http_request imds_request(const struct imds_client *c, const char 
 static void send_get(struct imds_read *rd);
 static void send_put(struct imds_read *rd);
 
-/* The single completion point of a read. */
+/* The single completion point of a read; every read's final outcome,
+ * after its retries, is counted for /metrics here. */
 static void finish(struct imds_read *rd, int r)
 {
+	counters_imds_result(r);
 	rd->busy = false;
 	rd->transfer = NULL;
 	rd->timer = NULL;
@@ -424,7 +427,7 @@ int imds_ensure_token(struct imds_client *c)
 	return wait_read(c, &rd, &s);
 }
 
-int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
+static int get(struct imds_client *c, const char *path, struct strbuf *out)
 {
 	struct sync_read s = {false, 0};
 	struct imds_read rd;

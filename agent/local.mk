@@ -37,6 +37,8 @@ agent_libasgagent_a_SOURCES = \
 	agent/lifecycle-status.c \
 	agent/driver.c \
 	agent/status.c agent/status.h \
+	agent/status-metrics.c \
+	agent/counters.c agent/counters.h \
 	agent/commands.h \
 	agent/cmd-run.c \
 	agent/cmd-metadata.c \
@@ -45,7 +47,7 @@ agent_libasgagent_a_SOURCES = \
 	agent/cmd-doctor.c \
 	agent/cmd-standby.c \
 	agent/cmd-protect.c
-agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
+agent_libasgagent_a_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(CRYPTO_CFLAGS) $(EXPAT_CFLAGS) \
 	$(JANSSON_CFLAGS) $(SYSTEMD_CFLAGS)
 
 bin_PROGRAMS += agent/asg-agent
@@ -53,4 +55,4 @@ agent_asg_agent_SOURCES = agent/main.c
 agent_asg_agent_CFLAGS = $(agent_libasgagent_a_CFLAGS)
 agent_asg_agent_LDADD = $(AGENT_LIBS)
 
-AGENT_LIBS = agent/libasgagent.a $(CURL_LIBS) $(CRYPTO_LIBS) $(EXPAT_LIBS) $(COMMON_LIBS)
+AGENT_LIBS = agent/libasgagent.a $(MHD_LIBS) $(CURL_LIBS) $(CRYPTO_LIBS) $(EXPAT_LIBS) $(COMMON_LIBS)

@@ -273,11 +273,13 @@ static int put_result(struct metrics *m, int r, const struct aws_response *resp,
 {
 	m->last_publish_result = r;
 	if (r == 0) {
+		m->last_success_at = m->last_publish_at;
 		pop(m, n);
 		m->overflowing = false;
 		m->last_error[0] = '\0';
 		return 0;
 	}
+	m->failed += n;
 	format_into(m->last_error, sizeof(m->last_error),
 	            "PutMetricData failed after %d attempt(s): %s%s%s", resp->attempts, resp->code,
 	            resp->code[0] ? ": " : "", resp->message);

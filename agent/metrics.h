@@ -60,6 +60,8 @@ struct metrics {
 	bool overflowing;        /* the backlog is dropping periods (logged once) */
 	uint64_t dropped;        /* periods dropped because the backlog was full */
 	uint64_t published;      /* periods CloudWatch accepted */
+	uint64_t failed;         /* periods in PutMetricData calls that failed (each time) */
+	time_t last_success_at;  /* wall clock of the last accepted call, 0 if none */
 	time_t last_publish_at;  /* wall clock of the last attempt, 0 if none */
 	int last_publish_result; /* 0 or -errno */
 	char last_error[512];

@@ -40,6 +40,20 @@
  * the agent does not read it. */
 #define CONTROL_PATH_HEALTH "/health"
 
+/* GET: the Prometheus text format (format 0.0.4, common/prom.h), served
+ * on asg-health's control socket and its "metrics_listen" address, and on
+ * asg-agent's status socket and its "metrics_listen" address.  For
+ * Prometheus and operators; the daemons do not read each other's.  The
+ * metrics are listed in docs/serving.md and docs/agent.md. */
+#define CONTROL_PATH_METRICS "/metrics"
+
+/* --- asg-agent's status socket ---------------------------------------- */
+
+/* asg-agent's own socket ("status_socket") speaks HTTP too, with
+ * CONTROL_PATH_METRICS above and GET of this path: the status document
+ * `asg-agent status` prints (agent/status.c). */
+#define CONTROL_AGENT_STATUS_PATH "/status"
+
 /* --- the status document (GET /status, POST /drain, POST /undrain) ----- */
 
 /* string, "healthy" | "unhealthy" | "draining": asg-health's verdict, the

@@ -28,8 +28,6 @@ int check_exec_run(const struct check_spec *s, int cancel_fd, char *detail, size
 /* Dispatches on s->kind. */
 int check_run(const struct check_spec *s, int cancel_fd, char *detail, size_t len);
 
-const char *check_state_name(enum check_state state);
-
 /* HAProxy's rise/fall model: the first result sets the state directly;
  * after that `rise` consecutive passes make a failing check pass and
  * `fall` consecutive failures make a passing one fail. */

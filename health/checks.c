@@ -41,6 +41,7 @@ struct check_slot {
 	bool has_run;
 	uint64_t last_run_ms;  /* monotonic, end of the last run */
 	long long duration_ms; /* of the last run */
+	uint64_t transitions;  /* state changes, first result included */
 	/* Runner thread only. */
 	uint64_t next_due_ms;
 };
@@ -204,6 +205,7 @@ void checks_record(struct checks *c, size_t index, int result, const char *detai
 	slot->has_run = true;
 	slot->last_run_ms = now_mono_ms();
 	slot->duration_ms = duration_ms;
+	slot->transitions += changed;
 	if (changed)
 		atomic_store_explicit(&c->healthy, checks_compute_healthy(c), memory_order_release);
 	if (changed || detail_changed)
@@ -305,6 +307,7 @@ static void checks_carry_over(struct checks *c, const struct checks *previous)
 			to->has_run = from->has_run;
 			to->last_run_ms = from->last_run_ms;
 			to->duration_ms = from->duration_ms;
+			to->transitions = from->transitions; /* a counter survives a reload */
 			break;
 		}
 	}
@@ -455,6 +458,30 @@ json_t *checks_status_json(const struct checks *c)
 	}
 	pthread_mutex_unlock(&m->lock);
 	return r == 0 ? steal_ptr(&all) : NULL;
+}
+
+size_t checks_metrics(const struct checks *c, struct check_metrics *out, size_t max)
+{
+	struct checks *m = (struct checks *)c;
+	size_t n = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&m->lock);
+	for (; n < c->n && n < max; n++) {
+		const struct check_slot *slot = &c->slots[n];
+		out[n] = (struct check_metrics){
+		        .name = slot->spec.name,
+		        .kind = slot->spec.kind,
+		        .critical = slot->spec.critical,
+		        .state = slot->h.state,
+		        .has_run = slot->has_run,
+		        .duration_ms = slot->duration_ms,
+		        .transitions = slot->transitions,
+		};
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 json_t *checks_public_json(const struct checks *c)

@@ -54,6 +54,8 @@ struct check_spec {
 int checks_parse(struct conf_doc *doc, json_t *array, const char *objpath, struct check_spec **out,
                  size_t *n_out);
 void check_specs_free(struct check_spec *specs, size_t n);
+/* "pass", "fail", "pending": the control protocol's names. */
+const char *check_state_name(enum check_state state);
 /* "disk", "memory", "file", "tcp", "http", "exec": the config's names. */
 const char *check_kind_name(enum check_kind kind);
 
@@ -81,6 +83,18 @@ uint64_t checks_generation(const struct checks *c);
  *  "last_run_ms_ago":N,"duration_ms":N}} -- new reference, caller owns.
  *  last_run_ms_ago and duration_ms are null before the first run. */
 json_t *checks_status_json(const struct checks *c);
+/* What /metrics shows of each check, copied under the lock. */
+struct check_metrics {
+	const char *name; /* c's; valid while c is */
+	enum check_kind kind;
+	bool critical;
+	enum check_state state;
+	bool has_run;
+	long long duration_ms; /* of the last run */
+	uint64_t transitions;  /* state changes, the first result included */
+};
+/* Fills out with up to max checks, in config order; returns how many. */
+size_t checks_metrics(const struct checks *c, struct check_metrics *out, size_t max);
 /* The same without "detail": a detail can hold an http check's URL with
  * its userinfo and query string, or an exec check's output (a DSN with a
  * password), so only the control socket shows it. */

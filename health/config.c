@@ -22,6 +22,7 @@ int health_config_defaults(struct health_config *cfg)
 		cfg->n_listen = 2;
 	}
 	cfg->control = strdup(HEALTH_DEFAULT_CONTROL);
+	cfg->metrics_listen = strdup("");
 	cfg->health_path = strdup("/health");
 	cfg->index = strdup("index.html");
 	cfg->not_found_page = strdup("404.html");
@@ -44,7 +45,8 @@ int health_config_defaults(struct health_config *cfg)
 	if (!cfg->access_log)
 		return -ENOMEM;
 	if (!cfg->root || !cfg->listen || !cfg->listen[0] || !cfg->listen[1] || !cfg->control ||
-	    !cfg->health_path || !cfg->index || !cfg->not_found_page || !cfg->default_cache_control)
+	    !cfg->metrics_listen || !cfg->health_path || !cfg->index || !cfg->not_found_page ||
+	    !cfg->default_cache_control)
 		return -ENOMEM;
 	return 0;
 }
@@ -56,6 +58,7 @@ void health_config_free(struct health_config *cfg)
 		free(cfg->listen[i]);
 	free(cfg->listen);
 	free(cfg->control);
+	free(cfg->metrics_listen);
 	free(cfg->health_path);
 	free(cfg->index);
 	free(cfg->not_found_page);
@@ -249,6 +252,7 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 	                                   "access_log",
 	                                   "trusted_proxies",
 	                                   "log_probes",
+	                                   "metrics_listen",
 	                                   NULL};
 	json_t *root = doc->root;
 	long long v;
@@ -276,6 +280,12 @@ static int parse_root(struct conf_doc *doc, struct health_config *cfg)
 		return conf_fail(doc, "index", "longer than %d bytes", NAME_MAX);
 	if (cfg->control[0] && cfg->control[0] != '/')
 		return conf_fail(doc, "control_socket", "must be an absolute path or \"\"");
+	if ((r = take_string(doc, root, "", "metrics_listen", &cfg->metrics_listen)) < 0)
+		return r;
+	if (cfg->metrics_listen[0] && !strrchr(cfg->metrics_listen, ':'))
+		return conf_fail(
+		        doc, "metrics_listen",
+		        "expected \"ADDR:PORT\", e.g. \"127.0.0.1:9101\", or \"\" for none");
 	if ((r = conf_get_bool(doc, root, "", "serve_dotfiles", &cfg->serve_dotfiles)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "precompressed", &cfg->precompressed)) < 0 ||
 	    (r = conf_get_bool(doc, root, "", "public_verbose_health",
@@ -479,5 +489,6 @@ char *health_config_dump(const struct health_config *cfg)
 	json_object_set_new(o, "access_log", json_string(cfg->access_log));
 	json_object_set(o, "trusted_proxies", proxies);
 	json_object_set_new(o, "log_probes", json_boolean(cfg->log_probes));
+	json_object_set_new(o, "metrics_listen", json_string(cfg->metrics_listen));
 	return json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 }

@@ -25,6 +25,7 @@ struct health_config {
 	char **listen; /* owned; "ADDR:PORT" strings */
 	size_t n_listen;
 	char *control;        /* owned; control socket path, "" = none */
+	char *metrics_listen; /* owned; "ADDR:PORT" serving /metrics, "" = none */
 	char *health_path;    /* owned; default "/health" */
 	char *index;          /* owned; default "index.html" */
 	char *not_found_page; /* owned; root-relative, "" = plain 404 */

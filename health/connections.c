@@ -67,6 +67,7 @@ struct tracked {
 	atomic_bool errored;
 	uint64_t head_start_ms; /* loop thread (and before listing) */
 	bool cut, evicted;      /* under c->lock */
+	uint64_t sent_mark; /* bytes written counted so far; under c->lock */
 };
 
 #define NO_MARK UINT64_MAX
@@ -98,6 +99,7 @@ struct connections {
 	int pending_linger[LINGER_MAX];
 	size_t n_pending_linger; /* under lock */
 	_Atomic uint64_t open, accepted, head_timeouts, lingering_now, lingered, evictions;
+	_Atomic uint64_t sent; /* bytes written to the sockets, summed */
 };
 
 enum conn_action conn_sweep_decide(enum conn_phase phase, uint64_t head_start_ms,
@@ -146,8 +148,12 @@ bool conn_should_linger(enum conn_phase phase, bool errored, bool cut, uint64_t 
 	return phase == CONN_HEAD && bytes_received > 0;
 }
 
-/* The kernel's count of bytes received, and the ms since the last data. */
-static uint64_t bytes_received(int fd, uint64_t *last_data_recv_ms)
+/* The kernel's count of bytes received, and the ms since the last data;
+ * with written, also the bytes written so far: those sent once
+ * (retransmissions are counted in both tcpi_bytes_sent and
+ * tcpi_bytes_retrans) plus those not sent yet.  Data only, so a queued
+ * FIN does not change it.  One TCP_INFO serves both. */
+static uint64_t bytes_received(int fd, uint64_t *last_data_recv_ms, uint64_t *written)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -155,12 +161,29 @@ static uint64_t bytes_received(int fd, uint64_t *last_data_recv_ms)
 	memset(&ti, 0, sizeof(ti));
 	if (last_data_recv_ms)
 		*last_data_recv_ms = UINT64_MAX;
+	if (written)
+		*written = 0;
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
 	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received))
 		return 0;
 	if (last_data_recv_ms)
 		*last_data_recv_ms = ti.tcpi_last_data_recv;
+	if (written &&
+	    len >= offsetof(struct tcp_info, tcpi_bytes_retrans) + sizeof(ti.tcpi_bytes_retrans) &&
+	    ti.tcpi_bytes_sent >= ti.tcpi_bytes_retrans)
+		*written = ti.tcpi_bytes_sent - ti.tcpi_bytes_retrans + ti.tcpi_notsent_bytes;
 	return ti.tcpi_bytes_received;
+}
+
+/* Adds what the connection wrote since its last count to the total
+ * (under c->lock: the sweep counts idle connections, the close the
+ * rest, so no system call is added to a request). */
+static void count_sent(struct connections *c, struct tracked *t, uint64_t written)
+{
+	if (written > t->sent_mark) {
+		atomic_fetch_add_explicit(&c->sent, written - t->sent_mark, memory_order_relaxed);
+		t->sent_mark = written;
+	}
 }
 
 static void wake(struct connections *c)
@@ -369,15 +392,22 @@ static void sweep(struct connections *c, uint64_t now)
 			/* The mark is taken here, not at the end of each request
 			 * (a system call a request): bytes that came meanwhile
 			 * are told by their time instead. */
-			bytes = bytes_received(t->fd, &last_recv);
+			uint64_t written;
+
+			bytes = bytes_received(t->fd, &last_recv, &written);
+			count_sent(c, t, written);
 			if (!conn_data_after(atomic_load(&t->since_ms), now, last_recv)) {
 				atomic_compare_exchange_strong(&t->idle_mark, &mark, bytes);
 				continue;
 			}
 			act = CONN_HEAD_STARTED;
 		} else {
-			if (phase == CONN_IDLE)
-				bytes = bytes_received(t->fd, NULL);
+			if (phase == CONN_IDLE) {
+				uint64_t written;
+
+				bytes = bytes_received(t->fd, NULL, &written);
+				count_sent(c, t, written);
+			}
 			act = conn_sweep_decide(phase, t->head_start_ms, mark, bytes, now,
 			                        c->lim.header_timeout_ms);
 		}
@@ -553,6 +583,7 @@ void connections_opened(struct connections *c, struct MHD_Connection *conn, void
 void connections_closed(struct connections *c, void **socket_context)
 {
 	struct tracked *t = *socket_context;
+	uint64_t received, written;
 	int unread = 0, dup_fd = -1;
 	bool was_full = atomic_fetch_sub(&c->open, 1) >= c->lim.max_connections;
 
@@ -569,12 +600,15 @@ void connections_closed(struct connections *c, void **socket_context)
 		c->tracked = t->next;
 	if (t->next)
 		t->next->prev = t->prev;
+	/* What was written since the last request ended: MHD's own answers
+	 * (a 431 of its own) are counted here. */
+	received = bytes_received(t->fd, NULL, &written);
+	count_sent(c, t, written);
 	if (ioctl(t->fd, FIONREAD, &unread) < 0)
 		unread = 0;
 	if (conn_should_linger(atomic_load(&t->phase), atomic_load(&t->errored),
 	                       t->cut || t->evicted, (uint64_t)unread,
-	                       atomic_load(&t->phase) == CONN_HEAD ? bytes_received(t->fd, NULL)
-	                                                           : 0) &&
+	                       atomic_load(&t->phase) == CONN_HEAD ? received : 0) &&
 	    c->n_pending_linger < LINGER_MAX && atomic_load(&c->lingering_now) < LINGER_MAX &&
 	    (dup_fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		/* The response is in the send buffer: FIN after it, then keep
@@ -624,4 +658,5 @@ void connections_get_stats(struct connections *c, struct connections_stats *s)
 	s->lingering = atomic_load(&c->lingering_now);
 	s->lingered = atomic_load(&c->lingered);
 	s->evictions = atomic_load(&c->evictions);
+	s->sent = atomic_load(&c->sent);
 }

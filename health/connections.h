@@ -111,6 +111,7 @@ void connections_request_done(struct MHD_Connection *conn);
 
 struct connections_stats {
 	uint64_t open, accepted, head_timeouts, lingering, lingered, evictions;
+	uint64_t sent; /* bytes written to the public sockets, heads and bodies */
 };
 void connections_get_stats(struct connections *c, struct connections_stats *s);
 

@@ -1,4 +1,5 @@
-/* The control socket (see control.h): GET /status and /health, POST /drain
+/* The control socket (see control.h): GET /status, /health and /metrics,
+ * POST /drain
  * and /undrain.  A single thread is enough: one client, a few requests a
  * second at most. */
 #include <errno.h>
@@ -10,6 +11,7 @@
 #include "control-protocol.h"
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "responses.h"
 
 struct control {
@@ -20,9 +22,9 @@ struct control {
 /* The marker stored in *req_cls between the two handler calls. */
 static int request_marker;
 
-#define CONTROL_USAGE                                                                            \
-	"use GET " CONTROL_PATH_STATUS ", GET " CONTROL_PATH_HEALTH ", POST " CONTROL_PATH_DRAIN \
-	", POST " CONTROL_PATH_UNDRAIN
+#define CONTROL_USAGE                                                                             \
+	"use GET " CONTROL_PATH_STATUS ", GET " CONTROL_PATH_HEALTH ", GET " CONTROL_PATH_METRICS \
+	", POST " CONTROL_PATH_DRAIN ", POST " CONTROL_PATH_UNDRAIN
 
 static enum MHD_Result control_error(struct MHD_Connection *conn, unsigned status,
                                      const char *message)
@@ -54,7 +56,8 @@ static void set_draining(struct server *s, bool draining)
 static bool is_command(const char *url)
 {
 	return !strcmp(url, CONTROL_PATH_STATUS) || !strcmp(url, CONTROL_PATH_DRAIN) ||
-	       !strcmp(url, CONTROL_PATH_UNDRAIN) || !strcmp(url, CONTROL_PATH_HEALTH);
+	       !strcmp(url, CONTROL_PATH_UNDRAIN) || !strcmp(url, CONTROL_PATH_HEALTH) ||
+	       !strcmp(url, CONTROL_PATH_METRICS);
 }
 
 static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const char *url,
@@ -82,6 +85,8 @@ static enum MHD_Result on_control(void *cls, struct MHD_Connection *conn, const 
 	} else if (!strcmp(url, CONTROL_PATH_UNDRAIN) && post) {
 		set_draining(s, false);
 	} else if (!strcmp(url, CONTROL_PATH_STATUS) && get) {
+	} else if (!strcmp(url, CONTROL_PATH_METRICS) && get) {
+		return health_metrics_queue(s, conn);
 	} else if (!strcmp(url, CONTROL_PATH_HEALTH) && get) {
 		struct site *site = server_get_site(s);
 		doc = server_health_json(s, site, true, true, &status);

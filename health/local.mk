@@ -15,6 +15,7 @@ health_libasghealth_a_SOURCES = \
 	health/curl-loader.c health/curl-loader.h \
 	health/forwarded.c health/forwarded.h \
 	health/listen.c health/listen.h \
+	health/metrics.c health/metrics.h \
 	health/mime.c health/mime.h \
 	health/path.c health/path.h \
 	health/probes.c health/probes.h \

@@ -20,6 +20,7 @@
 #include "control.h"
 #include "listen.h"
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "timeutil.h"
 
@@ -205,9 +206,12 @@ static void reload(struct server *server, struct access_log *al, const struct op
 	if (cfg.n_listen != old->cfg.n_listen || strcmp(cfg.control, old->cfg.control) ||
 	    cfg.threads != old->cfg.threads || cfg.max_connections != old->cfg.max_connections ||
 	    cfg.connection_timeout_ms != old->cfg.connection_timeout_ms ||
-	    cfg.header_timeout_ms != old->cfg.header_timeout_ms)
-		log_warning("reload: listen, control_socket, threads, max_connections, "
-		            "connection_timeout and header_timeout take effect only on restart");
+	    cfg.header_timeout_ms != old->cfg.header_timeout_ms ||
+	    strcmp(cfg.metrics_listen, old->cfg.metrics_listen))
+		log_warning(
+		        "reload: listen, control_socket, threads, max_connections, "
+		        "connection_timeout, header_timeout and metrics_listen take effect only "
+		        "on restart");
 	/* The access log first: it opens a new file, which can fail, and
 	 * nothing has changed yet. */
 	if (access_log_configure(al, &cfg, err, sizeof(err)) < 0) {
@@ -273,6 +277,8 @@ static int run(const struct options *o, struct health_config *cfg)
 	struct listeners l = {.control = -1};
 	struct server *server = NULL;
 	struct control *control = NULL;
+	struct metrics_listener *metrics = NULL;
+	int metrics_fd = -1;
 	struct site *site = NULL;
 	struct access_log *al = NULL;
 	sigset_t sigs;
@@ -305,6 +311,14 @@ static int run(const struct options *o, struct health_config *cfg)
 		log_error("%s", err);
 		goto out;
 	}
+	/* Bound here even under socket activation: the .socket unit holds the
+	 * public ports only.  An address that cannot be bound stops the start,
+	 * as a bad "listen" does: the operator asked for it. */
+	if (cfg->metrics_listen[0] &&
+	    (r = listen_tcp(cfg->metrics_listen, &metrics_fd, err, sizeof(err))) < 0) {
+		log_error("metrics_listen: %s", err);
+		goto out;
+	}
 	if (site_new(&site, cfg, NULL, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
@@ -321,6 +335,9 @@ static int run(const struct options *o, struct health_config *cfg)
 	if (r >= 0 && l.control >= 0)
 		r = control_start(&control, server, l.control);
 	l.control = -1; /* control_start owns it, even on failure */
+	if (r >= 0 && metrics_fd >= 0)
+		r = metrics_listener_start(&metrics, server, metrics_fd);
+	metrics_fd = -1; /* metrics_listener_start owns it, even on failure */
 	if (r < 0) {
 		log_error("cannot start serving on the listening sockets: %s", strerror(-r));
 		goto out;
@@ -360,6 +377,9 @@ static int run(const struct options *o, struct health_config *cfg)
 			         sig == SIGTERM ? "SIGTERM" : "SIGINT",
 			         (unsigned long long)server_in_flight(server), timeout);
 			sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing in-flight requests");
+			/* Before the server's connections go (its counters read them). */
+			metrics_listener_stop(metrics);
+			metrics = NULL;
 			left = server_shutdown(server, timeout);
 			control_stop(control);
 			control = NULL;
@@ -391,6 +411,9 @@ out:
 		close(l.http[i]);
 	if (l.control >= 0)
 		close(l.control);
+	if (metrics_fd >= 0)
+		close(metrics_fd);
+	metrics_listener_stop(metrics);
 	control_stop(control);
 	server_free(server);
 	access_log_close(al, 5000);

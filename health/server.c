@@ -54,6 +54,8 @@ struct server {
 	atomic_bool draining;
 	atomic_bool stopping;
 	_Atomic uint64_t in_flight, connections, requests;
+	/* Answered requests by method and status class (/metrics). */
+	_Atomic uint64_t answered[SERVER_METHODS][SERVER_STATUS_CLASSES];
 	uint64_t started_ms;
 	unsigned threads;              /* MHD's thread pool, fixed at start */
 	struct probes *probes;         /* owned */
@@ -62,6 +64,24 @@ struct server {
 	pthread_mutex_t health_lock;
 	struct health_cache health[2]; /* owned; [close] */
 };
+
+unsigned server_method_index(const char *method)
+{
+	static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(method, names[i]))
+			return i;
+	return SERVER_METHOD_OTHER;
+}
+
+const char *server_method_name(unsigned index)
+{
+	static const char *const names[SERVER_METHODS] = {"GET",    "HEAD",    "POST", "PUT",
+	                                                  "DELETE", "OPTIONS", "other"};
+
+	return index < SERVER_METHODS ? names[index] : "other";
+}
 
 struct site *server_get_site(struct server *s)
 {
@@ -338,10 +358,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	access_log_request(s->access_log, conn, req, toe);
 	*req_cls = NULL;
 	/* Without head_done, libmicrohttpd refused the head itself (a 431
-	 * for a head over its pool): logged, never in flight.  Idle before
-	 * it stops counting as in flight: whoever sees in_flight 0 sees the
-	 * connection evictable. */
+	 * for a head over its pool): logged, never in flight nor counted.
+	 * Idle before it stops counting as in flight: whoever sees
+	 * in_flight 0 sees the connection evictable. */
 	if (req->head_done) {
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_HTTP_STATUS);
+		unsigned method = server_method_index(req->method);
+
+		/* No status: the client left before an answer was queued. */
+		if (ci && ci->http_status >= 100 && ci->http_status < 600)
+			atomic_fetch_add_explicit(&s->answered[method][ci->http_status / 100 - 1],
+			                          1, memory_order_relaxed);
 		connections_request_done(conn);
 		atomic_fetch_sub(&s->in_flight, 1);
 	}
@@ -572,6 +600,28 @@ void server_set_access_log(struct server *s, struct access_log *al)
 unsigned server_threads(struct server *s)
 {
 	return s->threads;
+}
+
+void server_get_counters(struct server *s, struct server_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (size_t m = 0; m < SERVER_METHODS; m++)
+		for (size_t c = 0; c < SERVER_STATUS_CLASSES; c++)
+			out->answered[m][c] =
+			        atomic_load_explicit(&s->answered[m][c], memory_order_relaxed);
+	out->in_flight = atomic_load(&s->in_flight);
+	out->connections = atomic_load(&s->connections);
+	out->draining = atomic_load(&s->draining);
+	if (s->conns) {
+		struct connections_stats st;
+		connections_get_stats(s->conns, &st);
+		out->sent_bytes = st.sent;
+	}
+}
+
+struct probes *server_probes(struct server *s)
+{
+	return s->probes;
 }
 
 void server_status_line(struct server *s, char *buf, size_t len)

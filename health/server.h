@@ -33,6 +33,28 @@ unsigned server_threads(struct server *s);
 /* Where completed requests are logged (not owned; before server_start). */
 struct access_log;
 void server_set_access_log(struct server *s, struct access_log *al);
+/* Counted methods; the rest are "other", so a client cannot grow the
+ * label set of /metrics. */
+enum {
+	SERVER_METHOD_OTHER = 6,
+	SERVER_METHODS = 7,
+	SERVER_STATUS_CLASSES = 5, /* 1xx .. 5xx */
+};
+/* "GET" -> 0 ... "OPTIONS" -> 5, anything else SERVER_METHOD_OTHER. */
+unsigned server_method_index(const char *method);
+const char *server_method_name(unsigned index);
+
+/* A snapshot of the public side's counters, for /metrics. */
+struct server_counters {
+	uint64_t answered[SERVER_METHODS][SERVER_STATUS_CLASSES]; /* [method][status/100 - 1] */
+	uint64_t in_flight, connections;
+	uint64_t sent_bytes; /* written to public sockets, heads and bodies */
+	bool draining;
+};
+void server_get_counters(struct server *s, struct server_counters *out);
+/* The load balancer's probers (probes.h), owned by s. */
+struct probes *server_probes(struct server *s);
+
 /* One line for systemd's STATUS=. */
 void server_status_line(struct server *s, char *buf, size_t len);
 /* The control socket's /status document (common/control-protocol.h);

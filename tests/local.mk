@@ -5,6 +5,7 @@ include $(srcdir)/tests/health.mk
 include $(srcdir)/tests/checks.mk
 include $(srcdir)/tests/agent.mk
 include $(srcdir)/tests/standins.mk
+include $(srcdir)/tests/metrics.mk
 
 # Packaging and deployment tests.
 include $(srcdir)/tests/package.mk

@@ -16,10 +16,12 @@ follows a rename there.  Checked:
   socket shows it, with the answers the header's paths give."""
 
 import glob
+import json
 import os
 import re
 
 import agentlib
+import asgtest
 import lifecyclelib
 from agentlib import check, wait_until
 from lifecyclelib import LAUNCH_HOOK
@@ -63,7 +65,8 @@ PROBER_FIELDS = [("CONTROL_PROBER_PROBES", INT)]
 CHECK_FIELDS = [("CONTROL_CHECK_STATE", STR), ("CONTROL_CHECK_CRITICAL", BOOL),
                 ("CONTROL_CHECK_PASSES", INT), ("CONTROL_CHECK_TYPE", STR)]
 PATHS = ["CONTROL_PATH_STATUS", "CONTROL_PATH_DRAIN", "CONTROL_PATH_UNDRAIN",
-         "CONTROL_PATH_HEALTH", "CONTROL_DEFAULT_SOCKET"]
+         "CONTROL_PATH_HEALTH", "CONTROL_DEFAULT_SOCKET", "CONTROL_PATH_METRICS",
+         "CONTROL_AGENT_STATUS_PATH"]
 VALUES = {"CONTROL_FIELD_STATUS": ["CONTROL_STATUS_HEALTHY", "CONTROL_STATUS_UNHEALTHY",
                                    "CONTROL_STATUS_DRAINING"],
           "CONTROL_CHECK_STATE": ["CONTROL_CHECK_PASS", "CONTROL_CHECK_FAIL",
@@ -144,6 +147,41 @@ def probe(s):
         conn.close()
 
 
+def get_raw(socket_path, path):
+    conn = asgtest.UnixHTTPConnection(socket_path)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read().decode()
+    finally:
+        conn.close()
+
+
+def check_metrics_paths(s):
+    """CONTROL_PATH_METRICS on both sockets (Prometheus text), and the
+    agent's status document at CONTROL_AGENT_STATUS_PATH."""
+    prom_type = "text/plain; version=0.0.4; charset=utf-8"
+    status, ctype, body = get_raw(s.health.control, P["CONTROL_PATH_METRICS"])
+    check(status == 200 and ctype == prom_type, "asg-health %s: %s %s" % (
+        P["CONTROL_PATH_METRICS"], status, ctype))
+    check("\nasg_health_draining 0\n" in body and "# TYPE asg_health_requests_total counter"
+          in body, "asg-health metrics: %s" % body[:2000])
+    agent_socket = s.config()["status_socket"]
+    status, ctype, body = get_raw(agent_socket, P["CONTROL_PATH_METRICS"])
+    check(status == 200 and ctype == prom_type, "asg-agent %s: %s %s" % (
+        P["CONTROL_PATH_METRICS"], status, ctype))
+    check('asg_agent_lifecycle_state{state="ready"} 1\n' in body,
+          "asg-agent metrics: %s" % body[:2000])
+    status, ctype, body = get_raw(agent_socket, P["CONTROL_AGENT_STATUS_PATH"])
+    check(status == 200 and ctype == "application/json", "asg-agent %s: %s %s" % (
+        P["CONTROL_AGENT_STATUS_PATH"], status, ctype))
+    check(json.loads(body)["lifecycle"]["state"] == "ready", body)
+    # The same document `asg-agent status` prints.
+    cli = s.agent.cli("status")
+    check(cli.returncode == 0 and json.loads(cli.stdout)["version"] == json.loads(body)["version"],
+          "asg-agent status: %r" % cli)
+
+
 def main(tmp):
     static_contract()
     s = lifecyclelib.Setup(tmp, state="Pending:Wait", flag=False,
@@ -197,6 +235,8 @@ def main(tmp):
         check(doc[P["CONTROL_FIELD_DRAINING"]] is False and
               doc[P["CONTROL_FIELD_STATUS"]] == P["CONTROL_STATUS_HEALTHY"], repr(doc))
         check(probe(s) == 200, "/health after undrain")
+        s.wait_state("ready", 5)
+        check_metrics_paths(s)
 
         # The paths the header names are the ones asg-health serves.
         for name, method in (("CONTROL_PATH_HEALTH", "GET"), ("CONTROL_PATH_STATUS", "GET")):

@@ -144,14 +144,16 @@ endpoint_keys = c_array("agent/config.c", "endpoint_keys")
 
 HEALTH, AGENT, LIFECYCLE = ("HEALTH.JSON", None), ("AGENT.JSON", None), (
     "AGENT.JSON", "The lifecycle object")
-expected = {}
+# A key may be in two parsers' lists (metrics_listen is a key of both
+# health.json and agent.json): it then has one entry in each section.
+expected = {}  # key -> [place]
 for keys, place in ((health_keys, HEALTH), (top_keys, AGENT), (lifecycle_keys, LIFECYCLE)):
     if not keys:
         fail("no keys found for %s" % (place,))
     for k in keys:
-        if k in expected:
-            fail("key %s is in two parsers' lists: name the sections apart" % k)
-        expected[k] = place
+        if place in expected.get(k, []):
+            fail("key %s is twice in the list of %s" % (k, place))
+        expected.setdefault(k, []).append(place)
 
 definitions = {}  # key -> [(page, section, subsection)]
 for page, ents in [(man5, entries)] + list(other_pages.items()):
@@ -159,23 +161,25 @@ for page, ents in [(man5, entries)] + list(other_pages.items()):
         for k in keys:
             definitions.setdefault(k, []).append((page, section, subsection))
 
-for k, place in expected.items():
+for k, places in expected.items():
     defs = definitions.get(k, [])
-    here = [d for d in defs if d == (man5,) + place]
-    where = "%s%s" % (place[0], " / " + place[1] if place[1] else "")
-    if len(here) != 1:
-        fail("asg-agent.json(5) has %d entries for \"%s\" in %s, not exactly one"
-             % (len(here), k, where))
+    for place in places:
+        here = [d for d in defs if d == (man5,) + place]
+        where = "%s%s" % (place[0], " / " + place[1] if place[1] else "")
+        if len(here) != 1:
+            fail("asg-agent.json(5) has %d entries for \"%s\" in %s, not exactly one"
+                 % (len(here), k, where))
     for d in defs:
-        if d != (man5,) + place:
+        if d[1:] not in places:
             fail("\"%s\" (a key of %s) is defined again in %s, section %s%s"
-                 % (k, where, d[0], d[1], " / " + d[2] if d[2] else ""))
+                 % (k, ", ".join(p[0] for p in places), d[0], d[1],
+                    " / " + d[2] if d[2] else ""))
 
 # Entries in the key sections name only keys the parsers accept.
 for section, subsection, keys, _ in entries:
     if (section, subsection) in (HEALTH, AGENT, LIFECYCLE):
         for k in keys:
-            if expected.get(k) != (section, subsection):
+            if (section, subsection) not in expected.get(k, []):
                 fail("asg-agent.json(5), %s: an entry for \"%s\", which the parser "
                      "of that section does not accept" % (section, k))
 

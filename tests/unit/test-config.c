@@ -38,6 +38,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.region);
 	assert_string_equal(cfg.status_socket, "/run/asg-agent/agent.sock");
 	assert_string_equal(cfg.health_socket, "/run/asg-agent/health.sock");
+	assert_null(cfg.metrics_listen); /* off */
 	agent_config_free(&cfg);
 }
 
@@ -48,7 +49,8 @@ static void test_full(void **state)
 	        " \"period\": 10, \"sample_interval\": \"500ms\", \"namespace\": \"Custom/App\",\n"
 	        " \"memory_metric\": true, \"disk_metric\": true, \"disk_path\": \"/var\",\n"
 	        " \"endpoint_urls\": {\"cloudwatch\": \"http://127.0.0.1:1\"},\n"
-	        " \"backlog\": \"30m\", \"publish_jitter\": \"2s\", \"imds_token_ttl\": 300}";
+	        " \"backlog\": \"30m\", \"publish_jitter\": \"2s\", \"imds_token_ttl\": 300,\n"
+	        " \"metrics_listen\": \"[::1]:9102\"}";
 	struct agent_config cfg;
 	struct aws_endpoint_config eps;
 	char err[1024];
@@ -61,6 +63,7 @@ static void test_full(void **state)
 	assert_int_equal(cfg.publish_jitter_ms, 2000);
 	assert_int_equal(cfg.imds_token_ttl_s, 300);
 	assert_true(cfg.memory_metric && cfg.disk_metric);
+	assert_string_equal(cfg.metrics_listen, "[::1]:9102");
 	agent_config_endpoints(&cfg, &eps);
 	assert_string_equal(eps.service[AWS_CLOUDWATCH], "http://127.0.0.1:1");
 	assert_null(eps.service[AWS_AUTO_SCALING]);
@@ -72,6 +75,8 @@ static void test_errors(void **state)
 	unsetenv("ASG_AGENT_TEST_PERIOD_MS");
 	expect_error("{\n  \"perod\": 10\n}", "agent.json:2:3: perod: unknown key");
 	expect_error("{\"period\": 15}", "period: must be 10, 30 or 60");
+	expect_error("{\"metrics_listen\": \"9102\"}", "metrics_listen: expected \"ADDR:PORT");
+	expect_error("{\"metrics_listen\": \"\"}", "metrics_listen: must not be empty");
 	expect_error("{\"period\": \"60\"}", "period: expected an integer");
 	expect_error("{\"namespace\": \"AWS/EC2\"}", "namespace: must not start with");
 	expect_error("{\"namespace\": \"\"}", "namespace: must not be empty");

@@ -29,6 +29,7 @@ static void test_defaults(void **state)
 	assert_true(cfg.connection_timeout_ms > 60000);
 	assert_int_equal(cfg.max_header_size, 8192);
 	assert_int_equal(cfg.lb_unhealthy_threshold, 2);
+	assert_string_equal(cfg.metrics_listen, ""); /* off */
 	health_config_free(&cfg);
 }
 
@@ -47,7 +48,8 @@ static void test_values(void **state)
 	                   "  \"connection_timeout\": \"90s\",\n"
 	                   "  \"cache_max_file_size\": \"64k\",\n"
 	                   "  \"shutdown_timeout\": 12.5,\n"
-	                   "  \"serve_dotfiles\": true\n"
+	                   "  \"serve_dotfiles\": true,\n"
+	                   "  \"metrics_listen\": \"127.0.0.1:9101\"\n"
 	                   "}\n";
 
 	assert_int_equal(health_config_parse(&cfg, "h.json", text, err, sizeof(err)), 0);
@@ -57,6 +59,7 @@ static void test_values(void **state)
 	assert_int_equal(cfg.cache_max_file_size, 65536);
 	assert_int_equal(cfg.shutdown_timeout_ms, 12500);
 	assert_true(cfg.serve_dotfiles);
+	assert_string_equal(cfg.metrics_listen, "127.0.0.1:9101");
 	assert_string_equal(health_config_cache_control(&cfg, "/assets/app.js"),
 	                    "public, max-age=31536000, immutable");
 	assert_string_equal(health_config_cache_control(&cfg, "/about/index.html"), "no-cache");
@@ -113,6 +116,8 @@ static void test_errors(void **state)
 		snprintf(text, sizeof(text), "{\"index\": \"%05000d\"}", 0);
 		expect_error(text, "index: longer than 255 bytes");
 	}
+	expect_error("{\"metrics_listen\": \"9101\"}", "health.json:1:2: metrics_listen: expected");
+	expect_error("{\"metrics_listen\": 9101}", "metrics_listen: expected a string");
 	expect_error("{\"max_header_size\": \"1k\", \"max_uri_length\": 10}",
 	             "max_uri_length: 10 is out of range");
 }
