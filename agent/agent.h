@@ -57,8 +57,8 @@ struct agent {
 	bool cpu_prev_valid;
 	uint64_t cpu_prev_ms; /* monotonic time of cpu_prev */
 	uint64_t started_mono_ms;
-	uint64_t imds_retry_at_ms;    /* monotonic: next identity probe while absent */
-	uint64_t asg_retry_at_ms;     /* monotonic: next ASG discovery while unknown */
+	uint64_t imds_retry_at_ms; /* monotonic: next identity probe while absent */
+	uint64_t asg_retry_at_ms;  /* monotonic: next ASG discovery while unknown */
 	struct watchdog watchdog;
 	int signal_fd;                /* owned: SIGTERM/SIGINT */
 	int timer_fd;                 /* owned: the sample tick */

@@ -527,7 +527,7 @@ static void sync_done(void *ctx, int r, struct aws_response *out)
 }
 
 int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
-                 const struct strbuf *params, struct aws_response *out)
+              const struct strbuf *params, struct aws_response *out)
 {
 	struct sync_call s = {false, 0};
 	struct aws_call q;
@@ -544,5 +544,3 @@ int aws_query(struct aws_client *c, enum aws_service svc, const char *action,
 	}
 	return s.r;
 }
-
-

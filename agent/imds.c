@@ -427,7 +427,7 @@ int imds_ensure_token(struct imds_client *c)
 	return wait_read(c, &rd, &s);
 }
 
-static int get(struct imds_client *c, const char *path, struct strbuf *out)
+int imds_get(struct imds_client *c, const char *path, struct strbuf *out)
 {
 	struct sync_read s = {false, 0};
 	struct imds_read rd;

@@ -67,7 +67,7 @@ struct tracked {
 	atomic_bool errored;
 	uint64_t head_start_ms; /* loop thread (and before listing) */
 	bool cut, evicted;      /* under c->lock */
-	uint64_t sent_mark; /* bytes written counted so far; under c->lock */
+	uint64_t sent_mark;     /* bytes written counted so far; under c->lock */
 };
 
 #define NO_MARK UINT64_MAX
