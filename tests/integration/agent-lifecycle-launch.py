@@ -132,7 +132,10 @@ def warm_pool(tmp):
         s.start_agent()
         check(s.agent.notify.wait_for("READY=1", 10), "no READY=1 while warmed")
         s.wait_state("warmed", 5)
-        check(s.lifecycle()["launch_hook_completed"], "launch hook not settled in the pool")
+        # Settled in the pool by a CompleteLifecycleAction that comes after
+        # the state (the agent's calls do not block its loop).
+        check(wait_until(lambda: s.lifecycle()["launch_hook_completed"], 10),
+              "launch hook not settled in the pool: %r" % s.lifecycle())
         # Two periods closed while warmed (counted by the agent), none sent.
         closed = s.closed_periods()
         check(wait_until(lambda: s.closed_periods() >= closed + 2, 10), "no period closed")
