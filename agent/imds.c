@@ -176,10 +176,25 @@ static void backoff(struct imds_read *rd, unsigned retry)
 		finish(rd, r);
 }
 
+/* After a failed attempt (r: the transport's error, or what the status
+ * means): tried again after a backoff while attempts are left when
+ * again (a transport error, a transient status); else the read ends. */
+static void attempt_failed(struct imds_read *rd, int r, bool again, struct http_response *resp,
+                           int *attempt)
+{
+	http_response_free(resp);
+	if (!again || ++*attempt >= rd->c->attempts) {
+		finish(rd, r);
+		return;
+	}
+	backoff(rd, (unsigned)*attempt - 1);
+}
+
 static void on_put_done(void *ctx, int r, struct http_response *resp)
 {
 	struct imds_read *rd = ctx;
 	struct imds_client *c = rd->c;
+	bool again = true; /* a transport error is tried again */
 
 	rd->transfer = NULL;
 	if (r == -EINTR) {
@@ -212,18 +227,9 @@ static void on_put_done(void *ctx, int r, struct http_response *resp)
 		r = resp->status == 403 || resp->status == 404 || resp->status == 405 ? -EACCES
 		    : transient_status(resp->status)                                  ? -EIO
 		                                                                      : -EPROTO;
-		if (!transient_status(resp->status)) {
-			http_response_free(resp);
-			finish(rd, r);
-			return;
-		}
+		again = transient_status(resp->status);
 	}
-	http_response_free(resp);
-	if (++rd->token_attempt >= c->attempts) {
-		finish(rd, r);
-		return;
-	}
-	backoff(rd, (unsigned)rd->token_attempt - 1);
+	attempt_failed(rd, r, again, resp, &rd->token_attempt);
 }
 
 static void send_put(struct imds_read *rd)
@@ -244,6 +250,7 @@ static void on_get_done(void *ctx, int r, struct http_response *resp)
 {
 	struct imds_read *rd = ctx;
 	struct imds_client *c = rd->c;
+	bool again = true; /* a transport error is tried again */
 
 	rd->transfer = NULL;
 	if (r == -EINTR) {
@@ -279,18 +286,9 @@ static void on_get_done(void *ctx, int r, struct http_response *resp)
 		    : resp->status == 401            ? -EACCES
 		    : transient_status(resp->status) ? -EIO
 		                                     : -EPROTO;
-		if (!transient_status(resp->status)) {
-			http_response_free(resp);
-			finish(rd, r);
-			return;
-		}
+		again = transient_status(resp->status);
 	}
-	http_response_free(resp);
-	if (++rd->attempt >= c->attempts) {
-		finish(rd, r);
-		return;
-	}
-	backoff(rd, (unsigned)rd->attempt - 1);
+	attempt_failed(rd, r, again, resp, &rd->attempt);
 }
 
 /* A GET attempt, after a token PUT when there is no valid token. */

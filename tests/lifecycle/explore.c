@@ -299,13 +299,17 @@ static void check_actions(struct world *w, const struct lc_actions *out, enum lc
 			w->publishing = a->flag;
 			break;
 		case LC_ACT_SAVE: {
-			const struct lifecycle *prev = (const struct lifecycle *)w->saved;
+			enum lc_state prev_state; /* saved is bytes: copied, not cast */
 			/* I9: every state the engine saves reads back (a restart
 			 * sets aside a state file that does not validate).  The
 			 * validation ties fields to the state: checked when the
 			 * state changed (JSON on every save quadrupled the
 			 * explorer's time). */
-			bool changed = !w->have_saved || prev->state != w->lc.state;
+			bool changed;
+
+			memcpy(&prev_state, w->saved + offsetof(struct lifecycle, state),
+			       sizeof(prev_state));
+			changed = !w->have_saved || prev_state != w->lc.state;
 
 			if (changed && !saved_reads_back(&w->lc))
 				violation(w, "I9: the saved state does not read back", out);
