@@ -307,7 +307,7 @@ static int run(const struct options *o, struct health_config *cfg)
 		log_error("cannot start the access log: %s", strerror(-r));
 		goto out;
 	}
-	if ((r = access_log_configure(al, cfg, err, sizeof(err))) < 0) {
+	if (access_log_configure(al, cfg, err, sizeof(err)) < 0) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -315,7 +315,7 @@ static int run(const struct options *o, struct health_config *cfg)
 	 * public ports only.  An address that cannot be bound stops the start,
 	 * as a bad "listen" does: the operator asked for it. */
 	if (cfg->metrics_listen[0] &&
-	    (r = listen_tcp(cfg->metrics_listen, &metrics_fd, err, sizeof(err))) < 0) {
+	    listen_tcp(cfg->metrics_listen, &metrics_fd, err, sizeof(err)) < 0) {
 		log_error("metrics_listen: %s", err);
 		goto out;
 	}
