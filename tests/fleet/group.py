@@ -76,6 +76,11 @@ class Group:
         out = {}
         for slot, inst in list(self.fleet.instances.items()):
             st = states.get(inst.id)
+            if st is None and inst.id in self.launched_at and not inst.terminated:
+                # Launched after the states were read: counted, or the
+                # next launch and a scale-in of a healthy instance follow
+                # (seen: i3 and i4 launched for i1, then i2 terminated).
+                st = "Pending"
             if st is not None and st not in GONE:
                 out[slot] = st
         for slot in self.launching:
