@@ -85,6 +85,21 @@ def scrape(host_port):
     return body
 
 
+def settled(host_port):
+    """A scrape once asg-health has finished with the test's requests:
+    a response reaches the client before asg-health's completion callback
+    counts it (and before it closes the connection), so counts read at
+    once can lag by the last request."""
+    last = [None]
+
+    def done():
+        last[0] = parse(scrape(host_port))
+        return value(last[0], "asg_health_requests_in_flight") == 0 and \
+            value(last[0], "asg_health_open_connections") == 0
+    wait_until(done, 10, interval=0.05)
+    return last[0]
+
+
 def promtool_ok(text, what):
     r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                        text=True, timeout=30)
@@ -210,7 +225,7 @@ def health_traffic(s, addr):
     """Exact deltas of asg-health's counters for traffic the test made."""
     h = s.health
     asgtest.write(os.path.join(h.root, "index.html"), b"<p>hello</p>\n" * 50)
-    before = parse(scrape(addr))
+    before = settled(addr)
     received = raw_requests(h, [
         b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
@@ -220,7 +235,7 @@ def health_traffic(s, addr):
         b"BREW / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     ])
     received += keepalive_requests(h, ["/", "/index.html", "/missing", "/"])
-    after = parse(scrape(addr))
+    after = settled(addr)
 
     def delta(name, **labels):
         return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
@@ -386,12 +401,12 @@ def test(tmp):
         get_2xx = health_traffic(s, health_addr)
 
         # A check flapping: the state gauge flips, two transitions.
-        before = parse(scrape(health_addr))
+        before = settled(health_addr)
         check(check_state(before, "flappy", "pass") == 1, "flappy not passing: %r" % before)
         open(flap, "w").close()
         check(wait_until(lambda: check_state(parse(scrape(health_addr)), "flappy", "fail") == 1,
                          5), "the state gauge never showed the check failing")
-        mid = parse(scrape(health_addr))
+        mid = settled(health_addr)
         check(check_state(mid, "flappy", "pass") == 0 and
               check_state(mid, "flappy", "pending") == 0, "state gauges: %r" % mid)
         # Prometheus sees it fail too before it passes again.
@@ -399,7 +414,7 @@ def test(tmp):
         os.unlink(flap)
         check(wait_until(lambda: check_state(parse(scrape(health_addr)), "flappy", "pass") == 1,
                          5), "the state gauge never showed the check passing again")
-        after = parse(scrape(health_addr))
+        after = settled(health_addr)
         check(value(after, "asg_health_check_transitions_total", check="flappy") -
               value(before, "asg_health_check_transitions_total", check="flappy") == 2,
               "transitions: %r -> %r" % (before, after))
@@ -411,7 +426,7 @@ def test(tmp):
         body = 0
         for _ in range(3):
             body += probe(s.health, 200)
-        m = parse(scrape(health_addr))
+        m = settled(health_addr)
         check(value(m, "asg_health_lb_probes_total", prober="127.0.0.1") == 3,
               "probes: %r" % m)
         check(value(m, "asg_health_draining") == 0 and
@@ -419,11 +434,11 @@ def test(tmp):
         status, _ = s.health.control_request("POST", "/drain")
         check(status == 200, "POST /drain: %s" % status)
         probe(s.health, 503)
-        m = parse(scrape(health_addr))
+        m = settled(health_addr)
         check(value(m, "asg_health_draining") == 1 and value(m, "asg_health_healthy") == 0 and
               value(m, "asg_health_lb_drain_confirmed") == 0, "after one 503: %r" % m)
         probe(s.health, 503)
-        m = parse(scrape(health_addr))
+        m = settled(health_addr)
         check(value(m, "asg_health_lb_drain_confirmed") == 1 and
               value(m, "asg_health_lb_probes_total", prober="127.0.0.1") == 5 and
               value(m, "asg_health_lb_probers_recent") == 1, "after two 503s: %r" % m)
