@@ -36,24 +36,22 @@ static void write_publishing(const struct agent *a, struct prom *p)
 {
 	const struct metrics *m = &a->metrics;
 
-	prom_family(p, "asg_agent_metric_periods_published_total", PROM_COUNTER,
-	            "Metric periods CloudWatch accepted.");
-	prom_sample_u64(p, NULL, m->published);
-	prom_family(p, "asg_agent_metric_periods_failed_total", PROM_COUNTER,
-	            "Metric periods in PutMetricData calls that failed (a period kept and sent "
-	            "again counts at each failure).");
-	prom_sample_u64(p, NULL, m->failed);
-	prom_family(p, "asg_agent_metric_periods_dropped_total", PROM_COUNTER,
-	            "Metric periods dropped: the backlog was full, or CloudWatch refused them "
-	            "for good.");
-	prom_sample_u64(p, NULL, m->dropped);
-	prom_family(p, "asg_agent_metric_backlog_periods", PROM_GAUGE,
-	            "Closed metric periods waiting to be published.");
-	prom_sample_u64(p, NULL, m->q_len);
-	prom_family(p, "asg_agent_metric_publishing", PROM_GAUGE,
+	prom_single_u64(p, "asg_agent_metric_periods_published_total", PROM_COUNTER,
+	                "Metric periods CloudWatch accepted.", m->published);
+	prom_single_u64(p, "asg_agent_metric_periods_failed_total", PROM_COUNTER,
+	                "Metric periods in PutMetricData calls that failed (a period kept and sent "
+	                "again counts at each failure).",
+	                m->failed);
+	prom_single_u64(p, "asg_agent_metric_periods_dropped_total", PROM_COUNTER,
+	                "Metric periods dropped: the backlog was full, or CloudWatch refused them "
+	                "for good.",
+	                m->dropped);
+	prom_single_u64(p, "asg_agent_metric_backlog_periods", PROM_GAUGE,
+	                "Closed metric periods waiting to be published.", m->q_len);
+	prom_single(p, "asg_agent_metric_publishing", PROM_GAUGE,
 	            "1 while closed periods are published, 0 while they are discarded (booting, "
-	            "warming, draining).");
-	prom_sample(p, NULL, m->publishing);
+	            "warming, draining).",
+	            m->publishing);
 	/* Both absent until the first accepted publish. */
 	prom_family(p, "asg_agent_metric_last_publish_timestamp_seconds", PROM_GAUGE,
 	            "Unix time of the last PutMetricData call CloudWatch accepted.");

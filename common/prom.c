@@ -189,6 +189,20 @@ void prom_sample_u64(struct prom *p, const char *const *labels, uint64_t value)
 	put_series(p, labels, v);
 }
 
+void prom_single(struct prom *p, const char *name, enum prom_type type, const char *help,
+                 double value)
+{
+	prom_family(p, name, type, help);
+	prom_sample(p, NULL, value);
+}
+
+void prom_single_u64(struct prom *p, const char *name, enum prom_type type, const char *help,
+                     uint64_t value)
+{
+	prom_family(p, name, type, help);
+	prom_sample_u64(p, NULL, value);
+}
+
 int prom_finish(struct prom *p, const char **text, size_t *len)
 {
 	if (p->error)

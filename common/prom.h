@@ -37,6 +37,11 @@ void prom_family(struct prom *p, const char *name, enum prom_type type, const ch
  * +Inf, -Inf, NaN; integers exactly. */
 void prom_sample(struct prom *p, const char *const *labels, double value);
 void prom_sample_u64(struct prom *p, const char *const *labels, uint64_t value);
+/* A metric of one series without labels: prom_family() and its sample. */
+void prom_single(struct prom *p, const char *name, enum prom_type type, const char *help,
+                 double value);
+void prom_single_u64(struct prom *p, const char *name, enum prom_type type, const char *help,
+                     uint64_t value);
 
 /* 0 and *text (owned by p, length *len) when everything was written, or
  * the first error. */

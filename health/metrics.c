@@ -39,15 +39,15 @@ static void write_requests(struct prom *p, const struct server_counters *c)
 			                                      "code", classes[k], NULL},
 			                c->answered[m][k]);
 		}
-	prom_family(p, "asg_health_sent_bytes_total", PROM_COUNTER,
-	            "Bytes written to public connections, response heads and bodies.");
-	prom_sample_u64(p, NULL, c->sent_bytes);
-	prom_family(p, "asg_health_requests_in_flight", PROM_GAUGE,
-	            "Public requests being answered now (head received, response not yet "
-	            "completed).");
-	prom_sample_u64(p, NULL, c->in_flight);
-	prom_family(p, "asg_health_open_connections", PROM_GAUGE, "Open public connections.");
-	prom_sample_u64(p, NULL, c->connections);
+	prom_single_u64(p, "asg_health_sent_bytes_total", PROM_COUNTER,
+	                "Bytes written to public connections, response heads and bodies.",
+	                c->sent_bytes);
+	prom_single_u64(p, "asg_health_requests_in_flight", PROM_GAUGE,
+	                "Public requests being answered now (head received, response not yet "
+	                "completed).",
+	                c->in_flight);
+	prom_single_u64(p, "asg_health_open_connections", PROM_GAUGE, "Open public connections.",
+	                c->connections);
 }
 
 static void write_cache(struct prom *p, struct site *site)
@@ -55,17 +55,15 @@ static void write_cache(struct prom *p, struct site *site)
 	struct cache_stats cs;
 
 	cache_get_stats(site->cache, &cs);
-	prom_family(p, "asg_health_cache_hits_total", PROM_COUNTER,
-	            "File cache lookups answered from memory (reset by a reload).");
-	prom_sample_u64(p, NULL, cs.hits);
-	prom_family(p, "asg_health_cache_misses_total", PROM_COUNTER,
-	            "File cache lookups that went to the filesystem (reset by a reload).");
-	prom_sample_u64(p, NULL, cs.misses);
-	prom_family(p, "asg_health_cache_entries", PROM_GAUGE, "Entries in the file cache.");
-	prom_sample_u64(p, NULL, cs.entries);
-	prom_family(p, "asg_health_cache_bytes", PROM_GAUGE,
-	            "Bytes of file content held in the file cache.");
-	prom_sample_u64(p, NULL, cs.bytes);
+	prom_single_u64(p, "asg_health_cache_hits_total", PROM_COUNTER,
+	                "File cache lookups answered from memory (reset by a reload).", cs.hits);
+	prom_single_u64(p, "asg_health_cache_misses_total", PROM_COUNTER,
+	                "File cache lookups that went to the filesystem (reset by a reload).",
+	                cs.misses);
+	prom_single_u64(p, "asg_health_cache_entries", PROM_GAUGE, "Entries in the file cache.",
+	                cs.entries);
+	prom_single_u64(p, "asg_health_cache_bytes", PROM_GAUGE,
+	                "Bytes of file content held in the file cache.", cs.bytes);
 }
 
 static void write_checks(struct prom *p, struct site *site)
@@ -118,14 +116,13 @@ static void write_load_balancer(struct prom *p, struct server *s, struct site *s
 		prom_sample_u64(p, (const char *const[]){"prober", addr ? addr : "", NULL},
 		                (uint64_t)n);
 	}
-	prom_family(p, "asg_health_lb_probers_recent", PROM_GAUGE,
-	            "Probers seen within lb_probe_window.");
-	prom_sample_u64(p, NULL,
+	prom_single_u64(p, "asg_health_lb_probers_recent", PROM_GAUGE,
+	                "Probers seen within lb_probe_window.",
 	                (uint64_t)json_integer_value(json_object_get(lb, CONTROL_LB_RECENT)));
-	prom_family(p, "asg_health_lb_drain_confirmed", PROM_GAUGE,
+	prom_single(p, "asg_health_lb_drain_confirmed", PROM_GAUGE,
 	            "1 when every recent prober has had its unhealthy threshold of 503s since "
-	            "the drain.");
-	prom_sample(p, NULL, confirmed);
+	            "the drain.",
+	            confirmed);
 }
 
 void health_metrics_write(struct server *s, struct prom *p)
@@ -137,12 +134,11 @@ void health_metrics_write(struct server *s, struct prom *p)
 	write_requests(p, &c);
 	write_cache(p, site);
 	write_checks(p, site);
-	prom_family(p, "asg_health_draining", PROM_GAUGE,
-	            "1 while draining (POST /drain on the control socket), else 0.");
-	prom_sample(p, NULL, c.draining);
-	prom_family(p, "asg_health_healthy", PROM_GAUGE,
-	            "1 when /health answers 200: not draining and every critical check passes.");
-	prom_sample(p, NULL, !c.draining && checks_healthy(site->checks));
+	prom_single(p, "asg_health_draining", PROM_GAUGE,
+	            "1 while draining (POST /drain on the control socket), else 0.", c.draining);
+	prom_single(p, "asg_health_healthy", PROM_GAUGE,
+	            "1 when /health answers 200: not draining and every critical check passes.",
+	            !c.draining && checks_healthy(site->checks));
 	write_load_balancer(p, s, site);
 	site_put(site);
 }

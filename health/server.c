@@ -658,8 +658,8 @@ uint64_t server_shutdown(struct server *s, long long timeout_ms)
 		MHD_stop_daemon(s->daemon);
 		s->daemon = NULL;
 	}
-	connections_free(s->conns);
-	s->conns = NULL;
+	/* The connection table stays until server_free(): the control
+	 * socket, still answering, reads its counters (/status, /metrics). */
 	return left;
 }
 

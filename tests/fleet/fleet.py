@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "standins"))
 sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (the stand-ins' helpers)
-from asgtest import UnixHTTPConnection, free_port, wait_for  # noqa: E402
+from asgtest import free_port, unix_request, wait_for  # noqa: E402
 from haproxy import HAProxy  # noqa: E402
 
 HEALTH_BIN = os.path.join(TOP_BUILDDIR, "health", "asg-health")
@@ -259,11 +259,7 @@ class Instance:
                                       stdout=self.agent_log, stderr=subprocess.STDOUT)
 
     def health_status(self):
-        conn = UnixHTTPConnection(self.control)
-        conn.request("GET", "/status")
-        doc = json.loads(conn.getresponse().read())
-        conn.close()
-        return doc
+        return json.loads(unix_request(self.control, "GET", "/status")[2])
 
     def alive(self):
         return self.health is not None and self.health.poll() is None

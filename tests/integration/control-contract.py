@@ -147,32 +147,22 @@ def probe(s):
         conn.close()
 
 
-def get_raw(socket_path, path):
-    conn = asgtest.UnixHTTPConnection(socket_path)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, r.getheader("Content-Type"), r.read().decode()
-    finally:
-        conn.close()
-
-
 def check_metrics_paths(s):
     """CONTROL_PATH_METRICS on both sockets (Prometheus text), and the
     agent's status document at CONTROL_AGENT_STATUS_PATH."""
     prom_type = "text/plain; version=0.0.4; charset=utf-8"
-    status, ctype, body = get_raw(s.health.control, P["CONTROL_PATH_METRICS"])
+    status, ctype, body = asgtest.unix_get(s.health.control, P["CONTROL_PATH_METRICS"])
     check(status == 200 and ctype == prom_type, "asg-health %s: %s %s" % (
         P["CONTROL_PATH_METRICS"], status, ctype))
     check("\nasg_health_draining 0\n" in body and "# TYPE asg_health_requests_total counter"
           in body, "asg-health metrics: %s" % body[:2000])
     agent_socket = s.config()["status_socket"]
-    status, ctype, body = get_raw(agent_socket, P["CONTROL_PATH_METRICS"])
+    status, ctype, body = asgtest.unix_get(agent_socket, P["CONTROL_PATH_METRICS"])
     check(status == 200 and ctype == prom_type, "asg-agent %s: %s %s" % (
         P["CONTROL_PATH_METRICS"], status, ctype))
     check('asg_agent_lifecycle_state{state="ready"} 1\n' in body,
           "asg-agent metrics: %s" % body[:2000])
-    status, ctype, body = get_raw(agent_socket, P["CONTROL_AGENT_STATUS_PATH"])
+    status, ctype, body = asgtest.unix_get(agent_socket, P["CONTROL_AGENT_STATUS_PATH"])
     check(status == 200 and ctype == "application/json", "asg-agent %s: %s %s" % (
         P["CONTROL_AGENT_STATUS_PATH"], status, ctype))
     check(json.loads(body)["lifecycle"]["state"] == "ready", body)

@@ -11,7 +11,7 @@ import subprocess
 import time
 import unittest
 
-from asgtest import HEALTH_BIN, Health, NotifySocket, UnixHTTPConnection, free_port, wait_for, write
+from asgtest import HEALTH_BIN, Health, NotifySocket, free_port, unix_request, wait_for, write
 
 
 @unittest.skipUnless(shutil.which("systemd-socket-activate"), "systemd-socket-activate missing")
@@ -47,10 +47,7 @@ class SystemdTest(unittest.TestCase):
                 with socket.socket() as s:
                     s.bind((h.host, h.port))
                 # the control socket came from systemd too
-                conn = UnixHTTPConnection(h.control)
-                conn.request("GET", "/status")
-                self.assertEqual(conn.getresponse().status, 200)
-                conn.close()
+                self.assertEqual(unix_request(h.control, "GET", "/status")[0], 200)
                 with open(h.log_path) as f:
                     self.assertIn("socket activation: 1 HTTP socket(s) and the control socket",
                                   f.read())

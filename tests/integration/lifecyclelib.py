@@ -177,14 +177,11 @@ class Setup:
 
     def close(self):
         rc = self.agent.terminate() if self.agent else 0
-        # Next to the scenario's directory, where agentlib.run() shows
-        # *.stderr files when the test fails.
-        base = os.path.join(os.path.dirname(self.tmp), os.path.basename(self.tmp))
-        if self.agent:
-            with open(base + "-agent.stderr", "w") as f:
-                f.write(self.agent.stderr())
+        # In the test's directory (the agent's is there already), where
+        # agentlib.run() shows *.stderr files when the test fails; appended,
+        # for a scenario that closes and starts stacks in one directory.
         self.health.stop()
-        with open(base + "-health.stderr", "w") as f:
+        with open(os.path.join(self.tmp, "health.stderr"), "a") as f:
             f.write(self.health.logs())
         self.health.close()
         self.proc_stat.stop()

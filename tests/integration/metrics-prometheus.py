@@ -68,16 +68,6 @@ def http_get(host_port, path):
         return r.status, r.headers.get("Content-Type"), r.read().decode()
 
 
-def unix_get(socket_path, path):
-    conn = asgtest.UnixHTTPConnection(socket_path)
-    try:
-        conn.request("GET", path)
-        r = conn.getresponse()
-        return r.status, r.getheader("Content-Type"), r.read().decode()
-    finally:
-        conn.close()
-
-
 def scrape(host_port):
     status, ctype, body = http_get(host_port, "/metrics")
     check(status == 200 and ctype == PROM_TYPE, "GET %s/metrics: %s %s" % (host_port, status,
@@ -447,9 +437,9 @@ def test(tmp):
               "probes as requests: %r" % m)
 
         # promtool on all four outputs, after the traffic.
-        status, ctype, control_text = unix_get(s.health.control, "/metrics")
+        status, ctype, control_text = asgtest.unix_get(s.health.control, "/metrics")
         check(status == 200 and ctype == PROM_TYPE, "control /metrics: %s %s" % (status, ctype))
-        status, ctype, agent_socket_text = unix_get(config["status_socket"], "/metrics")
+        status, ctype, agent_socket_text = asgtest.unix_get(config["status_socket"], "/metrics")
         check(status == 200 and ctype == PROM_TYPE, "agent socket /metrics: %s %s" % (status,
                                                                                        ctype))
         for text, what in ((scrape(health_addr), "asg-health metrics_listen"),

@@ -69,6 +69,23 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+def unix_request(socket_path, method, path):
+    """A request on an HTTP control socket: (status, Content-Type, body bytes)."""
+    conn = UnixHTTPConnection(socket_path)
+    try:
+        conn.request(method, path)
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read()
+    finally:
+        conn.close()
+
+
+def unix_get(socket_path, path):
+    """GET path on an HTTP control socket: (status, Content-Type, text)."""
+    status, ctype, body = unix_request(socket_path, "GET", path)
+    return status, ctype, body.decode()
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -187,14 +204,8 @@ class Health:
         return int(answer.split(b" ", 2)[1])
 
     def control_request(self, method, path):
-        conn = UnixHTTPConnection(self.control)
-        try:
-            conn.request(method, path)
-            r = conn.getresponse()
-            body = r.read()
-            return r.status, json.loads(body) if body else None
-        finally:
-            conn.close()
+        status, _, body = unix_request(self.control, method, path)
+        return status, json.loads(body) if body else None
 
     def status(self):
         return self.control_request("GET", "/status")[1]

@@ -42,6 +42,28 @@ static void test_family_and_samples(void **state)
 	prom_free(&p);
 }
 
+static void test_single(void **state)
+{
+	struct prom p;
+
+	prom_init(&p);
+	prom_single_u64(&p, "asg_test_bytes_total", PROM_COUNTER, "Bytes.", UINT64_MAX);
+	prom_single(&p, "asg_test_ratio", PROM_GAUGE, "A ratio.", 0.25);
+	prom_single(&p, "bad name", PROM_GAUGE, "Refused.", 1);
+	assert_int_equal(prom_finish(&p, &(const char *){NULL}, &(size_t){0}), -EINVAL);
+	prom_free(&p);
+	prom_init(&p);
+	prom_single_u64(&p, "asg_test_bytes_total", PROM_COUNTER, "Bytes.", UINT64_MAX);
+	prom_single(&p, "asg_test_ratio", PROM_GAUGE, "A ratio.", 0.25);
+	assert_string_equal(finish(&p), "# HELP asg_test_bytes_total Bytes.\n"
+	                                "# TYPE asg_test_bytes_total counter\n"
+	                                "asg_test_bytes_total 18446744073709551615\n"
+	                                "# HELP asg_test_ratio A ratio.\n"
+	                                "# TYPE asg_test_ratio gauge\n"
+	                                "asg_test_ratio 0.25\n");
+	prom_free(&p);
+}
+
 static void test_escaping(void **state)
 {
 	struct prom p;
@@ -166,6 +188,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_family_and_samples),
+	        cmocka_unit_test(test_single),
 	        cmocka_unit_test(test_escaping),
 	        cmocka_unit_test(test_values),
 	        cmocka_unit_test(test_names),
