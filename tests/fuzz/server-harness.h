@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -46,6 +47,21 @@ static void fz_write_file(const char *name, const char *text, size_t repeat)
 	fclose(f);
 }
 
+static int fz_remove(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+/* At the end of a run the site goes (after a crash it stays, beside the
+ * crash file, for whoever reproduces it). */
+static void fz_cleanup(void)
+{
+	nftw(fz.dir, fz_remove, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void fz_start(void)
 {
 	struct health_config cfg;
@@ -57,6 +73,7 @@ static void fz_start(void)
 	snprintf(fz.dir, sizeof(fz.dir), "/tmp/asg-fuzz-http-XXXXXX");
 	if (!mkdtemp(fz.dir))
 		abort();
+	atexit(fz_cleanup);
 	snprintf(p, sizeof(p), "%s/site", fz.dir);
 	mkdir(p, 0755);
 	snprintf(p, sizeof(p), "%s/site/docs", fz.dir);

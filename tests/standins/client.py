@@ -27,8 +27,10 @@ PYTHON = "/usr/bin/python3"
 class Standin:
     """A running stand-in process.  Usable as a context manager."""
 
-    def __init__(self, program, args, listen="127.0.0.1:0", startup_timeout=60):
-        self.tmpdir = tempfile.TemporaryDirectory(prefix="standin-")
+    def __init__(self, program, args, listen="127.0.0.1:0", startup_timeout=60, tmpdir=None):
+        # Removed when this object goes (at the latest when the test exits),
+        # with the state files start_imds()/start_aws() wrote into it.
+        self.tmpdir = tmpdir or tempfile.TemporaryDirectory(prefix="standin-")
         self.port_file = os.path.join(self.tmpdir.name, "url")
         self.stderr_path = os.path.join(self.tmpdir.name, "stderr")
         cmd = [PYTHON, os.path.join(HERE, program), "--listen", listen,
@@ -148,26 +150,26 @@ class Aws(Standin):
 
 
 def start_imds(state=None, listen="127.0.0.1:0", extra_args=()):
-    tmp = tempfile.mkdtemp(prefix="imds-state-")
+    tmp = tempfile.TemporaryDirectory(prefix="standin-")
     args = list(extra_args)
     if state is not None:
-        args += ["--state", _write_json(tmp, "state.json", state)]
-    return Imds("imds.py", args, listen)
+        args += ["--state", _write_json(tmp.name, "state.json", state)]
+    return Imds("imds.py", args, listen, tmpdir=tmp)
 
 
 def start_aws(state=None, credentials=None, trust_imds=(), record=None,
               listen="127.0.0.1:0", region="us-east-1", extra_args=()):
-    tmp = tempfile.mkdtemp(prefix="aws-state-")
+    tmp = tempfile.TemporaryDirectory(prefix="standin-")
     args = ["--region", region] + list(extra_args)
     if state is not None:
-        args += ["--state", _write_json(tmp, "state.json", state)]
+        args += ["--state", _write_json(tmp.name, "state.json", state)]
     if credentials is not None:
-        args += ["--credentials", _write_json(tmp, "credentials.json", credentials)]
+        args += ["--credentials", _write_json(tmp.name, "credentials.json", credentials)]
     for url in trust_imds:
         args += ["--trust-imds", url]
     if record:
         args += ["--record", record]
-    return Aws("aws.py", args, listen)
+    return Aws("aws.py", args, listen, tmpdir=tmp)
 
 
 def botocore_client(service, url, access_key, secret_key, token=None, region="us-east-1",
