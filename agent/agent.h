@@ -72,10 +72,10 @@ struct agent {
 	unsigned stops;  /* how many were read */
 	bool start_done; /* agent_init waits for the identity */
 	int start_r;
-	bool lc_kick;        /* an answer for the lifecycle came: tick at once */
-	struct lifecycle lc; /* lifecycle.c: hooks, interruptions, drains */
-	int64_t lc_wake_ms;  /* wall clock: the lifecycle's next timer */
-	bool lc_exit;        /* the lifecycle said the process may exit */
+	bool lc_kick;         /* an answer for the lifecycle came: tick at once */
+	struct lifecycle lc;  /* lifecycle.c: hooks, interruptions, drains */
+	uint64_t lc_timer_ms; /* monotonic: when the lifecycle's next timer event is due */
+	bool lc_exit;         /* the lifecycle said the process may exit */
 	/* driver.c: answers waiting to be fed to the engine, one
 	 * per turn of the main loop (so a SIGTERM is seen between steps). */
 	struct lc_event lc_queue[LIFECYCLE_QUEUE_MAX];

@@ -885,16 +885,19 @@ static bool feed(struct agent *a, const struct lc_event *ev)
 	 * feeds further events, each with its own list. */
 	struct lc_actions *out = malloc(sizeof(*out));
 	bool exits = false;
+	int64_t now = wall_ms();
 
 	if (!out) {
 		log_error("lifecycle: out of memory");
 		return false;
 	}
-	lifecycle_step(&a->lc, &a->cfg->lc, ev, wall_ms(), out);
+	lifecycle_step(&a->lc, &a->cfg->lc, ev, now, out);
 	if (out->overflow)
 		log_error("lifecycle: more than %d actions in one step (a bug); some dropped",
 		          LC_MAX_ACTIONS);
-	a->lc_wake_ms = out->wake_ms;
+	/* Kept on the monotonic clock: a wall clock set back does not
+	 * hold the timer for as long. */
+	a->lc_timer_ms = now_mono_ms() + (uint64_t)(out->wake_ms > now ? out->wake_ms - now : 0);
 	for (int i = 0; i < out->n; i++)
 		exits |= out->a[i].kind == LC_ACT_EXIT;
 	a->lc_todo = out;
@@ -943,7 +946,7 @@ void lifecycle_init(struct agent *a)
 
 	memset(&a->lc, 0, sizeof(a->lc));
 	a->lc_exit = false;
-	a->lc_wake_ms = 0;
+	a->lc_timer_ms = 0;
 	a->lc_queued = 0;
 	if (a->ident.imds == IMDS_OK)
 		load(a);
@@ -953,7 +956,6 @@ void lifecycle_init(struct agent *a)
 uint64_t lifecycle_tick(struct agent *a)
 {
 	struct lc_event ev = {.kind = LC_EV_TIMER};
-	int64_t left;
 
 	pump(a);
 	if (!idle(a))
@@ -966,6 +968,11 @@ uint64_t lifecycle_tick(struct agent *a)
 	 * requests between them. */
 	if (feed_queued(a))
 		return idle(a) ? now_mono_ms() : UINT64_MAX;
+	/* The timer event only when it is due: every event decides, and a
+	 * timer fed after each answer read asg-health's /status back to back
+	 * through a whole drain (tens of thousands of requests a minute). */
+	if (now_mono_ms() < a->lc_timer_ms)
+		return a->lc_timer_ms;
 	ev.imds_ok = a->ident.imds == IMDS_OK;
 	ev.aws_ready = a->aws_ready;
 	ev.asg_known = a->ident.asg_source != NULL;
@@ -976,8 +983,7 @@ uint64_t lifecycle_tick(struct agent *a)
 		return UINT64_MAX;
 	if (a->lc_queued)
 		return now_mono_ms();
-	left = a->lc_wake_ms - wall_ms();
-	return now_mono_ms() + (uint64_t)(left > 0 ? left : 0);
+	return a->lc_timer_ms;
 }
 
 void lifecycle_stop(struct agent *a)

@@ -199,6 +199,17 @@ static void complete_step(struct lc_ctx *c)
 	}
 	if (!lc->hooks_known && lc_discover(c))
 		return;
+	/* No terminating hook: none configured, or the instance has left its
+	 * group (a restart after AWS took the completion and before the state
+	 * was saved).  Nothing to call, and no group to call it in: waiting
+	 * for one (lc_may_call) held the drain, and the agent's exit, for
+	 * good. */
+	if (lc->hooks_known && !lc_has_hook(lc, false)) {
+		lc->terminate_done = true;
+		lc_step_to(c, LC_STEP_DONE);
+		lc_enter(c, LC_DRAINED, "drain complete, no terminating hook to complete");
+		return;
+	}
 	if (!lc->hooks_known || !lc_may_call(lc, c->now))
 		return;
 	lc_call(c, LC_ACT_COMPLETE, LC_PENDING_COMPLETE);

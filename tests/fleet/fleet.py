@@ -329,7 +329,7 @@ class Load:
         self.interval = clients / rate if rate else 0
         self.lock = threading.Lock()
         self.ok = 0
-        self.failures = []  # (time, description)
+        self.failures = []  # (time it ended, description, time it started)
         self.by_server = {}
         self.first_seen = {}  # server: monotonic time of its first answer
         self.stopping = threading.Event()
@@ -349,6 +349,7 @@ class Load:
                 next_at = max(next_at + self.interval, time.monotonic() - 1)
                 if self.stopping.wait(max(0.0, next_at - time.monotonic())):
                     break
+            t_start = time.monotonic()
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
@@ -363,7 +364,7 @@ class Load:
                     err = self.check(path, body)
                 with self.lock:
                     if err:
-                        self.failures.append((time.monotonic(), err))
+                        self.failures.append((time.monotonic(), err, t_start))
                     else:
                         self.ok += 1
                         self.by_server[server] = self.by_server.get(server, 0) + 1
@@ -373,7 +374,8 @@ class Load:
                     conn = None
             except (OSError, http.client.HTTPException) as e:
                 with self.lock:
-                    self.failures.append((time.monotonic(), "%s: %s" % (path, e.__class__.__name__)))
+                    self.failures.append((time.monotonic(), "%s: %s" % (path, e.__class__.__name__),
+                                          t_start))
                 if conn:
                     conn.close()
                 conn = None

@@ -5,7 +5,9 @@ written are refused (10), and a state file that does not validate is set
 aside instead of crashing the agent (11).  And a CompleteLifecycleAction
 that finds no action while the instance is already in Terminating:Wait
 (the action appeared between the call and the Describe, or AWS answered
-from a stale replica) is asked once more instead of given up."""
+from a stale replica) is asked once more instead of given up.  And an
+agent restarted after the group let the instance go still ends its drain
+and exits, having read asg-health at its own pace throughout."""
 
 import glob
 import json
@@ -13,6 +15,7 @@ import os
 import time
 
 import agentlib
+import asgtest
 import lifecyclelib
 from agentlib import check, wait_until
 
@@ -152,7 +155,70 @@ def bad_state(tmp):
         s.close()
 
 
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def left_group(tmp):
+    """Killed after AWS took the terminating hook's completion and before
+    the state file said so (seen in tests/hostile/agent-kill.py): the
+    restarted agent resumes the drain at complete-hook, and the instance
+    has left its group, so there is neither a hook nor a group to call.
+    It waited for a group for good: never drained, and SIGTERM did not end
+    it.  The first drain also shows the engine reading asg-health's
+    /status at its own pace while it waits for requests to stop: it read
+    it back to back (thousands of requests a second)."""
+    s = lifecyclelib.Setup(tmp)
+    try:
+        lifecyclelib.mark_script(s, "10-mark")
+        # The wait for new requests to stop: asg-health's /status read
+        # again and again, and nothing else under way.
+        s.start_agent(lifecycle={"drain_quiet": "3s"})
+        s.wait_state("ready", 15)
+        s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
+        check(wait_until(lambda: s.lifecycle().get("step") == "wait-in-flight", 20),
+              "never waited for in-flight requests: %r" % s.lifecycle())
+        cpu0, t0 = cpu_seconds(s.agent.proc.pid), time.monotonic()
+        check(wait_until(lambda: os.path.exists(s.marks), 20), "drain.d never ran")
+        cpu, wall = cpu_seconds(s.agent.proc.pid) - cpu0, time.monotonic() - t0
+        # A bound on a ratio, not a time: the spin took 0.24 of a CPU (the
+        # rest of each round trip is asg-health's), this engine 0.01.  Not
+        # under a wrapper (valgrind's own CPU).
+        check(asgtest.WRAPPER or cpu < 0.1 * wall,
+              "asg-agent used %.2f s of CPU in %.2f s of waiting" % (cpu, wall))
+        check(wait_until(lambda: s.completed(TERM_HOOK), 30), "the hook was never completed")
+        s.wait_state("drained", 15)
+        state = os.path.join(s.state_dir, "lifecycle.json")
+        with open(state) as f:
+            doc = json.load(f)
+        check(doc["state"] == "drained" and doc["terminate_done"], "state file %r" % doc)
+        s.agent.proc.kill()  # SIGKILL, by PID
+        s.agent.proc.wait()
+        s.agent.terminate()  # reaps, closes its files
+        os.unlink(s.agent.notify.path)
+        # The save the kill prevented: still completing, the hook not done.
+        doc.update(state="draining", step="complete-hook", terminate_done=False,
+                   step_since_ms=int(time.time() * 1000))
+        with open(state, "w") as f:
+            json.dump(doc, f)
+        check(s.instance() is None or s.instance().get("AutoScalingGroupName") is None
+              or s.instance().get("LifecycleState") == "Terminated",
+              "the instance is still in its group: %r" % s.instance())
+        s.start_agent()
+        s.wait_state("drained", 20)
+        log = s.agent.stderr()
+        check("resuming draining (completing)" in log and
+              "no terminating hook to complete" in log, "log:\n" + log)
+        ok = s.ok_calls("CompleteLifecycleAction")
+        check(len(ok) == 1, "CompleteLifecycleAction accepted %d times" % len(ok))
+    finally:
+        s.close()  # SIGTERM: fails unless the agent exits
+
+
 agentlib.run_scenarios(
     ("drain.d", drain_d),
     ("bad-state", bad_state),
+    ("left-group", left_group),
 )
