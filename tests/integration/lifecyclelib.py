@@ -176,17 +176,22 @@ class Setup:
         return self.health.status()
 
     def close(self):
-        rc = self.agent.terminate() if self.agent else 0
-        # In the test's directory (the agent's is there already), where
-        # agentlib.run() shows *.stderr files when the test fails; appended,
-        # for a scenario that closes and starts stacks in one directory.
-        self.health.stop()
-        with open(os.path.join(self.tmp, "health.stderr"), "a") as f:
-            f.write(self.health.logs())
-        self.health.close()
-        self.proc_stat.stop()
-        self.aws.stop()
-        self.imds.stop()
+        try:
+            rc = self.agent.terminate() if self.agent else 0
+        finally:
+            # Even when the agent would not stop (terminate() killed it and
+            # raised): asg-health and the stand-ins were left running.
+            # health.stderr goes in the test's directory (the agent's is
+            # there already), where agentlib.run() shows *.stderr files
+            # when the test fails; appended, for a scenario that closes and
+            # starts stacks in one directory.
+            self.health.stop()
+            with open(os.path.join(self.tmp, "health.stderr"), "a") as f:
+                f.write(self.health.logs())
+            self.health.close()
+            self.proc_stat.stop()
+            self.aws.stop()
+            self.imds.stop()
         # A clean exit (under ASan: no leak, no error) unless the test
         # failed already.
         if rc != 0 and sys.exc_info()[0] is None:
