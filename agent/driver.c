@@ -970,7 +970,7 @@ uint64_t lifecycle_tick(struct agent *a)
 		return idle(a) ? now_mono_ms() : UINT64_MAX;
 	/* The timer event only when it is due: every event decides, and a
 	 * timer fed after each answer read asg-health's /status back to back
-	 * through a whole drain (tens of thousands of requests a minute). */
+	 * while a drain waited for requests to stop (thousands a second). */
 	if (now_mono_ms() < a->lc_timer_ms)
 		return a->lc_timer_ms;
 	ev.imds_ok = a->ident.imds == IMDS_OK;

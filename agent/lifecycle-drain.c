@@ -202,8 +202,8 @@ static void complete_step(struct lc_ctx *c)
 	/* No terminating hook: none configured, or the instance has left its
 	 * group (a restart after AWS took the completion and before the state
 	 * was saved).  Nothing to call, and no group to call it in: waiting
-	 * for one (lc_may_call) held the drain, and the agent's exit, for
-	 * good. */
+	 * for one (lc_may_call) held the drain for good, and a SIGTERM then
+	 * waited out its stop deadline. */
 	if (lc->hooks_known && !lc_has_hook(lc, false)) {
 		lc->terminate_done = true;
 		lc_step_to(c, LC_STEP_DONE);
