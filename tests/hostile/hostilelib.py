@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 
-from asgtest import HEALTH_BIN, Health, wait_for, write  # noqa: E402
+from asgtest import HEALTH_BIN, Health, stop_process, wait_for, write  # noqa: E402
 
 # The ASan pass of ./scripts/check sets ASAN_OPTIONS; the daemon is then
 # several times slower, so the floods are shrunk (never the limits that
@@ -115,14 +115,8 @@ class Daemon(Health):
 
     def stop_clean(self, timeout=60):
         """SIGTERM; returns the exit status (the caller asserts 0)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                return "did not stop within %ds of SIGTERM" % timeout
+        if not stop_process(self.proc, timeout):
+            return "did not stop within %ds of SIGTERM" % timeout
         return self.proc.returncode
 
 

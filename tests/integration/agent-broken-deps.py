@@ -25,7 +25,6 @@ import lifecyclelib
 from agentlib import check, wait_until
 
 PERIOD_MS = 1000
-TICK = os.sysconf("SC_CLK_TCK")
 # A spinning agent uses a whole core (ratio 1.0); an idle one ~0.01.
 SPIN_RATIO = 0.5
 RSS_GROWTH_KB = 48 * 1024
@@ -36,9 +35,7 @@ IMDS_STATE = {"credentials": {"lifetime_seconds": 902, "auto_rotate_before_secon
 
 
 def proc_sample(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+    cpu = agentlib.cpu_seconds(pid)
     rss = 0
     with open("/proc/%d/status" % pid) as f:
         for line in f:

@@ -155,12 +155,6 @@ def bad_state(tmp):
         s.close()
 
 
-def cpu_seconds(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
 def left_group(tmp):
     """Killed after AWS took the terminating hook's completion and before
     the state file said so (seen in tests/hostile/agent-kill.py): the
@@ -180,9 +174,9 @@ def left_group(tmp):
         s.aws.control("POST", "terminate", {"InstanceId": INSTANCE_ID})
         check(wait_until(lambda: s.lifecycle().get("step") == "wait-in-flight", 20),
               "never waited for in-flight requests: %r" % s.lifecycle())
-        cpu0, t0 = cpu_seconds(s.agent.proc.pid), time.monotonic()
+        cpu0, t0 = agentlib.cpu_seconds(s.agent.proc.pid), time.monotonic()
         check(wait_until(lambda: os.path.exists(s.marks), 20), "drain.d never ran")
-        cpu, wall = cpu_seconds(s.agent.proc.pid) - cpu0, time.monotonic() - t0
+        cpu, wall = agentlib.cpu_seconds(s.agent.proc.pid) - cpu0, time.monotonic() - t0
         # A bound on a ratio, not a time: the spin took 0.24 of a CPU (the
         # rest of each round trip is asg-health's), this engine 0.01.  Not
         # under a wrapper (valgrind's own CPU).

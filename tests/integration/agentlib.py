@@ -10,7 +10,6 @@ recorded with status 200 is one whose signature equals botocore's.
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ sys.path.insert(0, os.path.join(TOP_SRCDIR, "tests", "lib"))
 
 import client  # noqa: E402  (tests/standins/client.py)
 from asgtest import NotifySocket  # noqa: E402,F401  (tests/lib/asgtest.py)
-from asgtest import WAIT_SCALE, check_wrapper_status, wrapped  # noqa: E402
+from asgtest import WAIT_SCALE, check_wrapper_status, stop_process, wrapped  # noqa: E402
 
 AGENT = os.path.join(TOP_BUILDDIR, "agent", "asg-agent")
 INSTANCE_ID = "i-0123456789abcdef0"
@@ -125,14 +124,8 @@ class Agent:
             return f.read()
 
     def terminate(self, timeout=15):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * WAIT_SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise AssertionError("asg-agent did not exit within %ss of SIGTERM" % timeout)
+        if not stop_process(self.proc, timeout * WAIT_SCALE):
+            raise AssertionError("asg-agent did not exit within %ss of SIGTERM" % timeout)
         self._stderr.close()
         self.notify.close()
         check_wrapper_status(self.proc.returncode, "asg-agent", self.stderr())
@@ -180,6 +173,13 @@ def timestamp_ms(point):
     if isinstance(ts, str):
         ts = datetime.datetime.fromisoformat(ts.replace("Z", "+00:00"))
     return int(round(ts.timestamp() * 1000))
+
+
+def cpu_seconds(pid):
+    """The CPU time (user + system) process pid has used, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def check(cond, message):

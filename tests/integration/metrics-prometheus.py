@@ -201,13 +201,7 @@ class Prometheus:
               "prometheus: %s never was %s (last %r)" % (expr, want, last))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        asgtest.stop_process(self.proc, 30)
         self.log.close()
 
 

@@ -69,6 +69,22 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+def stop_process(proc, timeout):
+    """SIGTERM to proc (a Popen, by its PID), then SIGKILL if it has not
+    exited within timeout seconds; reaped either way.  True when it exited
+    on the SIGTERM (or had exited already)."""
+    if proc.poll() is not None:
+        return True
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
 def unix_request(socket_path, method, path):
     """A request on an HTTP control socket: (status, Content-Type, body bytes)."""
     conn = UnixHTTPConnection(socket_path)
@@ -214,14 +230,8 @@ class Health:
         self.proc.send_signal(sig)
 
     def stop(self, timeout=15):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout * WAIT_SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
         if self.proc:
+            stop_process(self.proc, timeout * WAIT_SCALE)
             self.log.close()
             check_wrapper_status(self.proc.returncode, "asg-health", self.logs())
         return self.proc.returncode if self.proc else None

@@ -6,11 +6,10 @@ and to set them (ready / drain / maint, as target group registration)."""
 import csv
 import io
 import os
-import signal
 import socket
 import subprocess
 
-from asgtest import wait_for
+from asgtest import stop_process, wait_for
 
 
 class HAProxy:
@@ -79,11 +78,5 @@ class HAProxy:
         self.command("set server web/%s state %s" % (name, state))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 5)
         self.log.close()
